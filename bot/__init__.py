@@ -1,0 +1,1 @@
+"""citebot's chat side: the platform-neutral service, renderers and thin platform adapters."""

@@ -1,0 +1,57 @@
+"""Settings, read once from the environment and `.env` (never written)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+class Settings(BaseSettings):
+    """Every setting citebot reads. Our own are `CITEBOT_*`; platform tokens use the platforms' names."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    # --- engine ---
+    index_dir: Path = Field(Path("./citebot-index"), validation_alias="CITEBOT_INDEX_DIR")
+    embedding_model: str = Field(DEFAULT_MODEL, validation_alias="CITEBOT_EMBEDDING_MODEL")
+    embedding_backend: str = Field("auto", validation_alias="CITEBOT_EMBEDDING_BACKEND")
+    max_file_mb: float = Field(20.0, validation_alias="CITEBOT_MAX_FILE_MB")
+    citations: int = Field(3, ge=1, le=10, validation_alias="CITEBOT_CITATIONS")
+    min_confidence: float | None = Field(None, validation_alias="CITEBOT_MIN_CONFIDENCE")
+    log_level: str = Field("INFO", validation_alias="CITEBOT_LOG_LEVEL")
+
+    # --- chat, shared ---
+    max_question_chars: int = Field(500, ge=10, validation_alias="CITEBOT_MAX_QUESTION_CHARS")
+    rate_limit_per_minute: int = Field(10, ge=0, validation_alias="CITEBOT_RATE_LIMIT_PER_MINUTE")
+    max_upload_mb: float = Field(10.0, validation_alias="CITEBOT_MAX_UPLOAD_MB")
+
+    # --- Discord ---
+    discord_token: SecretStr | None = Field(None, validation_alias="DISCORD_TOKEN")
+    discord_guild_id: int | None = Field(None, validation_alias="CITEBOT_DISCORD_GUILD_ID")
+    discord_shards: str | None = Field(None, validation_alias="CITEBOT_DISCORD_SHARDS")
+    discord_shard_ids: str | None = Field(None, validation_alias="CITEBOT_DISCORD_SHARD_IDS")
+    discord_api_base_url: str | None = Field(None, validation_alias="DISCORD_API_BASE_URL")
+    discord_gateway_url: str | None = Field(None, validation_alias="DISCORD_GATEWAY_URL")
+
+    # --- Slack ---
+    slack_bot_token: SecretStr | None = Field(None, validation_alias="SLACK_BOT_TOKEN")
+    slack_app_token: SecretStr | None = Field(None, validation_alias="SLACK_APP_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(None, validation_alias="SLACK_SIGNING_SECRET")
+    slack_api_url: str = Field("https://slack.com/api/", validation_alias="SLACK_API_URL")
+    slack_port: int = Field(3000, validation_alias=AliasChoices("CITEBOT_SLACK_PORT", "PORT"))
+
+    @field_validator(
+        "discord_token", "slack_bot_token", "slack_app_token", "slack_signing_secret", mode="before"
+    )
+    @classmethod
+    def _blank_is_unset(cls, v: object) -> object:
+        """An empty `DISCORD_TOKEN=` line in .env means 'not configured'."""
+        return None if isinstance(v, str) and not v.strip() else v
+
+    @field_validator("discord_guild_id", "min_confidence", "discord_shards", "discord_shard_ids", mode="before")
+    @classmethod
+    def _blank_is_none(cls, v: object) -> object:
+        return None if isinstance(v, str) and not v.strip() else v

@@ -1,0 +1,1 @@
+"""citebot's engine: articles in, cited extractive answers out. Knows nothing about chat platforms."""
