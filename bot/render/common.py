@@ -1,0 +1,105 @@
+"""Rendering helpers shared by every platform: snippet trimming that keeps quotes honest."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from index.types import Answer, Citation
+
+NOT_FOUND = "I couldn't find that in the indexed articles."
+ELLIPSIS = "…"
+
+_MASS = re.compile(r"@(everyone|here)\b", re.I)
+_USER = re.compile(r"<(@[!&]?\d+|#\d+)>")
+
+
+def neutralize_mentions(text: str) -> str:
+    """Break @everyone/@here and <@id> mentions with a zero-width space, so they never ping."""
+    text = _MASS.sub("@\u200b\\1", text)
+    return _USER.sub(lambda m: "<\u200b" + m.group(1) + ">", text)
+
+
+def one_line(text: str) -> str:
+    """Collapse whitespace (newlines inside a quote) to single spaces; the words stay the same."""
+    return " ".join(text.split())
+
+
+@dataclass(frozen=True)
+class Snippet:
+    """A citation's snippet cut into (before, answer, after), each an exact piece of the source.
+
+    `cut_start` / `cut_end` say whether text was left out at either end (shown as …).
+    """
+
+    before: str
+    answer: str
+    after: str
+    cut_start: bool = False
+    cut_end: bool = False
+
+    @property
+    def length(self) -> int:
+        """Characters of quoted text."""
+        return len(self.before) + len(self.answer) + len(self.after)
+
+
+def snippet_parts(c: Citation, limit: int | None = None) -> Snippet:
+    """Split a citation's snippet around its answer sentence and trim it to `limit` characters.
+
+    Trimming happens at word boundaries and is always marked with an ellipsis, so a reader never
+    takes a shortened quote for the whole passage; the answer sentence is kept whole when it fits.
+    """
+    s = c.snippet
+    if c.answer_start is not None and c.answer_end is not None:
+        before, answer, after = s[: c.answer_start], s[c.answer_start: c.answer_end], s[c.answer_end:]
+    else:
+        before, answer, after = "", "", s
+    snip = Snippet(before, answer, after)
+    if limit is None or snip.length <= limit:
+        return snip
+    cut_start = cut_end = False
+    budget = limit - len(answer)
+    if budget < 0:  # even the answer sentence is too long: keep its start
+        return Snippet("", _cut_end(answer, limit), "", cut_start=bool(before), cut_end=True)
+    if len(after) > budget // 2 and len(before) + len(after) > budget:
+        keep_after = max(budget // 2, budget - len(before))
+        after, cut_end = _cut_end(after, keep_after), True
+    if len(before) + len(after) > budget:
+        before, cut_start = _cut_start(before, budget - len(after)), True
+    return Snippet(before, answer, after, cut_start=cut_start, cut_end=cut_end)
+
+
+def _cut_end(text: str, n: int) -> str:
+    if len(text) <= n:
+        return text
+    if n <= 0:
+        return ""
+    cut = text.rfind(" ", 0, n + 1)
+    return text[: cut if cut > 0 else n].rstrip()
+
+
+def _cut_start(text: str, n: int) -> str:
+    if len(text) <= n:
+        return text
+    if n <= 0:
+        return ""
+    cut = text.find(" ", len(text) - n - 1)
+    return text[cut + 1 if cut >= 0 else len(text) - n:].lstrip()
+
+
+def citation_heading(c: Citation) -> str:
+    """`[n] Title (date)`."""
+    return f"[{c.n}] {c.title}" + (f" ({c.date})" if c.date else "")
+
+
+def answer_with_highlights(answer: Answer, bold: tuple[str, str]) -> str:
+    """The answer sentence with the highlighted words wrapped in `bold` markers; the words stay exact."""
+    text = answer.answer or ""
+    out, pos = [], 0
+    for s, e in sorted(answer.highlights):
+        if s < pos or e > len(text) or s >= e:
+            continue
+        out += [text[pos:s], bold[0], text[s:e], bold[1]]
+        pos = e
+    out.append(text[pos:])
+    return "".join(out)

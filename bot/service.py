@@ -1,0 +1,196 @@
+"""The platform-neutral chat service: question in, Answer out; scoping, limits, uploads, feedback.
+
+Adapters (Discord, Slack, shell) call this and render the result; nothing here knows a platform SDK.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import threading
+import time
+import unicodedata
+from collections import defaultdict, deque
+from dataclasses import dataclass
+from pathlib import Path
+
+from index.engine import Document, Engine, IngestReport
+from index.errors import UserError
+from index.load import SUPPORTED_SUFFIXES
+from index.store import SourceInfo
+from index.types import DEFAULT_COLLECTION, Answer
+
+from .feedback import FeedbackStore
+
+log = logging.getLogger(__name__)
+
+APOLOGY = "Sorry, something went wrong on my side while answering. Please try again in a moment."
+
+
+@dataclass(frozen=True)
+class Asker:
+    """Who is asking and from where; `scope` is the Discord server / Slack workspace id (None in DMs/shell)."""
+
+    platform: str
+    user: str
+    scope: str | None = None
+
+    @property
+    def collection(self) -> str:
+        """The collection this scope's uploads go to."""
+        return f"{self.platform}:{self.scope}" if self.scope else DEFAULT_COLLECTION
+
+    @property
+    def collections(self) -> list[str]:
+        """What this asker may be answered from: the global articles plus their own scope's."""
+        return [DEFAULT_COLLECTION, self.collection] if self.scope else [DEFAULT_COLLECTION]
+
+
+class RateLimiter:
+    """At most `per_minute` events per key in any 60-second window (0 = unlimited)."""
+
+    def __init__(self, per_minute: int, *, window: float = 60.0) -> None:
+        self.per_minute, self.window = per_minute, window
+        self._events: dict[str, deque[float]] = defaultdict(deque)
+        self._lock = threading.Lock()
+
+    def check(self, key: str) -> float:
+        """0 when allowed (and counted), else seconds until the next slot frees up."""
+        if self.per_minute <= 0:
+            return 0.0
+        now = time.monotonic()
+        with self._lock:
+            q = self._events[key]
+            while q and now - q[0] >= self.window:
+                q.popleft()
+            if len(q) >= self.per_minute:
+                return self.window - (now - q[0])
+            q.append(now)
+            return 0.0
+
+
+_UNSAFE = re.compile(r"[^\w.\- ]+", re.U)
+
+
+def safe_filename(name: str) -> str:
+    """A chat upload's name reduced to a harmless base name (no paths, no control characters)."""
+    name = unicodedata.normalize("NFKC", name or "")
+    name = name.replace("\\", "/").split("/")[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
+    name = _UNSAFE.sub("_", name).strip(" .")
+    stem, dot, suffix = name.rpartition(".")
+    if not dot:
+        stem, suffix = name, ""
+    stem = stem[:100] or "upload"
+    return f"{stem}.{suffix.lower()[:10]}" if suffix else stem
+
+
+class CitebotService:
+    """Answers questions for every adapter, with the same rules everywhere."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        feedback: FeedbackStore,
+        *,
+        max_question_chars: int = 500,
+        rate_limit_per_minute: int = 10,
+        max_upload_bytes: int = 10 * 1024 * 1024,
+        uploads_dir: Path | None = None,
+    ) -> None:
+        if max_question_chars < 1:
+            raise ValueError("max_question_chars must be positive")
+        self.engine = engine
+        self.feedback = feedback
+        self.max_question_chars = max_question_chars
+        self.max_upload_bytes = max_upload_bytes
+        self.limiter = RateLimiter(rate_limit_per_minute)
+        self.uploads_dir = Path(uploads_dir) if uploads_dir else engine.index_dir / "uploads"
+        self._write_lock = asyncio.Lock()
+
+    # --- questions ------------------------------------------------------------------------
+
+    def check_question(self, question: str) -> str:
+        """The cleaned question, or a UserError saying what is wrong with it."""
+        q = " ".join((question or "").split())
+        if not q:
+            raise UserError("Ask me a question about the articles, e.g. `who founded 01.AI?`")
+        if len(q) > self.max_question_chars:
+            raise UserError(
+                f"That question is {len(q):,} characters long; please keep it under {self.max_question_chars:,}."
+            )
+        if not any(ch.isalnum() for ch in q):
+            raise UserError("I need some words to search for. Try e.g. `who founded 01.AI?`")
+        return q
+
+    def check_rate(self, asker: Asker) -> None:
+        """Raise a friendly UserError when this user asks too often."""
+        wait = self.limiter.check(f"{asker.platform}:{asker.user}")
+        if wait:
+            raise UserError(f"You're asking faster than I can keep up. Please wait {max(1, round(wait))} s and try again.")
+
+    def ask_sync(self, question: str, asker: Asker) -> Answer:
+        """Answer a question for this asker (blocking; adapters use `ask`)."""
+        q = self.check_question(question)
+        self.check_rate(asker)
+        answer = self.engine.ask(q, asker.collections)
+        if not answer.found:
+            self.feedback.record(platform=asker.platform, scope=asker.scope, user=asker.user, question=q, vote=0)
+        log.info("%s question in %s: found=%s confidence=%.2f", asker.platform, asker.scope or "-", answer.found, answer.confidence)
+        return answer
+
+    async def ask(self, question: str, asker: Asker) -> Answer:
+        """Answer off the event loop: embedding and FAISS work would block heartbeats."""
+        return await asyncio.to_thread(self.ask_sync, question, asker)
+
+    async def more_sources(self, question: str, asker: Asker) -> Answer:
+        """The same answer again (deterministic), for a 'More sources' button; not rate-limited."""
+        q = self.check_question(question)
+        return await asyncio.to_thread(self.engine.ask, q, asker.collections)
+
+    def record_vote(self, question: str, vote: int, asker: Asker, answer: str | None = None) -> None:
+        """Store a 👍 (+1) or 👎 (-1) on an answer."""
+        self.feedback.record(platform=asker.platform, scope=asker.scope, user=asker.user,
+                             question=question, answer=answer, vote=vote)
+
+    # --- documents ------------------------------------------------------------------------
+
+    async def sources(self, asker: Asker) -> list[SourceInfo]:
+        """What this asker can be answered from."""
+        return await asyncio.to_thread(self.engine.sources, asker.collections)
+
+    async def ingest_upload(self, filename: str, data: bytes, asker: Asker) -> IngestReport:
+        """Index a chat upload into the asker's collection; the file is kept under a safe name."""
+        if not asker.scope:
+            raise UserError("Uploads are only accepted inside a server or workspace.")
+        name = safe_filename(filename)
+        suffix = Path(name).suffix.lower()
+        if suffix not in SUPPORTED_SUFFIXES:
+            raise UserError(f"I can read .txt, .md, .html and .pdf files, not '{suffix or name}'.")
+        if len(data) > self.max_upload_bytes:
+            raise UserError(
+                f"That file is {len(data) / 1048576:.1f} MB; the limit is {self.max_upload_bytes / 1048576:.0f} MB."
+            )
+        folder = self.uploads_dir / safe_filename(asker.collection.replace(":", "-"))
+        source = f"upload:{asker.collection}/{name}"
+
+        def work() -> IngestReport:
+            report = self.engine.ingest([Document(name=name, source=source, data=data)],
+                                        collection=asker.collection, lock_timeout=60.0)
+            if not report.skipped:
+                folder.mkdir(parents=True, exist_ok=True)
+                (folder / name).write_bytes(data)
+            return report
+
+        async with self._write_lock:
+            return await asyncio.to_thread(work)
+
+    async def forget(self, source: str, asker: Asker) -> list[str]:
+        """Remove an upload of this asker's own scope (never global articles or another scope's)."""
+        if not asker.scope:
+            raise UserError("Documents can only be removed inside a server or workspace.")
+        source = (source or "").strip()
+        if not source:
+            raise UserError("Name the document to forget (see /sources).")
+        async with self._write_lock:
+            return await asyncio.to_thread(self.engine.forget, source, asker.collection)
