@@ -134,6 +134,11 @@ class Engine:
         reader = self.reader
         return reader.sources(collections) if reader.exists else []
 
+    def article_text(self, source: str) -> str | None:
+        """The stored text of an indexed article (what citation offsets point into)."""
+        reader = self.reader
+        return reader.article_text(source) if reader.exists else None
+
     # --- writing --------------------------------------------------------------------------
 
     def _writer(self, lock_timeout: float) -> IndexWriter:

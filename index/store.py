@@ -235,11 +235,12 @@ class IndexReader:
             )
         return out
 
-    def article_text(self, article_id: int) -> str:
-        """Full text of an article (citations are checked against it)."""
-        assert self._conn is not None
-        row = self._conn.execute("SELECT text FROM articles WHERE id = ?", (article_id,)).fetchone()
-        return row[0] if row else ""
+    def article_text(self, source: str) -> str | None:
+        """Full text of an article by source (citations are exact slices of it)."""
+        if self._conn is None:
+            return None
+        row = self._conn.execute("SELECT text FROM articles WHERE source = ?", (source,)).fetchone()
+        return row[0] if row else None
 
     def sources(self, collections: Iterable[str] | None = None) -> list[SourceInfo]:
         """The indexed articles, newest first, optionally limited to some collections."""
