@@ -1,0 +1,124 @@
+"""The `citebot` command as a user and scripts run it: real process, real model, real index."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import EXAMPLES, ROOT
+
+CITATION_KEYS = {"n", "title", "date", "url", "source", "snippet", "start", "end", "score"}
+
+
+def run(*args: str, stdin: str | None = None, env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run `citebot ARGS` in a fresh process, as a user would."""
+    e = {k: v for k, v in os.environ.items() if not k.startswith(("CITEBOT_", "DISCORD_", "SLACK_"))}
+    e.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args], input=stdin, capture_output=True, text=True,
+        env=e, cwd=cwd or ROOT, timeout=300,
+    )
+
+
+def test_ingest_then_ask_json_contract(tmp_path: Path) -> None:
+    ix = str(tmp_path / "ix")
+    r = run("ingest", "--index", ix, str(EXAMPLES))
+    assert r.returncode == 0, r.stderr
+    assert "4 added" in r.stdout
+    r = run("ask", "--index", ix, "--json", "who founded 01.AI?")
+    assert r.returncode == 0, r.stderr
+    obj = json.loads(r.stdout)
+    assert {"question", "found", "answer", "citations"} <= set(obj)
+    assert obj["question"] == "who founded 01.AI?" and obj["found"] is True
+    assert isinstance(obj["answer"], str) and obj["answer"]
+    assert 1 <= len(obj["citations"]) <= 3
+    texts = {}
+    for i, c in enumerate(obj["citations"], 1):
+        assert CITATION_KEYS <= set(c)
+        assert c["n"] == i
+        src = Path(c["source"])
+        assert src.is_file()
+        assert c["snippet"]
+    assert any(obj["answer"] in c["snippet"] for c in obj["citations"])
+
+
+def test_ask_reads_questions_from_stdin_one_json_per_line(tmp_path: Path) -> None:
+    ix = str(tmp_path / "ix")
+    assert run("ingest", "--index", ix, str(EXAMPLES)).returncode == 0
+    r = run("ask", "--index", ix, "--json", "-", stdin="who founded 01.AI?\n\nWhat did OpenAI unveil?\nhow do I bake sourdough bread?\n")
+    assert r.returncode == 0, r.stderr
+    lines = [json.loads(x) for x in r.stdout.splitlines()]
+    assert [x["question"] for x in lines] == ["who founded 01.AI?", "What did OpenAI unveil?", "how do I bake sourdough bread?"]
+    assert [x["found"] for x in lines] == [True, True, False]
+    assert lines[2]["answer"] is None and lines[2]["citations"] == []
+
+
+def test_plain_ask_reads_like_chat_and_not_found_is_plain(tmp_path: Path) -> None:
+    ix = str(tmp_path / "ix")
+    run("ingest", "--index", ix, str(EXAMPLES))
+    r = run("ask", "--index", ix, "What did OpenAI unveil?")
+    assert r.returncode == 0
+    assert r.stdout.startswith("> ") and "Sora" in r.stdout and "[1] OpenAI shows Sora" in r.stdout
+    r = run("ask", "--index", ix, "what is the capital of Peru?")
+    assert "I couldn't find that in the indexed articles" in r.stdout
+
+
+def test_empty_question_gets_usage_hint_exit_2(tmp_path: Path) -> None:
+    r = run("ask", "--index", str(tmp_path / "ix"), "")
+    assert r.returncode == 2
+    assert "citebot ask" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_ingest_exit_codes_and_skip_reasons(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.pdf"
+    bad.write_bytes(b"%PDF-1.4 truncated")
+    ix = str(tmp_path / "ix")
+    r = run("ingest", "--index", ix, str(EXAMPLES), str(bad))
+    assert r.returncode == 1
+    assert "skipped" in r.stdout and "bad.pdf" in r.stdout and "Traceback" not in r.stderr
+    r = run("ingest", "--index", ix, str(EXAMPLES))
+    assert r.returncode == 0 and "4 unchanged" in r.stdout
+    assert run("ingest").returncode == 2  # usage error: no PATH
+
+
+def test_sources_and_forget(tmp_path: Path) -> None:
+    ix = str(tmp_path / "ix")
+    run("ingest", "--index", ix, str(EXAMPLES))
+    rows = json.loads(run("sources", "--index", ix, "--json").stdout)
+    assert len(rows) == 4 and {"source", "title", "date", "url", "collection"} <= set(rows[0])
+    r = run("forget", "--index", ix, "community-garden-2024-05-12.txt")
+    assert r.returncode == 0 and "forgot" in r.stdout
+    rows = json.loads(run("sources", "--index", ix, "--json").stdout)
+    assert len(rows) == 3
+    assert run("forget", "--index", ix, "nothing-like-this.txt").returncode == 1
+
+
+def test_index_dir_from_environment(tmp_path: Path) -> None:
+    env = {"CITEBOT_INDEX_DIR": str(tmp_path / "envix")}
+    assert run("ingest", str(EXAMPLES / "community-garden-2024-05-12.txt"), env=env).returncode == 0
+    assert (tmp_path / "envix" / "CURRENT").is_file()
+    r = run("ask", "--json", "How much is the fee per season for a plot?", env=env)
+    assert json.loads(r.stdout)["found"] is True
+
+
+def test_run_without_tokens_falls_back_to_the_shell(tmp_path: Path) -> None:
+    ix = str(tmp_path / "ix")
+    run("ingest", "--index", ix, str(EXAMPLES))
+    r = run("run", "--index", ix, stdin="who founded 01.AI?\n/quit\n")
+    assert r.returncode == 0, r.stderr
+    assert "starting the local shell" in r.stderr
+    assert "> " in r.stdout and "Kai-Fu Lee" in r.stdout and "[1]" in r.stdout
+
+
+def test_env_file_is_read_never_written(tmp_path: Path) -> None:
+    envfile = tmp_path / ".env"
+    envfile.write_text(f"CITEBOT_INDEX_DIR={tmp_path / 'dotenvix'}\n")
+    before = envfile.read_bytes()
+    r = run("ingest", str(EXAMPLES / "community-garden-2024-05-12.txt"), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "dotenvix" / "CURRENT").exists()
+    assert envfile.read_bytes() == before
