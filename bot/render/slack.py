@@ -1,0 +1,248 @@
+"""Answer → Slack Block Kit blocks plus fallback text. Pure functions: escaped, length-limited, never pinging.
+
+Slack parses `<…>` in mrkdwn as links and mentions (`<!channel>`, `<@U123>`, `<https://x|y>`), so every
+piece of user or article text goes through `escape` (`&`, `<`, `>` → entities, as Slack's own
+formatting guide asks). Text objects are sent with `verbatim: true` so Slack does not auto-link bare
+URLs or `#channel` names inside quotes, and `@here`-style words get a zero-width space for good measure.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, replace
+from typing import Any
+from urllib.parse import urlsplit
+
+from index.types import Answer, Citation
+
+from .common import ELLIPSIS, NOT_FOUND, answer_with_highlights, one_line, snippet_parts
+
+# Block Kit limits (https://api.slack.com/reference/block-kit/blocks).
+SECTION_TEXT_LIMIT = 3000
+CONTEXT_TEXT_LIMIT = 2000
+MAX_BLOCKS = 50
+HEADER_LIMIT = 150
+BUTTON_VALUE_LIMIT = 2000
+FALLBACK_LIMIT = 3000
+SNIPPET_CHARS = 600
+
+ACTION_MORE = "citebot_more_sources"
+ACTION_UP = "citebot_vote_up"
+ACTION_DOWN = "citebot_vote_down"
+
+Block = dict[str, Any]
+
+_MASS = re.compile(r"@(channel|here|everyone)\b", re.I)
+
+
+@dataclass(frozen=True)
+class SlackMessage:
+    """What is posted: Block Kit blocks and the plain `text` Slack shows in notifications."""
+
+    text: str
+    blocks: list[Block]
+
+    def to_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for `chat.postMessage` / `respond()`."""
+        return {"text": self.text, "blocks": self.blocks}
+
+
+def escape(text: str) -> str:
+    """Text safe inside mrkdwn: `&<>` become entities and `@here`-like words cannot notify anyone."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MASS.sub("@\u200b\\1", text)
+
+
+_ANGLE = re.compile(r"<([^<>]*)>")
+
+
+def plain_question(text: str, bot_user_id: str | None = None) -> str:
+    """A question as the user typed it, from Slack's escaped message/command text.
+
+    Slack sends `&lt;` for `<`, `<@U123>` for mentions and `<https://x|x>` for links; the bot's own
+    mention is dropped, other references become their readable label.
+    """
+
+    def label(m: re.Match[str]) -> str:
+        inner = m.group(1)
+        target, _, name = inner.partition("|")
+        if target.startswith("@"):
+            return "" if bot_user_id and target[1:] == bot_user_id else "@" + (name or target[1:])
+        if target.startswith("#"):
+            return "#" + (name or target[1:])
+        if target.startswith("!"):
+            return "@" + (name or target[1:].split("^")[0])
+        return name or target
+
+    text = _ANGLE.sub(label, text or "")
+    text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    return " ".join(text.split())
+
+
+def mrkdwn(text: str) -> dict[str, Any]:
+    """A mrkdwn text object that Slack will not auto-link or parse further."""
+    return {"type": "mrkdwn", "text": text, "verbatim": True}
+
+
+def _cut(text: str, n: int) -> str:
+    """`text` shortened to at most `n` characters at a word boundary, marked with an ellipsis."""
+    if len(text) <= n:
+        return text
+    cut = text.rfind(" ", 0, max(0, n - 1))
+    return text[: cut if cut > 0 else max(0, n - 1)].rstrip() + ELLIPSIS
+
+
+def _fit_escaped(text: str, n: int) -> str:
+    """`escape(text)` in at most `n` characters; the plain text is trimmed, so no entity is split."""
+    out = escape(text)
+    while len(out) > n and text:
+        keep = len(text) - (len(out) - n) - 1
+        text = _cut(text, keep) if keep > 1 else ""
+        out = escape(text)
+    return out
+
+
+def link(url: str | None, label: str) -> str:
+    """`<url|label>` for http(s) URLs; anything else is shown as escaped text, never as a link."""
+    label = _fit_escaped(one_line(label), 300)
+    if not url or urlsplit(url).scheme.lower() not in ("http", "https") or len(url) > 1500:
+        return label
+    safe = url.replace("&", "&amp;").replace("<", "%3C").replace(">", "%3E").replace("|", "%7C")
+    safe = "".join(ch for ch in safe if not ch.isspace())
+    return f"<{safe}|{label}>"
+
+
+def citation_text(c: Citation, *, snippet_chars: int = SNIPPET_CHARS) -> str:
+    """One citation: `*[n]* <url|Title> (date)` and the snippet as a `>` quote, answer sentence in bold."""
+    heading = f"*[{c.n}]* {link(c.url, c.title)}"
+    if c.date:
+        heading += f" ({escape(c.date[:40])})"
+    if not c.url:
+        # Only the file name: a server path means nothing to a reader and needn't be shown.
+        heading += f"\n_{_fit_escaped(c.source.rstrip('/').rsplit('/', 1)[-1], 300)}_"
+    limit = snippet_chars
+    while True:
+        sn = snippet_parts(c, limit)
+        answer = escape(one_line(sn.answer))
+        quote = (
+            (ELLIPSIS if sn.cut_start else "")
+            + escape(one_line(sn.before))
+            + (" " if sn.before and sn.answer else "")
+            + (f"*{answer}*" if answer else "")
+            + (" " if sn.after and sn.answer else "")
+            + escape(one_line(sn.after))
+            + (ELLIPSIS if sn.cut_end else "")
+        )
+        text = f"{heading}\n>{quote.strip()}"
+        if len(text) <= SECTION_TEXT_LIMIT or limit <= 20:
+            return text[:SECTION_TEXT_LIMIT]
+        limit = limit * 3 // 4
+
+
+def answer_text(answer: Answer) -> str:
+    """The answer sentence as a `>` quote, the words that answer the question in bold."""
+    text = answer.answer or ""
+    spans = []
+    for s, e in answer.highlights:
+        # Slack only bolds `*x*` when the stars hug the words: keep spaces outside the span.
+        while s < e and text[s:s + 1].isspace():
+            s += 1
+        while e > s and text[e - 1:e].isspace():
+            e -= 1
+        if s < e:
+            spans.append((s, e))
+    ans = replace(answer, answer=text, highlights=tuple(spans))
+    while len(escape(answer_with_highlights(ans, ("*", "*")))) > SECTION_TEXT_LIMIT - 10 and ans.answer:
+        shorter = _cut(ans.answer, len(ans.answer) * 3 // 4)
+        kept = len(shorter) - len(ELLIPSIS)
+        ans = replace(ans, answer=shorter, highlights=tuple((s, e) for s, e in ans.highlights if e <= kept))
+    return ">" + escape(one_line(answer_with_highlights(ans, ("*", "*"))))
+
+
+def button_value(question: str, answer: str | None = None) -> str:
+    """A button's `value` carrying the question (and answer) so any replica can handle the click."""
+    q = question[:1500]
+    a = answer or ""
+    while True:
+        value = json.dumps({"q": q, "a": a} if a else {"q": q}, ensure_ascii=False)
+        if len(value) <= BUTTON_VALUE_LIMIT:
+            return value
+        if a:
+            a = _cut(a, max(0, len(a) - (len(value) - BUTTON_VALUE_LIMIT) - 2)) if len(a) > 10 else ""
+        else:
+            q = q[: len(q) - (len(value) - BUTTON_VALUE_LIMIT) - 1]
+
+
+def parse_button_value(value: str) -> tuple[str, str | None]:
+    """(question, answer) from a button made by `button_value`."""
+    try:
+        data = json.loads(value or "{}")
+    except ValueError:
+        return "", None
+    if not isinstance(data, dict):
+        return "", None
+    q, a = data.get("q"), data.get("a")
+    return (q if isinstance(q, str) else ""), (a if isinstance(a, str) and a else None)
+
+
+def _buttons(answer: Answer, question: str) -> Block:
+    elements: list[Block] = []
+    if answer.more:
+        elements.append({"type": "button", "action_id": ACTION_MORE, "value": button_value(question),
+                         "text": {"type": "plain_text", "text": "More sources"}})
+    vote = button_value(question, answer.answer)
+    elements.append({"type": "button", "action_id": ACTION_UP, "value": vote,
+                     "text": {"type": "plain_text", "text": "👍", "emoji": True}})
+    elements.append({"type": "button", "action_id": ACTION_DOWN, "value": vote,
+                     "text": {"type": "plain_text", "text": "👎", "emoji": True}})
+    return {"type": "actions", "block_id": "citebot_feedback", "elements": elements}
+
+
+def render_answer(answer: Answer, *, question: str | None = None, show_question: bool = False,
+                  snippet_chars: int = SNIPPET_CHARS) -> SlackMessage:
+    """A found answer: (the question,) the quoted answer sentence, its citations, and buttons."""
+    if not answer.found:
+        return render_not_found(answer)
+    question = question if question is not None else answer.question
+    blocks: list[Block] = []
+    if show_question:
+        blocks.append({"type": "context", "elements": [mrkdwn("*Q:* " + _fit_escaped(one_line(question), CONTEXT_TEXT_LIMIT - 10))]})
+    blocks.append({"type": "section", "text": mrkdwn(answer_text(answer))})
+    room = MAX_BLOCKS - len(blocks) - 1  # keep one block for the buttons
+    for c in answer.citations[:room]:
+        blocks.append({"type": "section", "text": mrkdwn(citation_text(c, snippet_chars=snippet_chars))})
+    blocks.append(_buttons(answer, question))
+    return SlackMessage(text=fallback_text(answer), blocks=blocks)
+
+
+def render_more(answer: Answer, *, snippet_chars: int = SNIPPET_CHARS) -> SlackMessage:
+    """The citations beyond the first page, for the "More sources" button."""
+    if not answer.found or not answer.more:
+        return render_notice("I have no further sources for that question.")
+    blocks: list[Block] = [{"type": "context", "elements": [mrkdwn("More sources for: " + _fit_escaped(one_line(answer.question), 1500))]}]
+    for c in answer.more[: MAX_BLOCKS - 1]:
+        blocks.append({"type": "section", "text": mrkdwn(citation_text(c, snippet_chars=snippet_chars))})
+    text = "; ".join(f"[{c.n}] {one_line(c.title)}" for c in answer.more)
+    return SlackMessage(text=_fit_escaped(text, FALLBACK_LIMIT), blocks=blocks)
+
+
+def render_not_found(answer: Answer) -> SlackMessage:
+    """'Not found', said plainly, with the nearest articles when there are some."""
+    text = NOT_FOUND
+    if answer.nearest:
+        text += " Closest articles: " + "; ".join(one_line(t) for t in answer.nearest)
+    return render_notice(text)
+
+
+def render_notice(text: str) -> SlackMessage:
+    """A short message (an error's reason, an apology, a thank-you) as one escaped section."""
+    body = _fit_escaped(text, SECTION_TEXT_LIMIT)
+    return SlackMessage(text=body, blocks=[{"type": "section", "text": mrkdwn(body)}])
+
+
+def fallback_text(answer: Answer) -> str:
+    """The notification / screen-reader text: the answer sentence and the cited titles."""
+    if not answer.found:
+        return escape(NOT_FOUND)
+    titles = "; ".join(dict.fromkeys(f"{one_line(c.title)}" for c in answer.citations))
+    return _fit_escaped(f"{one_line(answer.answer or '')} (sources: {titles})", FALLBACK_LIMIT)

@@ -1,0 +1,363 @@
+"""The Slack app (Bolt for Python, asyncio): `/ask`, @mentions, DMs and answer buttons.
+
+A thin adapter: Slack's payloads become `service.ask(...)` calls, answers are rendered by
+`bot.render.slack`. Two transports share one `AsyncApp`: Socket Mode (a websocket Slack opens for
+us) and HTTP (`/slack/events` behind any number of stateless replicas, plus `GET /healthz`).
+
+Slack wants every request acknowledged within 3 seconds, so listeners `ack()` first and answer in a
+background task; the service runs embedding and FAISS search in a thread, off the event loop.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from typing import Any, Awaitable, Callable
+
+from aiohttp import web
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.response import BoltResponse
+from slack_sdk.web.async_client import AsyncWebClient
+
+from index.errors import UserError
+from index.types import Answer
+
+from .config import Settings
+from .render.slack import (
+    ACTION_DOWN,
+    ACTION_MORE,
+    ACTION_UP,
+    SlackMessage,
+    parse_button_value,
+    plain_question,
+    render_answer,
+    render_more,
+    render_not_found,
+    render_notice,
+)
+from .service import APOLOGY, Asker, CitebotService
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+HEALTH_PATH = "/healthz"
+# Retry reasons meaning "you took too long": Slack did deliver, and we had already acked and started.
+TIMEOUT_RETRIES = frozenset({"http_timeout", "timeout"})
+
+
+class RecentKeys:
+    """A bounded set of recently seen keys, each forgotten `ttl` seconds after it was added.
+
+    Slack re-delivers an event when it thinks we missed it, and a channel mention can arrive both as
+    `app_mention` and as `message`; remembering event ids and (channel, ts) keeps us to one answer.
+    This memory is per process: across HTTP replicas the `X-Slack-Retry-Num` check in
+    `SlackBot.skip_retries` is what stops a second answer, since every replica acks in time.
+    """
+
+    def __init__(self, *, ttl: float = 15 * 60, max_size: int = 20_000) -> None:
+        if ttl <= 0 or max_size < 1:
+            raise ValueError("ttl and max_size must be positive")
+        self.ttl, self.max_size = ttl, max_size
+        self._seen: OrderedDict[object, float] = OrderedDict()
+
+    def add(self, *keys: object) -> bool:
+        """Record `keys`; True if none of them was seen recently (i.e. this is new work)."""
+        now = time.monotonic()
+        while self._seen and (now - next(iter(self._seen.values())) > self.ttl or len(self._seen) > self.max_size):
+            self._seen.popitem(last=False)
+        keys = tuple(k for k in keys if k is not None)
+        fresh = not any(k in self._seen for k in keys)
+        for k in keys:
+            self._seen[k] = now
+            self._seen.move_to_end(k)
+        return fresh
+
+
+def _header(headers: dict[str, Any], name: str) -> str | None:
+    value = headers.get(name)
+    if isinstance(value, (list, tuple)):
+        value = value[0] if value else None
+    return value
+
+
+class SlackBot:
+    """Bolt listeners that turn Slack requests into service calls and post the rendered answers."""
+
+    def __init__(self, service: CitebotService, *, seen: RecentKeys | None = None) -> None:
+        self.service = service
+        self.seen = seen or RecentKeys()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def register(self, app: AsyncApp) -> AsyncApp:
+        """Attach the middleware and listeners to `app`."""
+        app.middleware(self.skip_retries)
+        app.command("/ask")(self.on_ask)
+        app.event("app_mention")(self.on_mention)
+        app.event("message")(self.on_message)
+        app.action(ACTION_MORE)(self.on_more)
+        app.action(ACTION_UP)(self.on_vote)
+        app.action(ACTION_DOWN)(self.on_vote)
+        return app
+
+    async def aclose(self) -> None:
+        """Cancel answers still in flight (at shutdown)."""
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def drain(self, timeout: float = 30.0) -> None:
+        """Wait for answers in flight to be posted."""
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=timeout)
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        # Keep a reference: the loop holds tasks only weakly.
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # --- middleware -----------------------------------------------------------------------
+
+    async def skip_retries(self, req: Any, next: Callable[[], Awaitable[Any]]) -> BoltResponse | None:
+        """Ack Slack's timeout retries and do nothing: we always ack in time, so the first delivery is being answered.
+
+        Other retry reasons (connection failed, HTTP error) mean the first try may never have reached
+        an answer, so those go on, and the in-process `RecentKeys` still catches a repeat here.
+        """
+        retry = _header(req.headers, "x-slack-retry-num")
+        reason = _header(req.headers, "x-slack-retry-reason")
+        # Socket Mode mirrors its envelope's retry_attempt (0 on a first delivery) into this header.
+        if retry not in (None, "", "0") and reason in TIMEOUT_RETRIES:
+            log.info("ignoring Slack retry %s (%s)", retry, reason)
+            return BoltResponse(status=200, body="")
+        return await next()
+
+    # --- /ask -----------------------------------------------------------------------------
+
+    async def on_ask(self, ack: Any, command: dict[str, Any], respond: Any) -> None:
+        """`/ask question`: ack now (with the reason if the question is unusable), answer after."""
+        asker = Asker(platform="slack", user=command.get("user_id", ""), scope=command.get("team_id") or None)
+        try:
+            question = self.service.check_question(plain_question(command.get("text", "")))
+        except UserError as exc:
+            await ack(**render_notice(str(exc)).to_kwargs())
+            return
+        await ack()
+        self._spawn(self._answer_command(question, asker, respond))
+
+    async def _answer_command(self, question: str, asker: Asker, respond: Any) -> None:
+        answer = await self._ask(question, asker, lambda msg: _respond(respond, msg, ephemeral=True))
+        if answer is None:
+            return
+        if answer.found:
+            await _respond(respond, render_answer(answer, question=question, show_question=True), ephemeral=False)
+        else:
+            await _respond(respond, render_not_found(answer), ephemeral=True)
+
+    # --- mentions and DMs -----------------------------------------------------------------
+
+    async def on_mention(self, body: dict[str, Any], event: dict[str, Any], context: Any, client: AsyncWebClient) -> None:
+        """@citebot in a channel: answer in a thread on that message (inside the thread if asked in one)."""
+        self._conversation(body, event, context, client)
+
+    async def on_message(self, body: dict[str, Any], event: dict[str, Any], context: Any, client: AsyncWebClient) -> None:
+        """Direct messages to the app. Channel messages are left to `app_mention`, edits and bots ignored."""
+        if event.get("channel_type") != "im" or event.get("subtype"):
+            return
+        self._conversation(body, event, context, client)
+
+    def _conversation(self, body: dict[str, Any], event: dict[str, Any], context: Any, client: AsyncWebClient) -> None:
+        if event.get("bot_id") or event.get("subtype") == "bot_message" or not event.get("user"):
+            return
+        channel, ts = event.get("channel"), event.get("ts")
+        if not channel or not ts:
+            return
+        if not self.seen.add(body.get("event_id"), (channel, ts)):
+            log.info("skipping a repeated Slack event %s", body.get("event_id"))
+            return
+        im = event.get("channel_type") == "im"
+        thread_ts = event.get("thread_ts") if im else (event.get("thread_ts") or ts)
+        asker = Asker(platform="slack", user=event["user"], scope=body.get("team_id") or event.get("team") or None)
+        question = plain_question(event.get("text", ""), context.get("bot_user_id"))
+        self._spawn(self._answer_conversation(client, question, asker, channel, thread_ts, im))
+
+    async def _answer_conversation(self, client: AsyncWebClient, question: str, asker: Asker,
+                                   channel: str, thread_ts: str | None, im: bool) -> None:
+        async def private(msg: SlackMessage) -> None:
+            # In a channel, only the asker needs to read "not found" or why a question was refused.
+            if im:
+                await _post(client.chat_postMessage, msg, channel=channel, thread_ts=thread_ts)
+            else:
+                await _post(client.chat_postEphemeral, msg, channel=channel, user=asker.user, thread_ts=thread_ts)
+
+        answer = await self._ask(question, asker, private)
+        if answer is None:
+            return
+        if answer.found:
+            await _post(client.chat_postMessage, render_answer(answer, question=question),
+                        channel=channel, thread_ts=thread_ts, unfurl_links=False, unfurl_media=False)
+        else:
+            await private(render_not_found(answer))
+
+    # --- buttons --------------------------------------------------------------------------
+
+    async def on_more(self, ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
+        """"More sources": the citations beyond the first page, shown to whoever clicked."""
+        await ack()
+        question, _ = parse_button_value(action.get("value", ""))
+        if not question:
+            return
+        self._spawn(self._more(question, _action_asker(body), respond))
+
+    async def _more(self, question: str, asker: Asker, respond: Any) -> None:
+        reply = lambda msg: _respond(respond, msg, ephemeral=True)  # noqa: E731
+        try:
+            answer = await self.service.more_sources(question, asker)
+        except UserError as exc:
+            await reply(render_notice(str(exc)))
+            return
+        except Exception:
+            log.exception("Slack 'more sources' failed")
+            await reply(render_notice(APOLOGY))
+            return
+        await reply(render_more(answer))
+
+    async def on_vote(self, ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
+        """👍/👎 under an answer: recorded in the shared feedback store (`citebot feedback`)."""
+        await ack()
+        question, answer = parse_button_value(action.get("value", ""))
+        if not question:
+            return
+        vote = 1 if action.get("action_id") == ACTION_UP else -1
+        self._spawn(self._vote(question, answer, vote, _action_asker(body), respond))
+
+    async def _vote(self, question: str, answer: str | None, vote: int, asker: Asker, respond: Any) -> None:
+        try:
+            await asyncio.to_thread(self.service.record_vote, question, vote, asker, answer)
+        except Exception:
+            log.exception("recording Slack feedback failed")
+            await _respond(respond, render_notice(APOLOGY), ephemeral=True)
+            return
+        thanks = "Thanks, noted 👍" if vote > 0 else "Thanks, noted 👎: the answer will be reviewed."
+        await _respond(respond, render_notice(thanks), ephemeral=True)
+
+    # --- shared ---------------------------------------------------------------------------
+
+    async def _ask(self, question: str, asker: Asker,
+                   reply_private: Callable[[SlackMessage], Awaitable[None]]) -> Answer | None:
+        """The answer, or None after telling the asker why there is none."""
+        try:
+            return await self.service.ask(question, asker)
+        except UserError as exc:
+            await reply_private(render_notice(str(exc)))
+        except Exception:
+            log.exception("Slack question failed (user %s, team %s)", asker.user, asker.scope or "-")
+            await reply_private(render_notice(APOLOGY))
+        return None
+
+
+def _action_asker(body: dict[str, Any]) -> Asker:
+    user = body.get("user") or {}
+    team = (body.get("team") or {}).get("id") or user.get("team_id")
+    return Asker(platform="slack", user=user.get("id", ""), scope=team or None)
+
+
+async def _respond(respond: Any, msg: SlackMessage, *, ephemeral: bool) -> None:
+    """Reply through the request's response_url (works in channels the bot has not joined)."""
+    try:
+        resp = await respond(**msg.to_kwargs(), response_type="ephemeral" if ephemeral else "in_channel",
+                             replace_original=False)
+        if getattr(resp, "status_code", 200) >= 300:
+            log.warning("Slack response_url answered %s", resp.status_code)
+    except Exception:
+        log.exception("posting to Slack's response_url failed")
+
+
+async def _post(method: Callable[..., Awaitable[Any]], msg: SlackMessage, **kwargs: Any) -> None:
+    kwargs = {k: v for k, v in kwargs.items() if v is not None}
+    try:
+        await method(**msg.to_kwargs(), **kwargs)
+    except Exception:
+        log.exception("posting a Slack message failed")
+
+
+# --- wiring -------------------------------------------------------------------------------
+
+
+def api_url(settings: Settings) -> str:
+    """`SLACK_API_URL` with the trailing slash slack_sdk needs to join method names onto it."""
+    url = settings.slack_api_url.strip() or "https://slack.com/api/"
+    return url if url.endswith("/") else url + "/"
+
+
+def make_client(settings: Settings) -> AsyncWebClient:
+    """The Web API client, on `SLACK_API_URL` (GovSlack or a test fake use another host)."""
+    if settings.slack_bot_token is None:
+        raise UserError("set SLACK_BOT_TOKEN to run the Slack app")
+    return AsyncWebClient(token=settings.slack_bot_token.get_secret_value(), base_url=api_url(settings))
+
+
+def build_app(settings: Settings, service: CitebotService, *, client: AsyncWebClient | None = None,
+              bot: SlackBot | None = None) -> AsyncApp:
+    """A Bolt app answering from `service`; the transport (Socket Mode or HTTP) is chosen by the caller."""
+    secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
+    app = AsyncApp(
+        name="citebot",
+        client=client or make_client(settings),
+        # Empty, not None: Bolt would otherwise read SLACK_SIGNING_SECRET from os.environ itself.
+        signing_secret=secret,
+        # False keeps ack() immediate in HTTP mode; answers are posted afterwards by our tasks.
+        process_before_response=False,
+    )
+    (bot or SlackBot(service)).register(app)
+    return app
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    return web.json_response({"ok": True})
+
+
+def web_app(app: AsyncApp) -> web.Application:
+    """The aiohttp application for HTTP mode: Bolt at `/slack/events` plus `GET /healthz`."""
+    application = app.web_app(path=EVENTS_PATH)
+    application.router.add_get(HEALTH_PATH, _healthz)
+    return application
+
+
+async def serve(settings: Settings, service: CitebotService, *, http: bool = False, port: int | None = None,
+                host: str = "0.0.0.0") -> None:
+    """Run the Slack app until cancelled: Socket Mode by default, or HTTP on `host:port`."""
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    if http and settings.slack_signing_secret is None:
+        raise UserError("set SLACK_SIGNING_SECRET to run the Slack app over HTTP")
+    if not http and settings.slack_app_token is None:
+        raise UserError("set SLACK_APP_TOKEN (xapp-…) to run the Slack app in Socket Mode")
+    client = make_client(settings)
+    bot = SlackBot(service)
+    app = build_app(settings, service, client=client, bot=bot)
+    try:
+        if http:
+            runner = web.AppRunner(web_app(app), access_log=None)
+            await runner.setup()
+            try:
+                port = port if port is not None else settings.slack_port
+                await web.TCPSite(runner, host, port).start()
+                log.info("Slack app listening on http://%s:%d%s", host, port, EVENTS_PATH)
+                await asyncio.Event().wait()
+            finally:
+                await runner.cleanup()
+        else:
+            assert settings.slack_app_token is not None
+            handler = AsyncSocketModeHandler(app, app_token=settings.slack_app_token.get_secret_value(),
+                                             web_client=client)
+            try:
+                await handler.connect_async()
+                log.info("Slack app connected in Socket Mode")
+                await asyncio.Event().wait()
+            finally:
+                await handler.close_async()
+    finally:
+        await bot.aclose()

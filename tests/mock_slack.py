@@ -1,0 +1,192 @@
+"""A fake Slack on 127.0.0.1, at the protocol level: Web API methods, a response_url sink and the
+Socket Mode websocket (hello, envelopes, acks). Modelled on slack-bolt's own
+`tests/mock_web_api_server`: real clients talk to it over HTTP and the tests count what arrived.
+"""
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from aiohttp import WSMsgType, web
+
+
+@dataclass
+class Call:
+    """One request that reached the fake: `path` is the Web API method or `response/<key>`."""
+
+    path: str
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        """Everything a user could read in this message (text and blocks), as one JSON string."""
+        return json.dumps({k: self.body.get(k) for k in ("text", "blocks")}, ensure_ascii=False)
+
+
+class MockSlack:
+    """Plays Slack's servers for one test; start with `async with MockSlack() as slack:`."""
+
+    def __init__(self, *, bot_token: str = "xoxb-test-bot-token", app_token: str = "xapp-test-app-token",
+                 team_id: str = "T1", bot_user_id: str = "UBOT", bot_id: str = "BBOT") -> None:
+        self.bot_token, self.app_token = bot_token, app_token
+        self.team_id, self.bot_user_id, self.bot_id = team_id, bot_user_id, bot_id
+        self.calls: list[Call] = []
+        self.acks: dict[str, dict[str, Any]] = {}
+        self.connected = asyncio.Event()
+        self._changed = asyncio.Condition()
+        self._sockets: list[web.WebSocketResponse] = []
+        self._ids = itertools.count(1)
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    async def __aenter__(self) -> "MockSlack":
+        app = web.Application()
+        app.router.add_post("/api/{method}", self._api)
+        app.router.add_post("/response/{key}", self._response_url)
+        app.router.add_get("/link/", self._socket)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for ws in self._sockets:
+            await ws.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    @property
+    def url(self) -> str:
+        """http://127.0.0.1:PORT"""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        """The Web API base URL, with the trailing slash slack_sdk needs."""
+        return f"{self.url}/api/"
+
+    def response_url(self, key: str = "r1") -> str:
+        """A response_url for a command or a button click."""
+        return f"{self.url}/response/{key}"
+
+    # --- what arrived ---------------------------------------------------------------------
+
+    def of(self, path: str) -> list[Call]:
+        """Calls to one method (`chat.postMessage`) or response_url (`response/r1`)."""
+        return [c for c in self.calls if c.path == path]
+
+    @property
+    def posts(self) -> list[Call]:
+        """Everything that would show a message to someone."""
+        return [c for c in self.calls if c.path.startswith(("chat.", "response/"))]
+
+    async def wait_for(self, pred: Callable[[Call], bool], timeout: float = 15.0) -> Call:
+        """The first call (already arrived or arriving within `timeout`) that matches `pred`."""
+        async def find() -> Call:
+            async with self._changed:
+                while True:
+                    for c in self.calls:
+                        if pred(c):
+                            return c
+                    await self._changed.wait()
+        return await asyncio.wait_for(find(), timeout)
+
+    async def wait_posts(self, n: int, timeout: float = 15.0) -> list[Call]:
+        """The message-posting calls, once there are at least `n`."""
+        async def find() -> list[Call]:
+            async with self._changed:
+                while len(self.posts) < n:
+                    await self._changed.wait()
+                return self.posts
+        return await asyncio.wait_for(find(), timeout)
+
+    async def _record(self, call: Call) -> None:
+        async with self._changed:
+            self.calls.append(call)
+            self._changed.notify_all()
+
+    # --- Web API --------------------------------------------------------------------------
+
+    async def _body(self, request: web.Request) -> dict[str, Any]:
+        if request.content_type == "application/json":
+            return await request.json()
+        form = await request.post()
+        return {k: v for k, v in form.items()}
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        body = await self._body(request)
+        body.update({k: v for k, v in request.query.items() if k not in body})
+        await self._record(Call(method, body, dict(request.headers)))
+        auth = request.headers.get("Authorization", "")
+        expected = self.app_token if method == "apps.connections.open" else self.bot_token
+        if auth != f"Bearer {expected}":
+            return web.json_response({"ok": False, "error": "invalid_auth"})
+        if method == "auth.test":
+            return web.json_response({
+                "ok": True, "url": "https://test.slack.com/", "team": "Test", "user": "citebot",
+                "team_id": self.team_id, "user_id": self.bot_user_id, "bot_id": self.bot_id,
+                "is_enterprise_install": False,
+            })
+        if method == "apps.connections.open":
+            return web.json_response({"ok": True, "url": f"ws://127.0.0.1:{self.port}/link/?ticket=t-{next(self._ids)}"})
+        if method == "chat.postMessage":
+            ts = f"{int(time.time())}.{next(self._ids):06d}"
+            return web.json_response({"ok": True, "channel": body.get("channel"), "ts": ts,
+                                      "message": {"text": body.get("text"), "ts": ts}})
+        if method == "chat.postEphemeral":
+            return web.json_response({"ok": True, "message_ts": f"{int(time.time())}.{next(self._ids):06d}"})
+        return web.json_response({"ok": False, "error": "unknown_method"})
+
+    async def _response_url(self, request: web.Request) -> web.Response:
+        await self._record(Call("response/" + request.match_info["key"], await request.json(), dict(request.headers)))
+        return web.Response(text="ok")
+
+    # --- Socket Mode ----------------------------------------------------------------------
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(autoping=True)
+        await ws.prepare(request)
+        self._sockets.append(ws)
+        await ws.send_json({"type": "hello", "num_connections": 1,
+                            "debug_info": {"host": "mock-slack", "approximate_connection_time": 3600},
+                            "connection_info": {"app_id": "A1"}})
+        self.connected.set()
+        async for msg in ws:
+            if msg.type == WSMsgType.TEXT:
+                data = json.loads(msg.data)
+                if "envelope_id" in data:
+                    async with self._changed:
+                        self.acks[data["envelope_id"]] = data
+                        self._changed.notify_all()
+        return ws
+
+    async def send_envelope(self, type: str, payload: dict[str, Any], *, retry_attempt: int = 0,
+                            retry_reason: str = "", accepts_response_payload: bool = False) -> str:
+        """Deliver an envelope over the Socket Mode connection as Slack does; returns its envelope_id."""
+        await asyncio.wait_for(self.connected.wait(), 10)
+        envelope_id = f"env-{next(self._ids)}"
+        envelope: dict[str, Any] = {"envelope_id": envelope_id, "type": type, "payload": payload,
+                                    "accepts_response_payload": accepts_response_payload}
+        if type == "events_api":
+            envelope.update(retry_attempt=retry_attempt, retry_reason=retry_reason)
+        await self._sockets[-1].send_json(envelope)
+        return envelope_id
+
+    async def wait_ack(self, envelope_id: str, timeout: float = 3.0) -> dict[str, Any]:
+        """The client's acknowledgement of an envelope, which Slack wants within 3 seconds."""
+        async def find() -> dict[str, Any]:
+            async with self._changed:
+                while envelope_id not in self.acks:
+                    await self._changed.wait()
+                return self.acks[envelope_id]
+        return await asyncio.wait_for(find(), timeout)
