@@ -151,11 +151,13 @@ class Engine:
         collection: str = DEFAULT_COLLECTION,
         progress: Callable[[int, int, str], None] | None = None,
         lock_timeout: float = 0.0,
+        batch_articles: int = 64,
     ) -> IngestReport:
         """Ingest files and folders; see `ingest` for the rules."""
         files, missing = expand_paths(paths)
         docs = [Document(name=f.name, source=str(f.resolve()), path=f) for f in files]
-        report = self.ingest(docs, collection=collection, progress=progress, lock_timeout=lock_timeout)
+        report = self.ingest(docs, collection=collection, progress=progress, lock_timeout=lock_timeout,
+                             batch_articles=batch_articles)
         report.skipped[:0] = missing
         return report
 

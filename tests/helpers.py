@@ -33,3 +33,37 @@ def make_pdf(lines: list[str], *, title: str | None = None) -> bytes:
         trailer += b" /Info %d 0 R" % len(objs)
     out += b"trailer\n" + trailer + b" >>\nstartxref\n%d\n%%%%EOF\n" % xref
     return bytes(out)
+
+
+class HashEmbedder:
+    """A fast deterministic stand-in for storage and crash tests (bag of hashed words, normalised)."""
+
+    name = "test/hash-embedder"
+    dim = 64
+
+    def encode(self, texts, batch_size: int = 32):
+        import hashlib
+
+        import numpy as np
+
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, t in enumerate(texts):
+            for w in t.lower().split():
+                out[i, int(hashlib.md5(w.encode()).hexdigest(), 16) % self.dim] += 1.0
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        norms[norms == 0] = 1.0
+        return out / norms
+
+
+def write_articles(folder, n: int, *, start: int = 0, words: int = 60) -> list:
+    """n small distinct articles (our own generated text), one per file; returns the paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(start, start + n):
+        body = " ".join(
+            f"Station {i} recorded reading number {j} at the observatory{i} site." for j in range(words // 10)
+        )
+        p = folder / f"report-{i:04d}.txt"
+        p.write_text(f"Observatory report {i}\n\n{body}\n")
+        paths.append(p)
+    return paths
