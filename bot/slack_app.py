@@ -177,7 +177,8 @@ class SlackBot:
         if not self.seen.add(body.get("event_id"), (channel, ts)):
             log.info("skipping a repeated Slack event %s", body.get("event_id"))
             return
-        im = event.get("channel_type") == "im"
+        # app_mention carries no channel_type; DM channel ids start with "D".
+        im = event.get("channel_type") == "im" or str(channel).startswith("D")
         thread_ts = event.get("thread_ts") if im else (event.get("thread_ts") or ts)
         asker = Asker(platform="slack", user=event["user"], scope=body.get("team_id") or event.get("team") or None)
         question = plain_question(event.get("text", ""), context.get("bot_user_id"))
@@ -212,7 +213,7 @@ class SlackBot:
         self._spawn(self._more(question, _action_asker(body), respond))
 
     async def _more(self, question: str, asker: Asker, respond: Any) -> None:
-        reply = lambda msg: _respond(respond, msg, ephemeral=True)  # noqa: E731
+        reply = lambda msg: _respond(respond, msg, ephemeral=True, replace_original=False)  # noqa: E731
         try:
             answer = await self.service.more_sources(question, asker)
         except UserError as exc:
@@ -238,10 +239,11 @@ class SlackBot:
             await asyncio.to_thread(self.service.record_vote, question, vote, asker, answer)
         except Exception:
             log.exception("recording Slack feedback failed")
-            await _respond(respond, render_notice(APOLOGY), ephemeral=True)
+            await _respond(respond, render_notice(APOLOGY), ephemeral=True, replace_original=False)
             return
         thanks = "Thanks, noted 👍" if vote > 0 else "Thanks, noted 👎: the answer will be reviewed."
-        await _respond(respond, render_notice(thanks), ephemeral=True)
+        # A private thank-you: the answer message with its buttons stays as everyone sees it.
+        await _respond(respond, render_notice(thanks), ephemeral=True, replace_original=False)
 
     # --- shared ---------------------------------------------------------------------------
 
@@ -264,11 +266,11 @@ def _action_asker(body: dict[str, Any]) -> Asker:
     return Asker(platform="slack", user=user.get("id", ""), scope=team or None)
 
 
-async def _respond(respond: Any, msg: SlackMessage, *, ephemeral: bool) -> None:
+async def _respond(respond: Any, msg: SlackMessage, *, ephemeral: bool, replace_original: bool | None = None) -> None:
     """Reply through the request's response_url (works in channels the bot has not joined)."""
     try:
         resp = await respond(**msg.to_kwargs(), response_type="ephemeral" if ephemeral else "in_channel",
-                             replace_original=False)
+                             replace_original=replace_original)
         if getattr(resp, "status_code", 200) >= 300:
             log.warning("Slack response_url answered %s", resp.status_code)
     except Exception:
@@ -299,6 +301,18 @@ def make_client(settings: Settings) -> AsyncWebClient:
     return AsyncWebClient(token=settings.slack_bot_token.get_secret_value(), base_url=api_url(settings))
 
 
+class _WithholdRejectedBodies(logging.Filter):
+    """Bolt logs a rejected request's whole body (response_url, user text) at INFO; keep only the fact."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if str(record.msg).startswith("Invalid request signature detected"):
+            record.msg, record.args = "Invalid request signature detected (request not logged)", ()
+        return True
+
+
+_VERIFICATION_LOGGER = "slack_bolt.RequestVerification"  # AsyncRequestVerification logs through it
+
+
 def build_app(settings: Settings, service: CitebotService, *, client: AsyncWebClient | None = None,
               bot: SlackBot | None = None) -> AsyncApp:
     """A Bolt app answering from `service`; the transport (Socket Mode or HTTP) is chosen by the caller."""
@@ -311,6 +325,9 @@ def build_app(settings: Settings, service: CitebotService, *, client: AsyncWebCl
         # False keeps ack() immediate in HTTP mode; answers are posted afterwards by our tasks.
         process_before_response=False,
     )
+    verification_log = logging.getLogger(_VERIFICATION_LOGGER)
+    if not any(isinstance(f, _WithholdRejectedBodies) for f in verification_log.filters):
+        verification_log.addFilter(_WithholdRejectedBodies())
     (bot or SlackBot(service)).register(app)
     return app
 

@@ -21,9 +21,11 @@ import pytest
 from bot.config import Settings
 from bot.feedback import FeedbackStore
 from bot.render.common import NOT_FOUND
-from bot.render.slack import ACTION_DOWN, ACTION_MORE, ACTION_UP, BUTTON_VALUE_LIMIT
+from bot.render.slack import (ACTION_DOWN, ACTION_MORE, ACTION_UP, BUTTON_VALUE_LIMIT, SlackMessage, button_value,
+                              parse_button_value, plain_question, render_answer, render_more, render_notice)
 from bot.service import APOLOGY, Asker, CitebotService
 from bot.slack_app import RecentKeys, serve
+from index.types import Answer, Citation
 from tests.mock_slack import Call, MockSlack
 
 pytestmark = pytest.mark.timeout(60)
@@ -93,15 +95,17 @@ def buttons(call: Call) -> dict[str, dict[str, Any]]:
     return {e["action_id"]: e for e in actions[0]["elements"]} if actions else {}
 
 
-def visible(call: Call) -> str:
+def visible(call: Call | SlackMessage) -> str:
     """What Slack renders from a message: its text and blocks, without the buttons' opaque values."""
+    body = call.body if isinstance(call, Call) else {"text": call.text, "blocks": call.blocks}
+
     def strip(x: Any) -> Any:
         if isinstance(x, dict):
             return {k: strip(v) for k, v in x.items() if k != "value"}
         if isinstance(x, list):
             return [strip(v) for v in x]
         return x
-    return json.dumps(strip({"text": call.body.get("text"), "blocks": call.body.get("blocks")}), ensure_ascii=False)
+    return json.dumps(strip({"text": body.get("text"), "blocks": body.get("blocks")}), ensure_ascii=False)
 
 
 def leaks(*secrets: str, text: str) -> list[str]:
@@ -272,19 +276,26 @@ def test_http_mentions_dms_and_duplicates_get_one_answer_each(service: CitebotSe
             await app.event(message("what is Sora?", "1700000000.000600", bot_id="BOTHER", subtype="bot_message"), "Ev5")
             await app.event(message("what is Sora?", "1700000000.000700", user="UBOT", bot_id="BBOT"), "Ev6")
             await app.event(message("what is Sora?", "1700000000.000800", subtype="message_changed"), "Ev7")
+            # A mention in a DM can come both as `message` and as `app_mention`: one answer, in the DM.
+            await app.event(message("<@UBOT> who founded 01.AI?", "1700000000.000850", channel="D2"), "Ev7m")
+            await app.event(mention("who founded 01.AI?", "1700000000.000850", channel="D2"), "Ev7a")
 
             # A last question, so everything sent before it has been handled when its answer arrives.
             await app.event(mention("who founded 01.AI?", "1700000000.000900"), "Ev8")
             await answered(slack, "chat.postMessage", thread_ts="1700000000.000900")
             await asyncio.sleep(0.3)
-            assert [c.body.get("thread_ts") for c in slack.posts] == [
-                "1700000000.000100", "1700000000.000200", "1700000000.000400", None, "1700000000.000900"]
+            assert [(c.body["channel"], c.body.get("thread_ts")) for c in slack.posts] == [
+                ("C1", "1700000000.000100"), ("C1", "1700000000.000200"), ("C1", "1700000000.000400"),
+                ("D1", None), ("D2", None), ("C1", "1700000000.000900")]
 
     run(scenario())
 
 
 @pytest.mark.parametrize("case", ["wrong signature", "stale timestamp", "missing headers", "tampered body", "other secret"])
-def test_http_rejects_requests_not_signed_by_slack(service: CitebotService, case: str) -> None:
+def test_http_rejects_requests_not_signed_by_slack(service: CitebotService, case: str,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+
     async def scenario() -> None:
         async with MockSlack() as slack, HttpSlackApp(service, slack) as app:
             body = urllib.parse.urlencode(command_payload("who founded 01.AI?", slack.response_url()))
@@ -308,6 +319,9 @@ def test_http_rejects_requests_not_signed_by_slack(service: CitebotService, case
             assert status == 200 and "c-123" in text
             await asyncio.sleep(0.2)
             assert slack.calls == []
+            # Neither the secret nor the refused request (its response_url, the question) reaches the log.
+            assert leaks(SECRET, slack.response_url(), "who+founded", text=caplog.text) == []
+            assert "Invalid request signature detected" in caplog.text
 
     run(scenario())
 
@@ -466,3 +480,70 @@ def test_recent_keys_forget_after_ttl_and_stay_bounded() -> None:
     for i in range(10):
         keys.add(f"x{i}")
     assert len(keys._seen) <= 4
+
+
+def citation(n: int = 1, *, title: str = "A title", url: str | None = "https://example.org/a",
+             snippet: str = "Before. The answer sentence. After.", answer: tuple[int, int] | None = (8, 28),
+             date: str | None = "2024-01-02", source: str = "/srv/articles/a.md") -> Citation:
+    return Citation(n=n, title=title, date=date, url=url, source=source, snippet=snippet, start=0,
+                    end=len(snippet), score=1.0, answer_start=answer[0] if answer else None,
+                    answer_end=answer[1] if answer else None)
+
+
+def sections(msg: SlackMessage) -> list[str]:
+    return [b["text"]["text"] for b in msg.blocks if b["type"] == "section"]
+
+
+def test_render_escapes_every_piece_and_links_only_http_urls() -> None:
+    snippet = "Said <@U123> to <!here>: A & B <b>x</b> @everyone. Next."
+    c1 = citation(title="<!channel> & Co", url="https://x.org/a?b=1&c=<2>|3", snippet=snippet,
+                  answer=(0, snippet.index(" Next")))
+    c2 = citation(2, title="Evil", url="javascript:alert(1)", source="/srv/secret/path/evil.md")
+    ans = Answer(question="q", found=True, answer="A & B <b>x</b> <!channel>", citations=(c1, c2),
+                 highlights=((0, 5),))
+    msg = render_answer(ans)
+    shown = visible(msg)
+    for ping in ("<!", "<@", "<b>", "<javascript"):
+        assert ping not in shown
+    quote, first, second = sections(msg)
+    assert quote == ">*A &amp; B* &lt;b&gt;x&lt;/b&gt; &lt;!channel&gt;"
+    assert first.startswith("*[1]* <https://x.org/a?b=1&amp;c=%3C2%3E%7C3|&lt;!channel&gt; &amp; Co> (2024-01-02)\n>")
+    assert "*Said &lt;@U123&gt; to &lt;!here&gt;: A &amp; B &lt;b&gt;x&lt;/b&gt; @\u200beveryone.* Next." in first
+    assert second.startswith("*[2]* Evil (2024-01-02)\n_evil.md_\n>")  # no link, no server path
+    assert all(b["text"].get("verbatim") for b in msg.blocks if b["type"] == "section")
+
+
+def test_render_respects_block_kit_limits() -> None:
+    huge = "& <x> " * 3000
+    cites = tuple(citation(i, title="T & <t> " * 100, snippet=huge + "The answer. " + huge,
+                           answer=(len(huge), len(huge) + 11)) for i in range(1, 80))
+    ans = Answer(question="& " * 3000, found=True, answer="<&> " * 2000, citations=cites, more=cites,
+                 highlights=((0, 3), (4000, 4003)))
+    for msg in (render_answer(ans, show_question=True), render_more(ans)):
+        assert len(msg.blocks) <= 50
+        assert all(len(t) <= 3000 for t in sections(msg))
+        assert len(msg.text) <= 3000
+        for b in msg.blocks:
+            for e in b.get("elements", []):
+                assert len(e.get("text", "")) <= 3000 and len(e.get("value", "")) <= 2000
+    first = sections(render_answer(ans))[1]
+    assert "*The answer.*" in first and "…" in first  # trimmed around the answer sentence, and says so
+    q, a = parse_button_value(button_value("why? " * 1000, "because " * 1000))
+    assert q.startswith("why? why?") and (a is None or a.endswith("…"))
+
+
+def test_render_not_found_and_notices() -> None:
+    msg = render_answer(Answer(question="q", found=False, answer=None, nearest=("<!here> & news",)))
+    assert msg.text == NOT_FOUND + " Closest articles: &lt;!here&gt; &amp; news"
+    assert render_notice("Please wait 3 s <@U1>").text == "Please wait 3 s &lt;@U1&gt;"
+
+
+@pytest.mark.parametrize("raw, plain", [
+    ("<@UBOT> who founded 01.AI?", "who founded 01.AI?"),
+    ("who is <@U42|ann> in <#C1|general>?", "who is @ann in #general?"),
+    ("<!channel> &lt;!here&gt; AT&amp;T", "@channel <!here> AT&T"),
+    ("see <https://example.org/a|the article> and <https://example.org/b>", "see the article and https://example.org/b"),
+    ("  many\n  spaces  ", "many spaces"),
+])
+def test_plain_question_reads_slack_text(raw: str, plain: str) -> None:
+    assert plain_question(raw, "UBOT") == plain

@@ -21,7 +21,6 @@ from .common import ELLIPSIS, NOT_FOUND, answer_with_highlights, one_line, snipp
 SECTION_TEXT_LIMIT = 3000
 CONTEXT_TEXT_LIMIT = 2000
 MAX_BLOCKS = 50
-HEADER_LIMIT = 150
 BUTTON_VALUE_LIMIT = 2000
 FALLBACK_LIMIT = 3000
 SNIPPET_CHARS = 600
@@ -102,10 +101,18 @@ def _fit_escaped(text: str, n: int) -> str:
     return out
 
 
+def linkable(url: str | None) -> bool:
+    """Only http(s) URLs of sane length become links (never `javascript:` or `file:`)."""
+    try:
+        return bool(url) and len(url) <= 1500 and urlsplit(url).scheme.lower() in ("http", "https")  # type: ignore[arg-type]
+    except ValueError:
+        return False
+
+
 def link(url: str | None, label: str) -> str:
     """`<url|label>` for http(s) URLs; anything else is shown as escaped text, never as a link."""
     label = _fit_escaped(one_line(label), 300)
-    if not url or urlsplit(url).scheme.lower() not in ("http", "https") or len(url) > 1500:
+    if not linkable(url):
         return label
     safe = url.replace("&", "&amp;").replace("<", "%3C").replace(">", "%3E").replace("|", "%7C")
     safe = "".join(ch for ch in safe if not ch.isspace())
@@ -117,7 +124,7 @@ def citation_text(c: Citation, *, snippet_chars: int = SNIPPET_CHARS) -> str:
     heading = f"*[{c.n}]* {link(c.url, c.title)}"
     if c.date:
         heading += f" ({escape(c.date[:40])})"
-    if not c.url:
+    if not linkable(c.url):
         # Only the file name: a server path means nothing to a reader and needn't be shown.
         heading += f"\n_{_fit_escaped(c.source.rstrip('/').rsplit('/', 1)[-1], 300)}_"
     limit = snippet_chars
