@@ -1,0 +1,509 @@
+"""Discord adapter (discord.py): /ask, /sources, /ingest, /forget, @mentions and DMs, answer buttons.
+
+Thin by design: every question goes to `CitebotService` (which runs embedding and FAISS off the
+event loop) and every reply is rendered by `bot.render.discord`. Discord's rules shape the code:
+an interaction must be answered or deferred within 3 s, so handlers defer first and work after;
+nothing we send may ping, so every send carries `AllowedMentions.none()`.
+"""
+# No `from __future__ import annotations`: discord.py reads slash-command option types from the
+# live annotations, and /ask's length limit is built at runtime from the settings.
+import asyncio
+import logging
+import re
+import secrets
+from collections import OrderedDict
+from typing import Any, Optional
+
+import discord
+import yarl
+from discord import app_commands
+from discord.gateway import DiscordWebSocket
+from discord.http import Route
+
+from index.errors import UserError
+
+from .config import Settings
+from .render.common import ELLIPSIS
+from .render.discord import (
+    DiscordReply,
+    render_answer,
+    render_message,
+    render_more,
+    render_not_found,
+    render_sources,
+    sources_pages,
+)
+from .service import APOLOGY, Asker, CitebotService
+
+log = logging.getLogger(__name__)
+
+NO_PINGS = discord.AllowedMentions.none()
+ADMIN_ONLY = "Sorry, only members with the **Manage Server** permission can change this server's documents."
+THANKS = "Thanks for the feedback!"
+EXPIRED = "That answer is too old for this button; please ask the question again."
+THINKING_NAME = "Answer"
+
+# discord.py keeps its endpoints as process-wide class attributes; remember Discord's own.
+_DISCORD_API = Route.BASE
+_DISCORD_GATEWAY = DiscordWebSocket.DEFAULT_GATEWAY
+
+
+def api_base(url: str) -> str:
+    """A REST base URL as discord.py wants it: ending in /api/v10 (added when the proxy URL has none)."""
+    url = url.rstrip("/")
+    if re.search(r"/api/v\d+$", url):
+        return url
+    return url + ("/v10" if url.endswith("/api") else "/api/v10")
+
+
+def configure_endpoints(settings: Settings) -> None:
+    """Point discord.py at DISCORD_API_BASE_URL / DISCORD_GATEWAY_URL (e.g. nirn-proxy), else Discord."""
+    Route.BASE = api_base(settings.discord_api_base_url) if settings.discord_api_base_url else _DISCORD_API
+    DiscordWebSocket.DEFAULT_GATEWAY = (
+        yarl.URL(settings.discord_gateway_url) if settings.discord_gateway_url else _DISCORD_GATEWAY
+    )
+
+
+def shard_options(settings: Settings) -> Optional[dict[str, Any]]:
+    """AutoShardedClient options from CITEBOT_DISCORD_SHARDS / _SHARD_IDS, or None for a plain client."""
+    shards = (settings.discord_shards or "").strip().lower()
+    ids = (settings.discord_shard_ids or "").strip()
+    if not shards:
+        if ids:
+            raise UserError("CITEBOT_DISCORD_SHARD_IDS needs CITEBOT_DISCORD_SHARDS (the total shard count)")
+        return None
+    if shards == "auto":
+        if ids:
+            raise UserError("CITEBOT_DISCORD_SHARD_IDS needs CITEBOT_DISCORD_SHARDS to be a number, not 'auto'")
+        return {"shard_count": None}
+    try:
+        count = int(shards)
+        shard_ids = [int(x) for x in ids.split(",") if x.strip()] if ids else None
+    except ValueError:
+        raise UserError("CITEBOT_DISCORD_SHARDS must be a number or 'auto'; CITEBOT_DISCORD_SHARD_IDS e.g. '0,1'") from None
+    if count < 1 or any(not 0 <= i < count for i in shard_ids or ()):
+        raise UserError(f"shard ids must be between 0 and {count - 1} for {count} shards")
+    return {"shard_count": count, "shard_ids": shard_ids}
+
+
+def asker_of(user_id: int, guild_id: Optional[int]) -> Asker:
+    """Who asks, scoped to their server (None in DMs): uploads of one server never answer another."""
+    return Asker(platform="discord", user=str(user_id), scope=str(guild_id) if guild_id else None)
+
+
+class AnswerMemory:
+    """Bounded map from a button's key to (question, answer sentence).
+
+    custom_id holds at most 100 characters and a question may hold 500, so buttons carry a short
+    key; after a restart (or eviction) the question is recovered from the answer's embed title.
+    """
+
+    def __init__(self, size: int = 10_000) -> None:
+        self.size = size
+        self._items: "OrderedDict[str, tuple[str, Optional[str]]]" = OrderedDict()
+
+    def put(self, question: str, answer: Optional[str]) -> str:
+        """Remember an answer; returns its key."""
+        key = secrets.token_hex(6)
+        self._items[key] = (question, answer)
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
+        return key
+
+    def get(self, key: str) -> Optional[tuple[str, Optional[str]]]:
+        """(question, answer) for a key, if still remembered."""
+        return self._items.get(key)
+
+
+_ESCAPED = re.compile(r"\\([^\w\s])")
+
+
+def _unrender(text: str) -> str:
+    """Undo our markdown escaping and mention neutralizing, to recover a question from an embed."""
+    return _ESCAPED.sub(r"\1", text.replace("\u200b", "")).replace("**", "")
+
+
+def _send_kwargs(reply: DiscordReply) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"allowed_mentions": NO_PINGS}
+    if reply.content:
+        kwargs["content"] = reply.content
+    if reply.embeds:
+        kwargs["embeds"] = [discord.Embed.from_dict(e) for e in reply.embeds]
+    return kwargs
+
+
+class AnswerButton(discord.ui.DynamicItem[discord.ui.Button], template=r"citebot:(?P<action>more|up|down):(?P<key>[0-9a-f]+)"):
+    """"More sources", 👍 and 👎 under an answer; routed by custom_id, so they survive restarts."""
+
+    STYLES = {
+        "more": ("More sources", None, discord.ButtonStyle.secondary),
+        "up": (None, "👍", discord.ButtonStyle.secondary),
+        "down": (None, "👎", discord.ButtonStyle.secondary),
+    }
+
+    def __init__(self, action: str, key: str) -> None:
+        label, emoji, style = self.STYLES[action]
+        super().__init__(discord.ui.Button(label=label, emoji=emoji, style=style, custom_id=f"citebot:{action}:{key}"))
+        self.action, self.key = action, key
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: "re.Match[str]", /) -> "AnswerButton":
+        """Rebuild the button from a click."""
+        return cls(match["action"], match["key"])
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        """Hand the click to the bot that owns the service."""
+        client = interaction.client
+        if isinstance(client, CitebotMixin):
+            await client.on_answer_button(interaction, self.action, self.key)
+
+
+class SourcesPageButton(discord.ui.DynamicItem[discord.ui.Button], template=r"citebot:src:(?P<page>\d+)"):
+    """Previous / next page of /sources."""
+
+    def __init__(self, page: int, label: str, disabled: bool = False) -> None:
+        super().__init__(discord.ui.Button(label=label, style=discord.ButtonStyle.secondary,
+                                           custom_id=f"citebot:src:{page}", disabled=disabled))
+        self.page = page
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: "re.Match[str]", /) -> "SourcesPageButton":
+        """Rebuild the button from a click."""
+        return cls(int(match["page"]), item.label or "")
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        """Show the requested page."""
+        client = interaction.client
+        if isinstance(client, CitebotMixin):
+            await client.on_sources_page(interaction, self.page)
+
+
+def answer_view(key: str, *, more: bool) -> discord.ui.View:
+    """The buttons under an answer (fully dynamic, so discord.py keeps no per-message state)."""
+    view = discord.ui.View(timeout=None)
+    if more:
+        view.add_item(AnswerButton("more", key))
+    view.add_item(AnswerButton("up", key))
+    view.add_item(AnswerButton("down", key))
+    return view
+
+
+def sources_view(page: int, pages: int) -> Optional[discord.ui.View]:
+    """Previous / next buttons for /sources, or None when everything fits one page."""
+    if pages <= 1:
+        return None
+    view = discord.ui.View(timeout=None)
+    view.add_item(SourcesPageButton(max(page - 1, 0), "◀ Previous", disabled=page <= 0))
+    view.add_item(SourcesPageButton(min(page + 1, pages - 1), "Next ▶", disabled=page >= pages - 1))
+    return view
+
+
+class CitebotMixin:
+    """The bot's behaviour, shared by the plain and the auto-sharded client."""
+
+    def __init__(self, service: CitebotService, *, guild_id: Optional[int] = None,
+                 fetch_shard_count: bool = False, **options: Any) -> None:
+        intents = discord.Intents.default()  # no privileged intents: mentions and DMs carry their content
+        options.setdefault("allowed_mentions", NO_PINGS)
+        super().__init__(intents=intents, **options)  # type: ignore[call-arg]
+        self.service = service
+        self.guild_id = guild_id
+        self.fetch_shard_count = fetch_shard_count
+        self.memory = AnswerMemory()
+        self.tree = app_commands.CommandTree(self)  # type: ignore[arg-type]
+        self.tree.on_error = self.on_app_command_error  # type: ignore[method-assign]
+        self._register_commands()
+
+    # --- startup ----------------------------------------------------------------------------
+
+    async def setup_hook(self) -> None:
+        """Route answer buttons by custom_id and sync slash commands (one server in development)."""
+        self.add_dynamic_items(AnswerButton, SourcesPageButton)  # type: ignore[attr-defined]
+        if self.fetch_shard_count:
+            # 'auto' normally also takes the gateway URL from /gateway/bot, which would bypass
+            # DISCORD_GATEWAY_URL; asking for the count alone keeps the configured gateway.
+            count, _, _ = await self.http.get_bot_gateway()  # type: ignore[attr-defined]
+            self.shard_count = count
+        try:
+            if self.guild_id:
+                guild = discord.Object(id=self.guild_id)
+                self.tree.copy_global_to(guild=guild)
+                synced = await self.tree.sync(guild=guild)
+            else:
+                synced = await self.tree.sync()
+            log.info("synced %d slash commands %s", len(synced),
+                     f"to guild {self.guild_id}" if self.guild_id else "globally")
+        except discord.HTTPException as exc:
+            # Commands synced earlier keep working; don't refuse to start over this.
+            log.warning("slash command sync failed (%s %s); continuing", exc.status, exc.text)
+
+    async def on_ready(self) -> None:
+        """Log once connected (never the token)."""
+        user = self.user  # type: ignore[attr-defined]
+        log.info("Discord: logged in as %s (%s) in %d servers", user, getattr(user, "id", "?"),
+                 len(self.guilds))  # type: ignore[attr-defined]
+
+    # --- slash commands ---------------------------------------------------------------------
+
+    def _register_commands(self) -> None:
+        limit = self.service.max_question_chars
+
+        @self.tree.command(name="ask", description="Ask a question; the answer quotes the articles it comes from.")
+        @app_commands.describe(question="What do you want to know?", private="Only you see the answer")
+        async def ask(interaction: discord.Interaction, question: app_commands.Range[str, 1, limit],
+                      private: bool = False) -> None:
+            await self.ask_command(interaction, question, private)
+
+        @self.tree.command(name="sources", description="List the articles this server can be answered from.")
+        async def sources(interaction: discord.Interaction) -> None:
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            rows = await self.service.sources(self._asker(interaction))
+            reply = render_sources(rows, 0)
+            view = sources_view(0, sources_pages(rows))
+            await interaction.followup.send(ephemeral=True, **_send_kwargs(reply), **({"view": view} if view else {}))
+
+        @self.tree.command(name="ingest", description="Add a document (.txt, .md, .html, .pdf) to this server's articles.")
+        @app_commands.describe(file="The document to add")
+        @app_commands.guild_only()
+        @app_commands.default_permissions(manage_guild=True)
+        async def ingest(interaction: discord.Interaction, file: discord.Attachment) -> None:
+            await self.ingest_command(interaction, file)
+
+        @self.tree.command(name="forget", description="Remove a document this server added.")
+        @app_commands.describe(source="The document's file name (see /sources)")
+        @app_commands.guild_only()
+        @app_commands.default_permissions(manage_guild=True)
+        async def forget(interaction: discord.Interaction, source: str) -> None:
+            await self.forget_command(interaction, source)
+
+        @forget.autocomplete("source")
+        async def forget_names(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+            asker = self._asker(interaction)
+            rows = await self.service.sources(asker)
+            names = [r.source.rsplit("/", 1)[-1] for r in rows if r.collection == asker.collection]
+            return [app_commands.Choice(name=n[:100], value=n[:100]) for n in names if current.lower() in n.lower()][:25]
+
+    def _asker(self, interaction: discord.Interaction) -> Asker:
+        return asker_of(interaction.user.id, interaction.guild_id)
+
+    async def ask_command(self, interaction: discord.Interaction, question: str, private: bool) -> None:
+        """/ask: defer at once (3-second deadline), answer off the loop, then follow up."""
+        try:
+            question = self.service.check_question(question)
+        except UserError as exc:
+            await interaction.response.send_message(render_message(str(exc)), ephemeral=True, allowed_mentions=NO_PINGS)
+            return
+        await interaction.response.defer(ephemeral=private, thinking=True)
+        try:
+            answer = await self.service.ask(question, self._asker(interaction))
+        except UserError as exc:
+            await self._say_privately(interaction, render_message(str(exc)), deferred_public=not private)
+            return
+        if not answer.found:
+            await self._say_privately(interaction, render_not_found(answer), deferred_public=not private)
+            return
+        reply = render_answer(answer, question=question)
+        key = self.memory.put(question, answer.answer)
+        await interaction.followup.send(ephemeral=private, view=answer_view(key, more=reply.has_more),
+                                        **_send_kwargs(reply))
+
+    async def _say_privately(self, interaction: discord.Interaction, text: str, *, deferred_public: bool) -> None:
+        """An ephemeral reply after a defer; a public "thinking…" is removed first.
+
+        The first follow-up after a defer replaces the thinking message and keeps its visibility,
+        so a public defer must be deleted before a private follow-up can be sent.
+        """
+        if deferred_public:
+            try:
+                await interaction.delete_original_response()
+            except discord.HTTPException as exc:
+                log.debug("could not delete the thinking message: %s", exc)
+        await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_PINGS)
+
+    def _may_manage(self, interaction: discord.Interaction) -> bool:
+        perms = interaction.permissions
+        return interaction.guild_id is not None and (perms.manage_guild or perms.administrator)
+
+    async def ingest_command(self, interaction: discord.Interaction, file: discord.Attachment) -> None:
+        """/ingest: Manage Server only; the file joins this server's collection."""
+        if not self._may_manage(interaction):
+            await interaction.response.send_message(ADMIN_ONLY, ephemeral=True, allowed_mentions=NO_PINGS)
+            return
+        limit = self.service.max_upload_bytes
+        if file.size > limit:
+            await interaction.response.send_message(
+                render_message(f"That file is {file.size / 1048576:.1f} MB; the limit is {limit / 1048576:.0f} MB."),
+                ephemeral=True, allowed_mentions=NO_PINGS)
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        data = await file.read()
+        report = await self.service.ingest_upload(file.filename, data, self._asker(interaction))
+        if report.skipped:
+            text = "I couldn't add that file: " + "; ".join(reason for _, reason in report.skipped)
+        elif report.unchanged and not (report.added or report.updated):
+            text = f"`{file.filename}` is already indexed, unchanged."
+        else:
+            verb = "Updated" if report.updated else "Added"
+            text = f"{verb} `{file.filename}` ({report.passages} passages): questions in this server can now cite it."
+        await interaction.followup.send(render_message(text), ephemeral=True, allowed_mentions=NO_PINGS)
+
+    async def forget_command(self, interaction: discord.Interaction, source: str) -> None:
+        """/forget: Manage Server only; removes only this server's own uploads."""
+        if not self._may_manage(interaction):
+            await interaction.response.send_message(ADMIN_ONLY, ephemeral=True, allowed_mentions=NO_PINGS)
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        removed = await self.service.forget(source, self._asker(interaction))
+        if removed:
+            text = "Forgot " + ", ".join(f"`{s.rsplit('/', 1)[-1]}`" for s in removed) + "."
+        else:
+            text = f"This server has no uploaded document named `{source}` (see /sources)."
+        await interaction.followup.send(render_message(text), ephemeral=True, allowed_mentions=NO_PINGS)
+
+    async def on_app_command_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+        """A user's mistake gets its reason; anything else is logged and gets the apology."""
+        original = getattr(error, "original", error)
+        if isinstance(original, UserError):
+            text = render_message(str(original))
+        elif isinstance(error, app_commands.CheckFailure):
+            text = ADMIN_ONLY if isinstance(error, app_commands.MissingPermissions) else render_message(str(error))
+        else:
+            name = interaction.command.name if interaction.command else "?"
+            log.error("/%s failed", name, exc_info=original)
+            text = APOLOGY
+        await self._reply_ephemeral(interaction, text)
+
+    async def _reply_ephemeral(self, interaction: discord.Interaction, text: str) -> None:
+        try:
+            if interaction.response.is_done():
+                await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_PINGS)
+            else:
+                await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_PINGS)
+        except discord.HTTPException:
+            log.warning("could not send an error reply for interaction %s", interaction.id, exc_info=True)
+
+    # --- buttons ----------------------------------------------------------------------------
+
+    def _recall(self, interaction: discord.Interaction, key: str) -> Optional[tuple[str, Optional[str]]]:
+        remembered = self.memory.get(key)
+        if remembered:
+            return remembered
+        embeds = interaction.message.embeds if interaction.message else []
+        if embeds and embeds[0].title and not embeds[0].title.endswith(ELLIPSIS):
+            description = embeds[0].description or ""
+            first = description.split("\n", 1)[0].removeprefix("> ")
+            return _unrender(embeds[0].title), (_unrender(first) or None)
+        return None
+
+    async def on_answer_button(self, interaction: discord.Interaction, action: str, key: str) -> None:
+        """More sources (ephemeral) or a 👍/👎 vote recorded with the question and answer."""
+        try:
+            recalled = self._recall(interaction, key)
+            if recalled is None:
+                await interaction.response.send_message(EXPIRED, ephemeral=True, allowed_mentions=NO_PINGS)
+                return
+            question, answer_text = recalled
+            asker = self._asker(interaction)
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            if action == "more":
+                answer = await self.service.more_sources(question, asker)
+                await interaction.followup.send(ephemeral=True, **_send_kwargs(render_more(answer)))
+            else:
+                vote = 1 if action == "up" else -1
+                await asyncio.to_thread(self.service.record_vote, question, vote, asker, answer_text)
+                await interaction.followup.send(THANKS, ephemeral=True, allowed_mentions=NO_PINGS)
+        except UserError as exc:
+            await self._reply_ephemeral(interaction, render_message(str(exc)))
+        except Exception:
+            log.exception("answer button %r failed", action)
+            await self._reply_ephemeral(interaction, APOLOGY)
+
+    async def on_sources_page(self, interaction: discord.Interaction, page: int) -> None:
+        """Replace the /sources message with another page."""
+        try:
+            await interaction.response.defer()
+            rows = await self.service.sources(self._asker(interaction))
+            pages = sources_pages(rows)
+            page = min(page, pages - 1)
+            reply = render_sources(rows, page)
+            await interaction.edit_original_response(view=sources_view(page, pages), **_send_kwargs(reply))
+        except Exception:
+            log.exception("sources page %d failed", page)
+            await self._reply_ephemeral(interaction, APOLOGY)
+
+    # --- mentions and DMs -------------------------------------------------------------------
+
+    def question_in(self, message: discord.Message) -> Optional[str]:
+        """The question a message asks the bot, or None when it isn't addressed to the bot."""
+        me = self.user  # type: ignore[attr-defined]
+        if me is None or message.author.bot or message.author.id == me.id:
+            return None
+        if message.guild is not None and me.id not in message.raw_mentions:
+            return None  # @everyone / @here alone don't count as asking the bot
+        return re.sub(rf"<@!?{me.id}>", " ", message.content or "").strip()
+
+    async def on_message(self, message: discord.Message) -> None:
+        """Answer @mentions in a thread on the message (or in the thread asked in) and DMs as replies."""
+        question = self.question_in(message)
+        if question is None:
+            return
+        asker = asker_of(message.author.id, message.guild.id if message.guild else None)
+        try:
+            async with message.channel.typing():
+                answer = await self.service.ask(question, asker)
+            reply = render_answer(answer, question=question)
+            target, reference = await self._reply_place(message, answer.question or question)
+            kwargs = _send_kwargs(reply)
+            if answer.found:
+                kwargs["view"] = answer_view(self.memory.put(answer.question or question, answer.answer),
+                                             more=reply.has_more)
+            await target.send(reference=reference, mention_author=False, **kwargs)
+        except UserError as exc:
+            await self._reply_plain(message, render_message(str(exc)))
+        except Exception:
+            log.exception("answering a message in %s failed", message.guild.id if message.guild else "a DM")
+            await self._reply_plain(message, APOLOGY)
+
+    async def _reply_place(self, message: discord.Message, question: str) -> tuple[discord.abc.Messageable, Optional[discord.Message]]:
+        """Where an answer goes: a new thread on the message in a channel, else a reply in place."""
+        if isinstance(message.channel, discord.TextChannel):
+            name = question if len(question) <= 90 else question[:89].rstrip() + ELLIPSIS
+            try:
+                return await message.create_thread(name=name, auto_archive_duration=1440), None
+            except discord.HTTPException as exc:
+                log.info("could not start a thread (%s); replying in the channel", exc.status)
+        return message.channel, message
+
+    async def _reply_plain(self, message: discord.Message, text: str) -> None:
+        try:
+            await message.reply(text, mention_author=False, allowed_mentions=NO_PINGS)
+        except discord.HTTPException:
+            log.warning("could not reply to message %s", message.id, exc_info=True)
+
+
+class CitebotClient(CitebotMixin, discord.Client):
+    """The bot as one gateway connection."""
+
+
+class ShardedCitebotClient(CitebotMixin, discord.AutoShardedClient):
+    """The bot over several shards (CITEBOT_DISCORD_SHARDS)."""
+
+
+def create_client(settings: Settings, service: CitebotService, **options: Any) -> discord.Client:
+    """The client these settings ask for (plain or auto-sharded), not yet connected."""
+    shards = shard_options(settings)
+    if shards is None:
+        return CitebotClient(service, guild_id=settings.discord_guild_id, **options)
+    fetch = shards["shard_count"] is None and bool(settings.discord_gateway_url)
+    return ShardedCitebotClient(service, guild_id=settings.discord_guild_id, fetch_shard_count=fetch,
+                                **shards, **options)
+
+
+async def serve(settings: Settings, service: CitebotService) -> None:
+    """Run the Discord bot until cancelled; the connection is closed on the way out."""
+    if settings.discord_token is None:
+        raise UserError("set DISCORD_TOKEN (in the environment or .env) to run the Discord bot")
+    configure_endpoints(settings)
+    client = create_client(settings, service)
+    async with client:
+        await client.start(settings.discord_token.get_secret_value())
