@@ -13,7 +13,7 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Coroutine
 
 from aiohttp import web
 from slack_bolt.async_app import AsyncApp
@@ -100,8 +100,9 @@ class SlackBot:
         app.action(ACTION_DOWN)(self.on_vote)
         return app
 
-    async def aclose(self) -> None:
-        """Cancel answers still in flight (at shutdown)."""
+    async def aclose(self, grace: float = 10.0) -> None:
+        """At shutdown: let answers in flight be posted for up to `grace` seconds, then cancel the rest."""
+        await self.drain(grace)
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
@@ -112,15 +113,15 @@ class SlackBot:
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=timeout)
 
-    def _spawn(self, coro: Awaitable[None]) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         # Keep a reference: the loop holds tasks only weakly.
-        task = asyncio.ensure_future(coro)
+        task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     # --- middleware -----------------------------------------------------------------------
 
-    async def skip_retries(self, req: Any, next: Callable[[], Awaitable[Any]]) -> BoltResponse | None:
+    async def skip_retries(self, req: Any, next_: Callable[[], Awaitable[Any]]) -> BoltResponse | None:
         """Ack Slack's timeout retries and do nothing: we always ack in time, so the first delivery is being answered.
 
         Other retry reasons (connection failed, HTTP error) mean the first try may never have reached
@@ -132,7 +133,7 @@ class SlackBot:
         if retry not in (None, "", "0") and reason in TIMEOUT_RETRIES:
             log.info("ignoring Slack retry %s (%s)", retry, reason)
             return BoltResponse(status=200, body="")
-        return await next()
+        return await next_()
 
     # --- /ask -----------------------------------------------------------------------------
 

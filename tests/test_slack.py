@@ -25,6 +25,7 @@ from bot.render.slack import (ACTION_DOWN, ACTION_MORE, ACTION_UP, BUTTON_VALUE_
                               parse_button_value, plain_question, render_answer, render_more, render_notice)
 from bot.service import APOLOGY, Asker, CitebotService
 from bot.slack_app import RecentKeys, serve
+from index.errors import UserError
 from index.types import Answer, Citation
 from tests.mock_slack import Call, MockSlack
 
@@ -279,14 +280,16 @@ def test_http_mentions_dms_and_duplicates_get_one_answer_each(service: CitebotSe
             # A mention in a DM can come both as `message` and as `app_mention`: one answer, in the DM.
             await app.event(message("<@UBOT> who founded 01.AI?", "1700000000.000850", channel="D2"), "Ev7m")
             await app.event(mention("who founded 01.AI?", "1700000000.000850", channel="D2"), "Ev7a")
+            await answered(slack, "chat.postMessage", channel="D2")
 
             # A last question, so everything sent before it has been handled when its answer arrives.
             await app.event(mention("who founded 01.AI?", "1700000000.000900"), "Ev8")
             await answered(slack, "chat.postMessage", thread_ts="1700000000.000900")
             await asyncio.sleep(0.3)
-            assert [(c.body["channel"], c.body.get("thread_ts")) for c in slack.posts] == [
+            # Answers run concurrently, so compare what arrived, not in which order.
+            assert sorted((c.body["channel"], c.body.get("thread_ts") or "") for c in slack.posts) == [
                 ("C1", "1700000000.000100"), ("C1", "1700000000.000200"), ("C1", "1700000000.000400"),
-                ("D1", None), ("D2", None), ("C1", "1700000000.000900")]
+                ("C1", "1700000000.000900"), ("D1", ""), ("D2", "")]
 
     run(scenario())
 
@@ -543,7 +546,18 @@ def test_render_not_found_and_notices() -> None:
     ("who is <@U42|ann> in <#C1|general>?", "who is @ann in #general?"),
     ("<!channel> &lt;!here&gt; AT&amp;T", "@channel <!here> AT&T"),
     ("see <https://example.org/a|the article> and <https://example.org/b>", "see the article and https://example.org/b"),
+    ("ask <!subteam^S1|@ops> about <!date^1392734382^{date}|Feb 18th>", "ask @ops about Feb 18th"),
     ("  many\n  spaces  ", "many spaces"),
 ])
 def test_plain_question_reads_slack_text(raw: str, plain: str) -> None:
     assert plain_question(raw, "UBOT") == plain
+
+
+@pytest.mark.parametrize("env, http, needs", [
+    ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1"}, True, "SLACK_SIGNING_SECRET"),
+    ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"}, False, "SLACK_APP_TOKEN"),
+    ({"SLACK_APP_TOKEN": "xapp-1", "SLACK_SIGNING_SECRET": "s"}, False, "SLACK_BOT_TOKEN"),
+])
+def test_serve_says_which_setting_is_missing(service: CitebotService, env: dict[str, str], http: bool, needs: str) -> None:
+    with pytest.raises(UserError, match=needs):
+        run(serve(Settings(**env), service, http=http, port=free_port(), host="127.0.0.1"))

@@ -69,8 +69,8 @@ def plain_question(text: str, bot_user_id: str | None = None) -> str:
             return "" if bot_user_id and target[1:] == bot_user_id else "@" + (name or target[1:])
         if target.startswith("#"):
             return "#" + (name or target[1:])
-        if target.startswith("!"):
-            return "@" + (name or target[1:].split("^")[0])
+        if target.startswith("!"):  # <!channel>, <!subteam^S1|@team>, <!date^…|fallback>
+            return name or "@" + target[1:].split("^")[0]
         return name or target
 
     text = _ANGLE.sub(label, text or "")
