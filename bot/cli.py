@@ -66,7 +66,8 @@ def _setup_logging(level: str) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    for noisy in ("sentence_transformers", "transformers", "httpx", "urllib3", "filelock", "bm25s", "faiss"):
+    for noisy in ("sentence_transformers", "transformers", "httpx", "urllib3", "filelock", "bm25s", "faiss",
+                  "slack_bolt", "slack_sdk", "discord", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
@@ -272,7 +273,8 @@ def _adapters(app: App, args) -> list:
 
             if not http and s.slack_app_token is None:
                 http = True  # only a signing secret: HTTP mode is the one that can work
-            coros.append(serve_slack(s, app.service, http=http, port=getattr(args, "port", None) or s.slack_port))
+            coros.append(serve_slack(s, app.service, http=http, port=getattr(args, "port", None) or s.slack_port,
+                                     host=s.slack_host))
     return coros
 
 

@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = Field(None, validation_alias="SLACK_SIGNING_SECRET")
     slack_api_url: str = Field("https://slack.com/api/", validation_alias="SLACK_API_URL")
     slack_port: int = Field(3000, validation_alias=AliasChoices("CITEBOT_SLACK_PORT", "PORT"))
+    slack_host: str = Field("0.0.0.0", validation_alias="CITEBOT_SLACK_HOST")
 
     @field_validator(
         "discord_token", "slack_bot_token", "slack_app_token", "slack_signing_secret", mode="before"
