@@ -506,4 +506,7 @@ async def serve(settings: Settings, service: CitebotService) -> None:
     configure_endpoints(settings)
     client = create_client(settings, service)
     async with client:
-        await client.start(settings.discord_token.get_secret_value())
+        try:
+            await client.start(settings.discord_token.get_secret_value())
+        except discord.LoginFailure:
+            raise UserError("Discord rejected DISCORD_TOKEN; copy the bot token again from the Developer Portal") from None

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from bot.config import Settings
-from bot.discord_app import ADMIN_ONLY, THANKS, api_base, configure_endpoints, serve, shard_options
+from bot.discord_app import ADMIN_ONLY, THANKS, api_base, configure_endpoints, serve, shard_options, sources_view
 from bot.feedback import FeedbackStore
 from bot.render.common import NOT_FOUND, one_line
 from bot.render.discord import (
@@ -31,10 +31,13 @@ from bot.render.discord import (
     escape_markdown,
     render_answer,
     render_more,
+    render_sources,
+    sources_pages,
 )
 from bot.service import APOLOGY, CitebotService
 from index.engine import Engine
 from index.errors import UserError
+from index.store import SourceInfo
 from index.types import Answer, Citation
 
 from fake_discord import MANAGE_GUILD, BotAccount, FakeDiscord, Guild, Request, user_payload
@@ -333,6 +336,7 @@ def answer_message(world: World, fu: Request) -> dict[str, Any]:
 
 
 def button(fu: Request, index: int) -> str:
+    """custom_id of the answer's n-th button (0 More sources, 1 👍, 2 👎)."""
     return [c for row in fu.payload["components"] for c in row["components"]][index]["custom_id"]
 
 
@@ -491,9 +495,24 @@ def test_twenty_simultaneous_asks_are_all_answered_and_heartbeats_kept(world: Wo
     assert world.fake.gateway_ops.count(2) == identifies and 6 not in world.fake.gateway_ops  # no reconnect
 
 
-def test_token_never_appears_in_logs(world: World) -> None:
+def test_ask_in_a_direct_message(world: World) -> None:
+    payload = world.fake.slash(world.bot, None, ALICE, "ask", {"question": "When was Python 3.13 released?"})
+    _, cb, fu = world.run(interact(world, payload))
+    assert cb.body["type"] == DEFERRED and pings_nobody(fu)
+    assert cited(fu.payload["embeds"][0])[0][0] == "https://example.org/citebot-samples/python-313"
+
+
+def test_token_never_appears_in_logs_and_every_call_was_understood(world: World) -> None:
     assert world.logs.lines, "nothing was logged at all?"
     assert not [line for line in world.logs.lines if TOKEN in line]
+    assert not world.fake.unknown  # the bot only called endpoints Discord has
+
+
+def test_a_rejected_token_is_a_clear_user_error(world: World) -> None:
+    settings = discord_settings(world.fake, "not-a-registered-token")
+    with pytest.raises(UserError, match="DISCORD_TOKEN"):
+        world.run(asyncio.wait_for(serve(settings, world.service), 15))
+    configure_endpoints(discord_settings(world.fake, TOKEN))
 
 
 # --- other bots on the same fake: rate limit, sharding ---------------------------------------------
@@ -604,6 +623,27 @@ def test_quotes_are_escaped_but_their_words_stay_exact() -> None:
     assert "@everyone" not in quote and "<@123>" not in quote
     assert unrender(quote[2:]) == snippet
     assert escape_markdown("# not a heading") == "\\# not a heading"
+
+
+def test_highlighted_words_are_bold_and_exact() -> None:
+    sentence = "It was founded in 2023 by Kai-Fu Lee."
+    answer = Answer(question="who?", found=True, answer=sentence, highlights=((26, 36),),
+                    citations=(_citation(1, sentence, (0, len(sentence))),))
+    first = render_answer(answer).embeds[0]["description"].split("\n")[0]
+    assert first == "> It was founded in 2023 by **Kai-Fu Lee**."
+    assert unrender(first[2:]) == sentence
+
+
+def test_sources_are_paged() -> None:
+    rows = [SourceInfo(source=f"/u/doc{i}.md", title=f"Doc {i}", date=None, url=None,
+                       collection="discord:1" if i % 2 else "global", passages=1, added_at=0.0) for i in range(23)]
+    assert sources_pages(rows) == 3
+    last = render_sources(rows, 2).embeds[0]
+    assert last["footer"]["text"] == "Page 3 of 3" and "Doc 22" in last["description"] and "Doc 19" not in last["description"]
+    assert "uploaded here" in render_sources(rows, 0).embeds[0]["description"]
+    view = sources_view(2, 3)
+    assert [(b.custom_id, b.item.disabled) for b in view.children] == [("citebot:src:1", False), ("citebot:src:2", True)]
+    assert sources_view(0, 1) is None
 
 
 def test_not_found_is_plain_content_within_the_message_limit() -> None:

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
-from index.store import SourceInfo
 from index.types import DEFAULT_COLLECTION, Answer, Citation
 
 from .common import ELLIPSIS, NOT_FOUND, answer_with_highlights, citation_heading, neutralize_mentions, one_line, snippet_parts
+
+if TYPE_CHECKING:  # the renderer only reads attributes; importing the store would load FAISS
+    from index.store import SourceInfo
 
 CONTENT_LIMIT = 2000
 TITLE_LIMIT = 256
