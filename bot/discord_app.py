@@ -299,6 +299,10 @@ class CitebotMixin:
         except UserError as exc:
             await self._say_privately(interaction, render_message(str(exc)), deferred_public=not private)
             return
+        except Exception:
+            log.exception("/ask failed")
+            await self._say_privately(interaction, APOLOGY, deferred_public=not private)
+            return
         if not answer.found:
             await self._say_privately(interaction, render_not_found(answer), deferred_public=not private)
             return

@@ -40,7 +40,7 @@ from index.errors import UserError
 from index.store import SourceInfo
 from index.types import Answer, Citation
 
-from fake_discord import MANAGE_GUILD, BotAccount, FakeDiscord, Guild, Request, user_payload
+from tests.fake_discord import MANAGE_GUILD, BotAccount, FakeDiscord, Guild, Request, user_payload
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -146,8 +146,8 @@ def render_answer(answer: Answer, *, question: str | None = None, snippet_chars:
         return DiscordReply(content=render_not_found(answer))
     title = truncate(safe_text(question or answer.question), TITLE_LIMIT) if (question or answer.question) else None
     head = truncate(quote_answer(answer), DESCRIPTION_LIMIT // 2)
-    budget = DESCRIPTION_LIMIT - len(head) - 2 - len(title or "")
-    cites, trimmed = render_citations(answer.citations, min(budget, TOTAL_LIMIT - FOOTER_LIMIT), snippet_chars=snippet_chars)
+    # Title (≤256) + description (≤4,096) + our short footer stay under the 6,000 total.
+    cites, trimmed = render_citations(answer.citations, DESCRIPTION_LIMIT - len(head) - 2, snippet_chars=snippet_chars)
     embed: dict[str, Any] = {"type": "rich", "color": COLOR, "description": (head + "\n\n" + cites).strip()}
     if title:
         embed["title"] = title
