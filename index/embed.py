@@ -1,7 +1,16 @@
-"""Embedder protocol and the sentence-transformers implementation (loaded once, reused)."""
+"""Embedder protocol and its two implementations: ONNX Runtime (fast) and sentence-transformers (fallback).
+
+Both load once, on first use or `warm_up()`, and return L2-normalised float32 vectors. The ONNX
+embedder runs a copy of the model exported locally from the same weights (BERT + mean pooling +
+normalisation), cached on disk, int8 by default; when onnxruntime is missing or the export fails
+it falls back to sentence-transformers, so a setting can never stop the bot from starting.
+"""
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import os
 import threading
 from pathlib import Path
 from typing import Protocol, Sequence
@@ -15,6 +24,9 @@ BUNDLED_NAMES = {
     "all-MiniLM-L6-v2",
     "bundled",
 }
+BACKENDS = ("auto", "torch", "onnx")
+# Bump when the exported graph changes, so stale cached exports are not reused.
+_EXPORT_VERSION = "1"
 
 
 class Embedder(Protocol):
@@ -40,8 +52,15 @@ def resolve_model(name: str) -> str:
     return name
 
 
+def default_cache_dir() -> Path:
+    """Where exported ONNX models are kept unless the caller says otherwise: ~/.cache/citebot/onnx."""
+    return Path.home() / ".cache" / "citebot" / "onnx"
+
+
 class SentenceTransformerEmbedder:
     """sentence-transformers on the CPU; the model loads once, on first use or `warm_up()`."""
+
+    backend = "torch"
 
     def __init__(self, model: str = "sentence-transformers/all-MiniLM-L6-v2", *, device: str = "cpu") -> None:
         if not model:
@@ -60,7 +79,7 @@ class SentenceTransformerEmbedder:
             from sentence_transformers import SentenceTransformer
 
             path = resolve_model(self.name)
-            log.info("loading embedding model %s", self.name)
+            log.info("loading embedding model %s (torch)", self.name)
             try:
                 self._model = SentenceTransformer(path, device=self._device)
             except Exception as exc:
@@ -95,9 +114,248 @@ class SentenceTransformerEmbedder:
         return np.ascontiguousarray(vecs, dtype=np.float32)
 
 
-def make_embedder(model: str, backend: str = "auto") -> Embedder:
-    """The embedder for a model name and backend setting (auto/torch; onnx where available)."""
+class OnnxExportError(RuntimeError):
+    """The model cannot be exported to (or run by) ONNX Runtime; the caller falls back to torch."""
+
+
+def _model_key(path: Path) -> str:
+    """A cache key that changes when the weights or the tokenizer change (size + mtime, no full read)."""
+    h = hashlib.sha256(f"{path.resolve()}|{_EXPORT_VERSION}".encode())
+    for f in sorted(path.glob("*")):
+        if f.is_file() and f.suffix in (".json", ".safetensors", ".bin", ".txt"):
+            st = f.stat()
+            h.update(f"{f.name}:{st.st_size}:{st.st_mtime_ns}".encode())
+    return h.hexdigest()[:16]
+
+
+def _check_pipeline(path: Path) -> int:
+    """The dimension, when the model is Transformer → mean pooling (→ Normalize): what the export reproduces."""
+    try:
+        modules = json.loads((path / "modules.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise OnnxExportError(f"{path} is not a sentence-transformers model folder ({exc})") from exc
+    kinds = [m.get("type", "").rsplit(".", 1)[-1] for m in modules]
+    if kinds[:2] != ["Transformer", "Pooling"] or any(k != "Normalize" for k in kinds[2:]):
+        raise OnnxExportError(f"unsupported module pipeline {kinds} (only Transformer + mean Pooling)")
+    pool_dir = path / next(m["path"] for m in modules if m.get("type", "").endswith("Pooling"))
+    pool = json.loads((pool_dir / "config.json").read_text())
+    if not pool.get("pooling_mode_mean_tokens") or any(
+        pool.get(k) for k in ("pooling_mode_cls_token", "pooling_mode_max_tokens", "pooling_mode_mean_sqrt_len_tokens")
+    ):
+        raise OnnxExportError("only mean pooling is exported")
+    return int(pool["word_embedding_dimension"])
+
+
+def _max_seq_length(path: Path) -> int:
+    try:
+        return int(json.loads((path / "sentence_bert_config.json").read_text())["max_seq_length"])
+    except (OSError, ValueError, KeyError):
+        return 256
+
+
+def _publish(tmp: Path, dest: Path) -> None:
+    # Written under a private name, then renamed: two processes exporting at once never see half a file.
+    os.replace(tmp, dest)
+
+
+def export_onnx(path: Path, dest: Path) -> None:
+    """Export BERT + mean pooling + L2 normalisation (fp32) from a sentence-transformers folder to `dest`."""
+    import torch
+    from transformers import AutoModel
+
+    class Pooled(torch.nn.Module):
+        def __init__(self, bert: torch.nn.Module) -> None:
+            super().__init__()
+            self.bert = bert
+
+        def forward(self, input_ids, attention_mask, token_type_ids):  # type: ignore[no-untyped-def]
+            out = self.bert(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)[0]
+            m = attention_mask.unsqueeze(-1).to(out.dtype)
+            pooled = (out * m).sum(1) / m.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(pooled, p=2.0, dim=1)
+
+    bert = AutoModel.from_pretrained(str(path), attn_implementation="eager").eval()
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+    dummy = torch.ones((2, 8), dtype=torch.long)
+    try:
+        with torch.no_grad():
+            torch.onnx.export(
+                Pooled(bert), (dummy, dummy, torch.zeros_like(dummy)), str(tmp),
+                input_names=["input_ids", "attention_mask", "token_type_ids"], output_names=["embedding"],
+                dynamic_axes={n: {0: "batch", 1: "seq"} for n in ("input_ids", "attention_mask", "token_type_ids")}
+                | {"embedding": {0: "batch"}},
+                opset_version=17, dynamo=False,
+            )
+        _publish(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def quantize_onnx(src: Path, dest: Path) -> None:
+    """Dynamic int8 quantisation with per-channel weights (per-tensor loses too much: cosine min 0.91)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+    try:
+        quantize_dynamic(str(src), str(tmp), per_channel=True, weight_type=QuantType.QInt8)
+        _publish(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+class OnnxEmbedder:
+    """The same model run by ONNX Runtime (int8 by default): ~3× the passages/s and ~7× faster queries.
+
+    The first `warm_up()` exports the model into `cache_dir` (a few seconds, once per model);
+    later starts only load the file and never import torch. With `fallback=True` any failure to
+    export or load logs a warning and hands over to `SentenceTransformerEmbedder`.
+    """
+
+    def __init__(
+        self,
+        model: str = "sentence-transformers/all-MiniLM-L6-v2",
+        *,
+        quantize: bool = True,
+        cache_dir: Path | None = None,
+        threads: int | None = None,
+        fallback: bool = True,
+    ) -> None:
+        if not model:
+            raise ValueError("model name must not be empty")
+        if threads is not None and threads < 1:
+            raise ValueError("threads must be at least 1")
+        self.name = model
+        self.quantize = quantize
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+        self.threads = threads
+        self.fallback = fallback
+        self._session = None
+        self._tokenizer = None
+        self._torch: SentenceTransformerEmbedder | None = None
+        self._dim: int | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def backend(self) -> str:
+        """What actually runs: onnx-int8, onnx-fp32, torch (after a fallback) or unloaded."""
+        if self._torch is not None:
+            return "torch"
+        if self._session is None:
+            return "unloaded"
+        return "onnx-int8" if self.quantize else "onnx-fp32"
+
+    def warm_up(self) -> None:
+        """Export (first time only) and load the ONNX model, or fall back to torch."""
+        with self._lock:
+            if self._session is not None or self._torch is not None:
+                return
+            try:
+                self._load()
+            except Exception as exc:  # noqa: BLE001 - any failure here must not stop the bot
+                if not self.fallback:
+                    raise
+                log.warning("ONNX embedding backend unavailable (%s); using sentence-transformers (torch)", exc)
+                self._torch = SentenceTransformerEmbedder(self.name)
+        if self._torch is not None:
+            self._torch.warm_up()
+
+    def _load(self) -> None:
+        path = Path(resolve_model(self.name))
+        if not path.is_dir():
+            raise OnnxExportError(f"'{self.name}' is not a local model folder; only local models are exported")
+        dim = _check_pipeline(path)
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        folder = self.cache_dir / _model_key(path)
+        fp32, int8 = folder / "model.onnx", folder / "model-int8.onnx"
+        onnx_file = int8 if self.quantize else fp32
+        if not onnx_file.exists():
+            log.info("exporting %s to ONNX (%s), once, into %s", self.name, self.backend_name, folder)
+            try:
+                if not fp32.exists():
+                    export_onnx(path, fp32)
+                if self.quantize:
+                    quantize_onnx(fp32, int8)
+            except Exception as exc:
+                raise OnnxExportError(f"export failed: {exc}") from exc
+        opts = ort.SessionOptions()
+        if self.threads:
+            opts.intra_op_num_threads = self.threads
+        opts.inter_op_num_threads = 1
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        session = ort.InferenceSession(str(onnx_file), opts, providers=["CPUExecutionProvider"])
+        tok = Tokenizer.from_file(str(path / "tokenizer.json"))
+        # tokenizer.json ships with truncation at 128 and fixed padding; sentence-transformers uses
+        # max_seq_length (256 for MiniLM) and pads to the longest text of the batch.
+        tok.enable_truncation(max_length=_max_seq_length(path))
+        tok.no_padding()
+        self._tokenizer, self._session, self._dim = tok, session, dim
+        self._pad_id = tok.token_to_id("[PAD]") or 0
+        log.info("embedding model %s loaded (%s)", self.name, self.backend_name)
+
+    @property
+    def backend_name(self) -> str:
+        """onnx-int8 or onnx-fp32, as configured."""
+        return "onnx-int8" if self.quantize else "onnx-fp32"
+
+    @property
+    def dim(self) -> int:
+        """Vector dimension (loads the model if needed)."""
+        self.warm_up()
+        if self._torch is not None:
+            return self._torch.dim
+        assert self._dim is not None
+        return self._dim
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
+        """Embed texts, shortest first so batches carry little padding; returns rows in input order."""
+        self.warm_up()
+        if self._torch is not None:
+            return self._torch.encode(texts, batch_size=batch_size)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        assert self._tokenizer is not None and self._session is not None
+        encs = self._tokenizer.encode_batch(list(texts))
+        order = np.argsort([len(e.ids) for e in encs], kind="stable")
+        out = np.empty((len(encs), self.dim), dtype=np.float32)
+        for b in range(0, len(order), batch_size):
+            rows = order[b: b + batch_size]
+            width = max(len(encs[i].ids) for i in rows)
+            ids = np.full((len(rows), width), self._pad_id, dtype=np.int64)
+            mask = np.zeros((len(rows), width), dtype=np.int64)
+            types = np.zeros((len(rows), width), dtype=np.int64)
+            for j, i in enumerate(rows):
+                e = encs[i]
+                n = len(e.ids)
+                ids[j, :n], mask[j, :n], types[j, :n] = e.ids, 1, e.type_ids
+            (vecs,) = self._session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types})
+            out[rows] = vecs
+        return out
+
+
+def onnx_available() -> bool:
+    """Whether onnxruntime can be imported (the `fast` extra)."""
+    import importlib.util
+
+    return importlib.util.find_spec("onnxruntime") is not None and importlib.util.find_spec("onnx") is not None
+
+
+def make_embedder(model: str, backend: str = "auto", *, cache_dir: Path | None = None) -> Embedder:
+    """The embedder for a model name and backend setting (auto, torch or onnx).
+
+    auto: ONNX int8 when onnxruntime is installed (falling back to torch if the export fails),
+    else torch. onnx: ONNX int8, still falling back to torch with a warning rather than refusing
+    to start. torch: sentence-transformers only.
+    """
     backend = (backend or "auto").lower()
-    if backend not in {"auto", "torch", "onnx"}:
+    if backend not in BACKENDS:
         raise ValueError(f"unknown embedding backend {backend!r} (use auto, torch or onnx)")
-    return SentenceTransformerEmbedder(model)
+    if backend == "torch":
+        return SentenceTransformerEmbedder(model)
+    if not onnx_available():
+        log.log(logging.WARNING if backend == "onnx" else logging.INFO,
+                "onnxruntime is not installed (pip install 'citebot[fast]'); embedding with torch")
+        return SentenceTransformerEmbedder(model)
+    return OnnxEmbedder(model, cache_dir=cache_dir)

@@ -1,0 +1,84 @@
+"""Embedders: the ONNX export agrees with sentence-transformers, and anything missing falls back to torch."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import index.embed as embed
+from index.embed import OnnxEmbedder, SentenceTransformerEmbedder, make_embedder
+
+TEXTS = [
+    "01.AI was founded by Kai-Fu Lee in 2023.",
+    "The community garden opens on Saturdays from nine until noon, weather permitting, and volunteers bring tools.",
+    "Python 3.13 adds an experimental free-threaded build.",
+    "Short.",
+    "Sora generates video from text prompts. " * 40,  # longer than 256 word pieces: truncated like torch
+]
+
+
+@pytest.fixture(scope="module")
+def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("onnx-cache")
+
+
+@pytest.fixture(scope="module")
+def reference(embedder) -> np.ndarray:
+    return embedder.encode(TEXTS)
+
+
+@pytest.mark.parametrize("quantize, mean, worst", [(False, 0.9999, 0.999), (True, 0.99, 0.97)])
+def test_onnx_vectors_agree_with_torch(onnx_cache: Path, reference: np.ndarray, quantize: bool, mean: float, worst: float) -> None:
+    e = OnnxEmbedder(quantize=quantize, cache_dir=onnx_cache)
+    vecs = e.encode(TEXTS)
+    assert e.backend == ("onnx-int8" if quantize else "onnx-fp32")
+    assert vecs.shape == reference.shape and vecs.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vecs, axis=1), 1, atol=1e-4)
+    cos = (vecs * reference).sum(1)
+    assert cos.mean() > mean and cos.min() > worst
+    # Rows come back in input order although batches are sorted by length. (int8 activations are
+    # quantised per batch tensor, so a text alone differs a little from the same text in a batch.)
+    single = np.vstack([e.encode([t]) for t in TEXTS[::-1]])[::-1]
+    assert ((single * vecs).sum(1) > (0.97 if quantize else 0.99999)).all()
+    assert e.encode([]).shape == (0, 384)
+
+
+def test_export_is_cached_on_disk(onnx_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    OnnxEmbedder(cache_dir=onnx_cache).warm_up()
+    monkeypatch.setattr(embed, "export_onnx", lambda *a, **k: pytest.fail("exported twice"))
+    e = OnnxEmbedder(cache_dir=onnx_cache)
+    assert e.dim == 384 and e.backend == "onnx-int8"
+
+
+def test_failed_export_falls_back_to_torch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reference: np.ndarray,
+                                           caplog: pytest.LogCaptureFixture) -> None:
+    def broken(*a, **k):
+        raise RuntimeError("no exporter here")
+
+    monkeypatch.setattr(embed, "export_onnx", broken)
+    e = OnnxEmbedder(cache_dir=tmp_path)
+    assert np.allclose(e.encode(TEXTS[:2]), reference[:2], atol=1e-5)
+    assert e.backend == "torch" and e.dim == 384
+    assert "using sentence-transformers" in caplog.text
+    with pytest.raises(embed.OnnxExportError):
+        OnnxEmbedder(cache_dir=tmp_path / "other", fallback=False).warm_up()
+
+
+def test_make_embedder_backends(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    assert isinstance(make_embedder("all-MiniLM-L6-v2", "torch"), SentenceTransformerEmbedder)
+    auto = make_embedder("all-MiniLM-L6-v2", "auto", cache_dir=tmp_path)
+    assert isinstance(auto, OnnxEmbedder) and auto.cache_dir == tmp_path and auto.name == "all-MiniLM-L6-v2"
+    assert isinstance(make_embedder("all-MiniLM-L6-v2", "ONNX"), OnnxEmbedder)
+    with pytest.raises(ValueError):
+        make_embedder("all-MiniLM-L6-v2", "tensorrt")
+    monkeypatch.setattr(embed, "onnx_available", lambda: False)
+    for backend in ("auto", "onnx"):
+        assert isinstance(make_embedder("all-MiniLM-L6-v2", backend), SentenceTransformerEmbedder)
+
+
+def test_unsupported_pipeline_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "modules.json").write_text('[{"type": "sentence_transformers.models.Transformer", "path": ""},'
+                                           ' {"type": "sentence_transformers.models.Dense", "path": "1_Dense"}]')
+    with pytest.raises(embed.OnnxExportError):
+        embed._check_pipeline(tmp_path)
