@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Protocol, Sequence
 
@@ -220,16 +221,24 @@ class OnnxEmbedder:
         cache_dir: Path | None = None,
         threads: int | None = None,
         fallback: bool = True,
+        cache_size: int = 20_000,
     ) -> None:
         if not model:
             raise ValueError("model name must not be empty")
         if threads is not None and threads < 1:
             raise ValueError("threads must be at least 1")
+        if cache_size < 0:
+            raise ValueError("cache_size must not be negative")
         self.name = model
         self.quantize = quantize
         self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         self.threads = threads
         self.fallback = fallback
+        # Answer composition embeds the likeliest sentences of the top passages for every
+        # question; questions about the same articles bring back the same sentences, so small
+        # (query-time) calls go through an LRU cache: ~1.5 kB a sentence, 30 MB when full.
+        self.cache_size = cache_size
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._session = None
         self._tokenizer = None
         self._torch: SentenceTransformerEmbedder | None = None
@@ -284,6 +293,9 @@ class OnnxEmbedder:
         if self.threads:
             opts.intra_op_num_threads = self.threads
         opts.inter_op_num_threads = 1
+        # Idle ORT threads spin by default; on a small shared box (or beside FAISS/BM25 in a bot)
+        # the spinning steals the cores the next request needs: measured 2x slower answers.
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         session = ort.InferenceSession(str(onnx_file), opts, providers=["CPUExecutionProvider"])
         tok = Tokenizer.from_file(str(path / "tokenizer.json"))
@@ -316,6 +328,26 @@ class OnnxEmbedder:
             return self._torch.encode(texts, batch_size=batch_size)
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        if self.cache_size and len(texts) <= 64:  # query time; ingest batches are deduplicated upstream
+            with self._lock:
+                missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+            fresh = dict(zip(missing, self._encode(missing, batch_size))) if missing else {}
+            with self._lock:
+                for t, v in fresh.items():
+                    self._cache[t] = v
+                rows = []
+                for t in texts:
+                    v = fresh.get(t)
+                    if v is None:
+                        v = self._cache[t]
+                        self._cache.move_to_end(t)
+                    rows.append(v)
+                while len(self._cache) > self.cache_size:
+                    self._cache.popitem(last=False)
+            return np.vstack(rows)
+        return self._encode(texts, batch_size)
+
+    def _encode(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
         assert self._tokenizer is not None and self._session is not None
         encs = self._tokenizer.encode_batch(list(texts))
         order = np.argsort([len(e.ids) for e in encs], kind="stable")
