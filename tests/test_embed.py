@@ -82,3 +82,13 @@ def test_unsupported_pipeline_is_refused(tmp_path: Path) -> None:
                                            ' {"type": "sentence_transformers.models.Dense", "path": "1_Dense"}]')
     with pytest.raises(embed.OnnxExportError):
         embed._check_pipeline(tmp_path)
+
+
+def test_query_time_texts_are_cached_and_bounded(onnx_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    e = OnnxEmbedder(cache_dir=onnx_cache, cache_size=3)
+    first = e.encode(TEXTS[:3])
+    monkeypatch.setattr(e, "_encode", lambda texts, batch_size: pytest.fail(f"embedded again: {texts}"))
+    assert np.array_equal(e.encode(TEXTS[2::-1]), first[::-1])
+    monkeypatch.undo()
+    e.encode(TEXTS[3:4])  # evicts the least recently used (TEXTS[2], used before TEXTS[1] and [0] above)
+    assert len(e._cache) == 3 and TEXTS[2] not in e._cache
