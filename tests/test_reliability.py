@@ -45,15 +45,13 @@ HARNESS = textwrap.dedent(
                 die()
             return real(texts)
         emb.encode = encode
-    elif point == "faiss-write":
-        import faiss
-        real_write = faiss.write_index
-        def write_index(index, path):
+    elif point == "vectors-write":
+        # Die half-way through writing the generation's vector files.
+        def save(path, arr, *a, **k):
             with open(path, "wb") as fh:
-                fh.write(b"half a faiss file")
+                fh.write(b"half a vector file")
             die()
-        store.faiss = faiss
-        faiss.write_index = write_index
+        store.np.save = save
     elif point in ("before-swap", "after-swap"):
         real_replace = os.replace
         def replace(src, dst):
@@ -95,7 +93,7 @@ def _assert_index_answers(index_dir: Path, names: set[str]) -> None:
         assert dense  # the vector index opens and answers too
 
 
-@pytest.mark.parametrize("point", ["mid-embedding", "faiss-write", "lexical-save", "before-swap", "after-swap"])
+@pytest.mark.parametrize("point", ["mid-embedding", "vectors-write", "lexical-save", "before-swap", "after-swap"])
 def test_sigkill_during_ingest_leaves_a_working_index(tmp_path: Path, point: str) -> None:
     index_dir, folder = tmp_path / "ix", tmp_path / "articles"
     write_articles(folder, 12)
