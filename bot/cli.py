@@ -66,9 +66,14 @@ def _setup_logging(level: str) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    for noisy in ("sentence_transformers", "transformers", "httpx", "urllib3", "filelock", "bm25s", "faiss",
-                  "slack_bolt", "slack_sdk", "discord", "aiohttp.access"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+    # Libraries that log chatty INFO/DEBUG lines (some set their own logger levels on import, so
+    # a level set here would not stick): only their warnings reach the handler.
+    noisy = ("sentence_transformers", "transformers", "httpx", "urllib3", "filelock", "bm25s", "faiss",
+             "slack_bolt", "slack_sdk", "discord", "aiohttp.access", "onnxruntime")
+    quiet = logging.Filter()
+    quiet.filter = lambda r: r.levelno >= logging.WARNING or not r.name.startswith(noisy)  # type: ignore[method-assign]
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(quiet)
 
 
 class App:
@@ -282,6 +287,8 @@ def cmd_run(app: App, args) -> int:
     coros = _adapters(app, args)
     if not coros:
         print("No chat token is set (DISCORD_TOKEN, SLACK_BOT_TOKEN): starting the local shell.", file=sys.stderr)
+        if not args.verbose:
+            logging.getLogger().setLevel(logging.WARNING)  # log lines would interleave with the chat
         return cmd_shell(app, args)
     app.engine.warm_up()
 

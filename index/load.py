@@ -179,8 +179,12 @@ def read_markdown(data: bytes, name: str) -> tuple[str | None, str, str | None, 
         # relative to a text that still reads naturally.
         text = text[m.end():]
     title = meta.get("title")
-    if not title:
-        h = _MD_HEADING.search(text)
+    h = _MD_HEADING.search(text)
+    if h and not text[: h.start()].strip():
+        # A leading heading is the title, not a sentence worth citing: keep it out of the text.
+        title = title or h.group(1).strip()
+        text = text[h.end():]
+    elif not title:
         title = h.group(1).strip() if h else None
     url = meta.get("url") or meta.get("link") or meta.get("canonical_url")
     return title, text, _normalise_date(meta.get("date") or meta.get("published")), url or None
