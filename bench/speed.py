@@ -1,0 +1,551 @@
+"""Speed and scale: ingest throughput, answer latency, memory and start-up, from 1k to 1M passages.
+
+    python bench/speed.py [--sizes 1k,10k,100k,1m] [--questions 200] [--plot bench/speed.png]
+
+Everything is measured in this one run, on this machine:
+  * embedding throughput, side by side on the same real passages (SQuAD part A, chunked as
+    ingest chunks them): plain `SentenceTransformer.encode` with its defaults, the torch
+    embedder, and the ONNX int8 embedder citebot uses by default;
+  * retrieval quality of int8 vectors against torch fp32 vectors on the same SQuAD index
+    (citation hit@5 of dense and hybrid search, answer hit of `Engine.ask`, and top-10 agreement);
+  * end-to-end ingest (`Engine.ingest`: load, chunk, embed, write, BM25, publish) in passages/s;
+  * per size: index build time, warm `Engine.ask` latency p50/p95 (question → Answer, in
+    process), dense and lexical latency, recall@10 of the dense index against exact search,
+    RSS of a fresh serving process and bytes per passage (disk and RSS);
+  * cold start of `citebot ask` and of the bot until ready (`citebot run` without chat tokens
+    starts the shell after warm-up: its banner is the "ready" moment).
+
+Corpora: 1k = real SQuAD passages; 10k = those plus passages of articles recombined from real
+SQuAD sentences, all embedded for real by the ingest being measured; 100k and 1M add synthetic
+passages: texts recombined from real sentences, vectors synthesised around real passage
+vectors (cosine ~0.8 to a real "parent"), so neighbourhoods look like real data. Each
+serving measurement runs in a fresh process so its RSS is its own. Indexes go to bench/out/speed.
+Prints a table and, last, one JSON line.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import random
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import numpy as np  # noqa: E402
+
+log = logging.getLogger("bench.speed")
+DATA = ROOT.parent / "shared" / "eval" / "squad-v1.1-dev-part-a.json"
+OUT = ROOT / "bench" / "out" / "speed"
+SIZES = {"1k": 1_000, "10k": 10_000, "100k": 100_000, "1m": 1_000_000}
+
+
+def pct(xs: list[float], p: float) -> float:
+    """Percentile of a list (linear interpolation)."""
+    return float(np.percentile(np.asarray(xs), p)) if xs else float("nan")
+
+
+# --- corpus ------------------------------------------------------------------------------
+
+def squad() -> tuple[list[tuple[str, str]], list[dict]]:
+    """SQuAD articles as (title, text) and the questions with their gold answers."""
+    d = json.loads(DATA.read_text())
+    arts, qs = [], []
+    for a in d["data"]:
+        title = a["title"].replace("_", " ")
+        arts.append((title, "\n\n".join(p["context"] for p in a["paragraphs"])))
+        for p in a["paragraphs"]:
+            for q in p["qas"]:
+                qs.append({"q": q["question"], "golds": sorted({x["text"] for x in q["answers"]})})
+    return arts, qs
+
+
+def sentences_of(arts: list[tuple[str, str]]) -> list[str]:
+    """Real sentences to recombine into more articles."""
+    out = []
+    for _t, text in arts:
+        out += [s.strip() for s in re.split(r"(?<=[.!?])\s+", text) if len(s.split()) >= 5]
+    return out
+
+
+def recombined(sents: list[str], n_articles: int, seed: int, paras: int = 8) -> list[tuple[str, str]]:
+    """Articles made of shuffled real sentences (plausible text, vocabulary and lengths)."""
+    rng = random.Random(seed)
+    arts = []
+    for i in range(n_articles):
+        body = "\n\n".join(" ".join(rng.sample(sents, 3)) for _ in range(paras))
+        arts.append((f"Recombined report {seed}-{i}", body))
+    return arts
+
+
+def docs_of(arts: list[tuple[str, str]], prefix: str):
+    """Engine Documents (markdown, title as heading) for articles."""
+    from index.engine import Document
+
+    return [Document(name=f"{prefix}-{i:06d}.md", source=f"{prefix}/{i:06d}.md",
+                     data=f"# {t}\n\n{x}\n".encode()) for i, (t, x) in enumerate(arts)]
+
+
+class CachedEmbedder:
+    """Serves vectors computed earlier in this run (so one index per backend costs one embedding pass)."""
+
+    def __init__(self, base, cache: dict[str, np.ndarray]) -> None:
+        self.base, self.cache, self.name, self.dim = base, cache, base.name, base.dim
+
+    def encode(self, texts, *, batch_size: int = 32) -> np.ndarray:
+        missing = [t for t in dict.fromkeys(texts) if t not in self.cache]
+        if missing:
+            self.cache.update(zip(missing, self.base.encode(missing)))
+        return np.vstack([self.cache[t] for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
+
+
+# --- embedding throughput and quality ------------------------------------------------------
+
+def embedding_throughput(passages: list[str], onnx, torch_emb) -> dict:
+    """passages/s of plain SentenceTransformer.encode (defaults), torch embedder and ONNX int8, same texts."""
+    from sentence_transformers import SentenceTransformer
+
+    from index.embed import resolve_model
+
+    plain = SentenceTransformer(resolve_model(onnx.name), device="cpu")
+    plain.encode(passages[:64])
+    onnx.encode(passages[:64])
+    t0 = time.perf_counter()
+    ref = plain.encode(passages)  # defaults: batch 32, no normalisation flag (the model normalises)
+    t_plain = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    vo = onnx.encode(passages)
+    t_onnx = time.perf_counter() - t0
+    ref = ref / np.linalg.norm(ref, axis=1, keepdims=True)
+    cos = (ref * vo).sum(1)
+    return {
+        "passages": len(passages),
+        "plain_encode_per_s": len(passages) / t_plain,
+        "onnx_int8_per_s": len(passages) / t_onnx,
+        "speedup": t_plain / t_onnx,
+        "cosine_mean": float(cos.mean()), "cosine_min": float(cos.min()),
+        "_torch_vecs": ref.astype(np.float32), "_onnx_vecs": vo,
+    }
+
+
+def quality(arts, qs, passages, tvecs, ovecs, onnx, torch_emb, n_questions: int, seed: int) -> dict:
+    """Hit rates of torch-built vs int8-built SQuAD indexes (and int8 queries on the torch index)."""
+    from index.engine import Engine
+    from index.search import HybridSearcher
+
+    rng = random.Random(seed)
+    sample = rng.sample(qs, min(n_questions, len(qs)))
+    out = {}
+    indexes = {}
+    for name, emb, vecs in (("torch", torch_emb, tvecs), ("int8", onnx, ovecs)):
+        folder = OUT / f"quality-{name}"
+        shutil.rmtree(folder, ignore_errors=True)
+        cached = CachedEmbedder(emb, dict(zip(passages, vecs)))
+        Engine(folder, cached).ingest(docs_of(arts, "squad"))
+        indexes[name] = folder
+    tops = {}
+    for label, idx, qemb in (("torch", "torch", torch_emb), ("int8", "int8", onnx), ("int8 queries on torch index", "torch", onnx)):
+        eng = Engine(indexes[idx], qemb)
+        reader = eng.reader
+        dense5 = hyb5 = ans = 0
+        tops[label] = []
+        for q in sample:
+            golds = [g.lower() for g in q["golds"]]
+            qv = qemb.encode([q["q"]])[0]
+            d = reader.dense_search(qv, 10)
+            tops[label].append([pid for pid, _ in d])
+            dh = reader.hits([(pid, s, s, 0.0) for pid, s in d[:5]])
+            dense5 += any(g in h.text.lower() for h in dh for g in golds)
+            hh = HybridSearcher(reader, qemb).search(q["q"], k=5, qvec=qv)
+            hyb5 += any(g in h.text.lower() for h in hh for g in golds)
+            a = eng.ask(q["q"])
+            ans += bool(a.found and a.answer and any(g in a.answer.lower() for g in golds))
+        n = len(sample)
+        out[label] = {"dense_hit@5": dense5 / n, "hybrid_hit@5": hyb5 / n, "answer_hit": ans / n}
+    agree = [len(set(a) & set(b)) / 10 for a, b in zip(tops["torch"], tops["int8"])]
+    out["top10_agreement_int8_vs_torch"] = float(np.mean(agree))
+    out["questions"] = len(sample)
+    return out
+
+
+# --- building the indexes of each size -----------------------------------------------------
+
+def build_real(folder: Path, arts, emb) -> dict:
+    """Ingest articles through Engine.ingest with the given embedder; returns passages and seconds."""
+    from index.engine import Engine
+
+    shutil.rmtree(folder, ignore_errors=True)
+    t0 = time.perf_counter()
+    rep = Engine(folder, emb).ingest(docs_of(arts, folder.name), batch_articles=64)
+    return {"passages": rep.passages, "build_s": time.perf_counter() - t0}
+
+
+def build_synthetic(folder: Path, base: Path, target: int, sents: list[str], seed: int) -> dict:
+    """Copy a real index's articles and add synthetic passages (recombined texts, vectors near real ones)."""
+    from index.store import IndexReader, IndexWriter
+    from index.types import Article, Passage
+
+    shutil.rmtree(folder, ignore_errors=True)
+    shutil.copytree(base, folder)
+    r = IndexReader(folder)
+    parents = np.asarray(r._rows.vectors[r._live_rows], dtype=np.float32)
+    dim, have = parents.shape[1], r.size
+    model = r.info["model"]
+    r.close()
+    rng = np.random.default_rng(seed)
+    prng = random.Random(seed)
+    per = 20
+    n_new = target - have
+    t0 = time.perf_counter()
+    with IndexWriter(folder, model=model, dim=dim) as w:
+        for a in range((n_new + per - 1) // per):
+            k = min(per, n_new - a * per)
+            parts, ps, pos = [], [], 0
+            for _ in range(k):
+                ss = prng.sample(sents, 3)
+                text = " ".join(ss)
+                sent_spans, off = [], pos
+                for s in ss:
+                    sent_spans.append((off, off + len(s)))
+                    off += len(s) + 1
+                ps.append(Passage(start=pos, end=pos + len(text), text=text, sentences=tuple(sent_spans)))
+                parts.append(text)
+                pos += len(text) + 2
+            v = parents[rng.integers(0, len(parents), k)] + 0.75 * rng.standard_normal((k, dim)).astype(np.float32) / np.sqrt(dim)
+            v /= np.linalg.norm(v, axis=1, keepdims=True)
+            art = Article(source=f"synthetic/{a:07d}", title=f"Synthetic report {a}", text="\n\n".join(parts))
+            w.add(art, f"s{a}", ps, v)
+        t_add = time.perf_counter() - t0
+        w.commit()
+    return {"passages": target, "build_s": time.perf_counter() - t0, "add_s": t_add}
+
+
+def disk_bytes(folder: Path) -> int:
+    """Bytes of the live generation."""
+    gen = folder / (folder / "CURRENT").read_text().strip()
+    return sum(f.stat().st_size for f in gen.rglob("*") if f.is_file())
+
+
+# --- serving (runs in a fresh process per size) ---------------------------------------------
+
+def bm25_top_k(lex, query: str, k: int, mask=None) -> list[tuple[int, float]]:
+    """The BM25 search proposed for index/lexical.py: bm25s scores, then a partial sort.
+
+    bm25s' `retrieve` sorts all documents' scores (~150 ms at 1M); scoring is ~1 ms and
+    `argpartition` over the documents that contain a query term a few ms. Same results.
+    """
+    from index.lexical import tokenize
+
+    bm25 = lex._bm25
+    if bm25 is None or k <= 0:
+        return []
+    vocab = getattr(bm25, "vocab_dict", None) or {}
+    toks = [t for t in tokenize(query) if t in vocab]
+    if not toks:
+        return []
+    scores = bm25.get_scores(toks)
+    if mask is not None:
+        scores = scores * mask
+    cand = np.flatnonzero(scores > 0)
+    if len(cand) > k:
+        cand = cand[np.argpartition(-scores[cand], k - 1)[:k]]
+    cand = cand[np.argsort(-scores[cand], kind="stable")]
+    return [(int(lex.ids[i]), float(scores[i])) for i in cand]
+
+
+def serve(folder: Path, qfile: Path, warm: int) -> dict:
+    """Fresh-process figures for one index: RSS, ask/dense/lexical latency, recall@10 vs exact."""
+    import psutil
+
+    from index.embed import make_embedder
+    from index.engine import Engine
+
+    proc = psutil.Process()
+    questions = json.loads(qfile.read_text())
+    emb = make_embedder("sentence-transformers/all-MiniLM-L6-v2", "auto")
+    emb.warm_up()
+    emb.encode(["warm up"])
+    rss_model = proc.memory_info().rss
+    eng = Engine(folder, emb)
+    t0 = time.perf_counter()
+    reader = eng.reader
+    open_s = time.perf_counter() - t0
+    for q in questions[:warm]:
+        eng.ask(q)
+    from index.search import HybridSearcher
+
+    ask, dense, lex, qvecs, qemb, retrieve, compose, nocache = [], [], [], [], [], [], [], []
+    lex_new, same = [], []
+    for q in questions:
+        t0 = time.perf_counter()
+        eng.ask(q)
+        ask.append((time.perf_counter() - t0) * 1000)
+        # The same path in parts, without the embedder's sentence cache: question embedding, hybrid retrieval (+ hits), answer composition.
+        getattr(emb, "_cache", {}).clear()
+        t0 = time.perf_counter()
+        qv = emb.encode([q])[0]
+        t1 = time.perf_counter()
+        hits = HybridSearcher(reader, emb).search(q, k=10, qvec=qv)
+        t2 = time.perf_counter()
+        eng.composer.compose(q, hits, qv)
+        t3 = time.perf_counter()
+        nocache.append((t3 - t0) * 1000)
+        qemb.append((t1 - t0) * 1000)
+        retrieve.append((t2 - t1) * 1000)
+        compose.append((t3 - t2) * 1000)
+        qvecs.append(qv)
+        t0 = time.perf_counter()
+        got = reader.dense_search(qv, 50)
+        dense.append((time.perf_counter() - t0) * 1000)
+        t0 = time.perf_counter()
+        cur = reader.lexical_search(q, 50)
+        lex.append((time.perf_counter() - t0) * 1000)
+        t0 = time.perf_counter()
+        new = bm25_top_k(reader._lex, q, 50)
+        lex_new.append((time.perf_counter() - t0) * 1000)
+        same.append(len({p for p, _ in cur} & {p for p, _ in new}) / max(1, len(cur)))
+    rss = proc.memory_info().rss
+    # Recall@10 of the dense index against an exact scan of the stored vectors.
+    Q = np.vstack(qvecs)
+    vec, ids = reader._rows.vectors, reader._rows.ids
+    live = ids >= 0
+    best = np.full((len(Q), 10), -np.inf, np.float32)
+    best_ids = np.zeros((len(Q), 10), np.int64)
+    step = 1 << 17
+    for s in range(0, len(ids), step):
+        sc = Q @ np.asarray(vec[s:s + step], dtype=np.float32).T
+        sc[:, ~live[s:s + step]] = -np.inf
+        both = np.concatenate([best, sc], axis=1)
+        both_ids = np.concatenate([best_ids, np.broadcast_to(ids[s:s + step], sc.shape)], axis=1)
+        top = np.argsort(-both, axis=1)[:, :10]
+        best, best_ids = np.take_along_axis(both, top, 1), np.take_along_axis(both_ids, top, 1)
+    rec = [len({p for p, _ in reader.dense_search(q, 10)} & set(t.tolist())) / 10 for q, t in zip(Q, best_ids)]
+    return {
+        "passages": reader.size, "kind": reader.kind, "backend": getattr(emb, "backend", "torch"),
+        "open_s": open_s, "ask_p50_ms": pct(ask, 50), "ask_p95_ms": pct(ask, 95),
+        "dense_p50_ms": pct(dense, 50), "dense_p95_ms": pct(dense, 95),
+        "lexical_p50_ms": pct(lex, 50), "lexical_p95_ms": pct(lex, 95),
+        "lexical_partial_sort_p50_ms": pct(lex_new, 50), "lexical_partial_sort_p95_ms": pct(lex_new, 95),
+        "lexical_partial_sort_same_top50": float(np.mean(same)),
+        "query_embed_p50_ms": pct(qemb, 50), "retrieve_p50_ms": pct(retrieve, 50), "retrieve_p95_ms": pct(retrieve, 95),
+        "compose_p50_ms": pct(compose, 50), "nocache_p50_ms": pct(nocache, 50), "nocache_p95_ms": pct(nocache, 95),
+        "recall@10": float(np.mean(rec)), "rss_mb": rss / 2**20, "rss_index_mb": (rss - rss_model) / 2**20,
+        "questions": len(questions),
+    }
+
+
+def run_serve(folder: Path, qfile: Path, warm: int) -> dict:
+    """`serve` in a fresh Python process (so RSS is the serving process's own)."""
+    p = subprocess.run([sys.executable, __file__, "--serve", str(folder), "--qfile", str(qfile), "--warm", str(warm)],
+                       capture_output=True, text=True, cwd=ROOT)
+    if p.returncode != 0:
+        raise RuntimeError(p.stderr[-3000:])
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+# --- cold start --------------------------------------------------------------------------------
+
+def cold_starts(folder: Path, question: str, runs: int = 3) -> dict:
+    """Wall time of `citebot ask` and of `citebot run` (shell) until its banner, median of runs."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CITEBOT_", "DISCORD_", "SLACK_"))}
+    env["CITEBOT_INDEX_DIR"] = str(folder)
+    cli = [sys.executable, "-m", "bot.cli"]
+    out: dict[str, float] = {}
+    for backend in ("auto", "torch"):
+        env["CITEBOT_EMBEDDING_BACKEND"] = backend
+        ask, ready = [], []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            subprocess.run(cli + ["ask", question], env=env, cwd="/tmp", capture_output=True, check=True)
+            ask.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            p = subprocess.Popen(cli + ["run"], env=env, cwd="/tmp", stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                 stderr=subprocess.DEVNULL, text=True)
+            assert p.stdout is not None and p.stdin is not None
+            line = p.stdout.readline()
+            ready.append(time.perf_counter() - t0)
+            assert line.startswith("citebot"), line
+            p.stdin.close()
+            p.wait(30)
+        out[f"ask_{backend}_s"] = statistics.median(ask)
+        out[f"bot_ready_{backend}_s"] = statistics.median(ready)
+    return out
+
+
+# --- report ------------------------------------------------------------------------------------
+
+def plot(rows: list[dict], path: Path) -> None:
+    """Latency and memory against passages (log scale)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = [r["passages"] for r in rows]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4.2))
+    a.plot(n, [r["ask_p50_ms"] for r in rows], "o-", label="answer p50")
+    a.plot(n, [r["ask_p95_ms"] for r in rows], "o--", label="answer p95")
+    a.plot(n, [r["nocache_p50_ms"] for r in rows], "x-", label="answer p50, sentence cache off")
+    a.plot(n, [r["retrieve_p50_ms"] for r in rows], "d-", label="retrieval p50 (dense+BM25+hits)")
+    a.plot(n, [r["dense_p50_ms"] for r in rows], "s:", label="dense search p50")
+    a.plot(n, [r["lexical_p50_ms"] for r in rows], "^:", label="BM25 search p50 (bm25s retrieve)")
+    if all("lexical_partial_sort_p50_ms" in r for r in rows):
+        a.plot(n, [r["lexical_partial_sort_p50_ms"] for r in rows], "v:", label="BM25 p50, partial sort (proposed)")
+    a.axhline(15, color="grey", lw=0.6)
+    a.axhline(30, color="grey", lw=0.6, ls="--")
+    a.set(xscale="log", yscale="log", xlabel="passages", ylabel="ms", title="Warm latency (question → Answer)")
+    a.legend(fontsize=8)
+    b.plot(n, [r["rss_mb"] for r in rows], "o-", label="RSS of the serving process")
+    b.plot(n, [r["disk_mb"] for r in rows], "s--", label="index on disk")
+    b.axhline(3072, color="grey", lw=0.6)
+    b.set(xscale="log", yscale="log", xlabel="passages", ylabel="MB", title="Memory and disk")
+    b.legend(fontsize=8)
+    fig.suptitle(f"citebot on {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--sizes", default="1k,10k,100k,1m", help="comma-separated subset of 1k,10k,100k,1m")
+    ap.add_argument("--questions", type=int, default=200, help="questions timed per size")
+    ap.add_argument("--quality-questions", type=int, default=400, help="questions for the int8 vs torch check (0 skips)")
+    ap.add_argument("--plot", type=Path, default=ROOT / "bench" / "speed.png")
+    ap.add_argument("--embed-limit", type=int, default=0, help="passages for the side-by-side embedding (0 = all)")
+    ap.add_argument("--reuse", action="store_true", help="serve the indexes of the previous run (no build)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--qfile", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--warm", type=int, default=20, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
+    if args.serve:
+        print(json.dumps(serve(args.serve, args.qfile, args.warm)))
+        return 0
+    log.setLevel(logging.INFO)
+    sizes = [s.strip().lower() for s in args.sizes.split(",") if s.strip()]
+    unknown = [s for s in sizes if s not in SIZES]
+    if unknown:
+        ap.error(f"unknown sizes {unknown}; choose from {', '.join(SIZES)}")
+    OUT.mkdir(parents=True, exist_ok=True)
+    t_start = time.perf_counter()
+
+    from index.chunk import chunk
+    from index.embed import OnnxEmbedder, SentenceTransformerEmbedder, make_embedder
+
+    arts, qs = squad()
+    passages = list(dict.fromkeys(p.text for t, x in arts for p in chunk(x, title=t)))
+    onnx = make_embedder("sentence-transformers/all-MiniLM-L6-v2", "auto")
+    assert isinstance(onnx, OnnxEmbedder)
+    onnx.warm_up()
+    torch_emb = SentenceTransformerEmbedder()
+    torch_emb.warm_up()
+    log.info("embedding %d real passages with each backend", len(passages))
+    emb = embedding_throughput(passages[: args.embed_limit or None], onnx, torch_emb)
+    tvecs, ovecs = emb.pop("_torch_vecs"), emb.pop("_onnx_vecs")
+    qual = {}
+    if args.quality_questions:
+        log.info("quality: int8 vs torch on SQuAD (%d questions)", args.quality_questions)
+        qual = quality(arts, qs, passages, tvecs, ovecs, onnx, torch_emb, args.quality_questions, args.seed)
+    qfile = OUT / "questions.json"
+    rng = random.Random(args.seed + 1)
+    qfile.write_text(json.dumps([q["q"] for q in rng.sample(qs, args.questions + 20)]))
+
+    cache = dict(zip(passages, ovecs))  # SQuAD passages were just embedded: not twice
+    rows, built = [], {}
+    sents = sentences_of(arts)
+    need_10k = any(SIZES[s] >= 10_000 for s in sizes) and not args.reuse
+    ingest = {}
+    if args.reuse:
+        built = {s: {"build_s": None} for s in sizes}
+    if "1k" in sizes and not args.reuse:
+        # Real SQuAD articles, whole, until ~1k passages.
+        n, part = 0, []
+        for t, x in arts:
+            part.append((t, x))
+            n += len(chunk(x, title=t))
+            if n >= 1000:
+                break
+        built["1k"] = build_real(OUT / "idx-1k", part, CachedEmbedder(onnx, cache))
+    if need_10k:
+        # Ingest measured end to end: SQuAD (cached vectors) first, then new recombined articles embedded now.
+        shutil.rmtree(OUT / "idx-10k", ignore_errors=True)
+        build_real(OUT / "idx-10k", arts, CachedEmbedder(onnx, cache))
+        per_article = np.mean([len(chunk(x, title=t)) for t, x in recombined(sents, 20, seed=99)])
+        extra = recombined(sents, int(np.ceil((10_000 - len(passages)) / per_article)), seed=args.seed)
+        from index.engine import Engine
+
+        t0 = time.perf_counter()
+        rep = Engine(OUT / "idx-10k", onnx).ingest(docs_of(extra, "recombined"))
+        dt = time.perf_counter() - t0
+        ingest = {"passages": rep.passages, "seconds": dt, "passages_per_s": rep.passages / dt}
+        r = __import__("index.store", fromlist=["IndexReader"]).IndexReader(OUT / "idx-10k")
+        built["10k"] = {"passages": r.size, "build_s": None}
+        log.info("ingest: %d passages in %.1f s (%.0f/s)", rep.passages, dt, rep.passages / dt)
+    for s in ("100k", "1m"):
+        if s in sizes and not args.reuse:
+            log.info("building %s (synthetic vectors around real ones)", s)
+            built[s] = build_synthetic(OUT / f"idx-{s}", OUT / "idx-10k", SIZES[s], sents, seed=args.seed + SIZES[s])
+            log.info("built %s in %.0f s", s, built[s]["build_s"])
+    for s in sizes:
+        folder = OUT / f"idx-{s}"
+        log.info("serving %s", s)
+        res = run_serve(folder, qfile, args.warm)
+        res.update(size=s, build_s=built[s]["build_s"], disk_mb=disk_bytes(folder) / 2**20,
+                   disk_bytes_per_passage=disk_bytes(folder) / res["passages"],
+                   rss_bytes_per_passage=res["rss_index_mb"] * 2**20 / res["passages"])
+        rows.append(res)
+    cold = cold_starts(OUT / ("idx-10k" if (OUT / "idx-10k").exists() else f"idx-{sizes[0]}"), qs[0]["q"])
+
+    print(f"\ncitebot speed, {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, `python bench/speed.py --sizes {args.sizes}`")
+    print(f"\nembedding {emb['passages']} real passages: plain SentenceTransformer.encode {emb['plain_encode_per_s']:.0f}/s, "
+          f"ONNX int8 {emb['onnx_int8_per_s']:.0f}/s ({emb['speedup']:.2f}x), cosine to fp32 mean {emb['cosine_mean']:.4f} "
+          f"min {emb['cosine_min']:.4f}")
+    if ingest:
+        print(f"ingest end to end (Engine.ingest, ONNX int8): {ingest['passages']} passages in {ingest['seconds']:.1f} s = "
+              f"{ingest['passages_per_s']:.0f} passages/s")
+    if qual:
+        print(f"\nquality on SQuAD part A, {qual['questions']} questions (top-10 agreement int8 vs torch "
+              f"{qual['top10_agreement_int8_vs_torch']:.3f}):")
+        print(f"{'vectors':32} {'dense hit@5':>12} {'hybrid hit@5':>13} {'answer hit':>11}")
+        for k, v in qual.items():
+            if isinstance(v, dict):
+                print(f"{k:32} {v['dense_hit@5']:12.3f} {v['hybrid_hit@5']:13.3f} {v['answer_hit']:11.3f}")
+    print(f"\n{'passages':>9} {'index':>8} {'build s':>8} {'ask p50':>8} {'ask p95':>8} {'q-emb':>6} {'retr p50':>8} {'retr p95':>8} "
+          f"{'compose':>7} {'no-cache p50/p95':>16} {'dense p50':>9} {'bm25 p50':>9} "
+          f"{'bm25 p95':>9} {'bm25* p50/p95':>13} {'recall@10':>9} {'RSS MB':>7} {'B/pass RSS':>10} {'B/pass disk':>11}")
+    for r in rows:
+        b = f"{r['build_s']:.0f}" if r["build_s"] is not None else "-"
+        print(f"{r['passages']:>9} {r['kind']:>8} {b:>8} {r['ask_p50_ms']:8.1f} {r['ask_p95_ms']:8.1f} {r['query_embed_p50_ms']:6.1f} "
+              f"{r['retrieve_p50_ms']:8.1f} {r['retrieve_p95_ms']:8.1f} {r['compose_p50_ms']:7.1f} "
+              f"{r['nocache_p50_ms']:8.1f}/{r['nocache_p95_ms']:<7.1f} {r['dense_p50_ms']:9.2f} "
+              f"{r['lexical_p50_ms']:9.2f} {r['lexical_p95_ms']:9.2f} "
+              f"{r['lexical_partial_sort_p50_ms']:6.2f}/{r['lexical_partial_sort_p95_ms']:<6.2f} {r['recall@10']:9.3f} {r['rss_mb']:7.0f} "
+              f"{r['rss_bytes_per_passage']:10.0f} {r['disk_bytes_per_passage']:11.0f}")
+    print("bm25*: the partial-sort BM25 search proposed for index/lexical.py (bm25_top_k), same top-50: "
+          + ", ".join(f"{r['lexical_partial_sort_same_top50']:.3f}" for r in rows))
+    print(f"\ncold start (median of 3): citebot ask {cold['ask_auto_s']:.2f} s (torch backend {cold['ask_torch_s']:.2f} s); "
+          f"bot ready {cold['bot_ready_auto_s']:.2f} s (torch {cold['bot_ready_torch_s']:.2f} s)")
+    if args.plot and rows:
+        plot(rows, args.plot)
+        print(f"plot: {args.plot}")
+    total = time.perf_counter() - t_start
+    print(f"total {total:.0f} s")
+    print(json.dumps({"date": time.strftime("%Y-%m-%d"), "cores": os.cpu_count(), "embedding": emb, "ingest": ingest,
+                      "quality": qual, "sizes": rows, "cold_start": cold, "seconds": round(total, 1)}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
