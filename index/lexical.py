@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import re
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -10,8 +11,8 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-# Words, numbers and dotted/hyphenated compounds ("01.AI", "U.S.", "GPT-4", "3.5").
-_TOKEN = re.compile(r"\w+(?:[.\-'’]\w+)*", re.U)
+# Words, numbers and dotted/hyphenated compounds ("01.AI", "U.S.", "GPT-4", "3.5", "1,000").
+_TOKEN = re.compile(r"\d{1,3}(?:,\d{3})+(?!\d)|\w+(?:[.\-'’]\w+)*", re.U)
 STOPWORDS = frozenset(
     """a an and are as at be been being but by can could did do does doing for from had has have
     having he her hers him his how i if in into is it its itself me my of on or our ours she so
@@ -39,6 +40,9 @@ def tokenize(text: str, *, keep_stopwords: bool = False) -> list[str]:
     out: list[str] = []
     for m in _TOKEN.finditer(text.lower()):
         tok = m.group(0).replace("’", "'")
+        if "," in tok:  # a number with thousands separators is one token: "1,000" == "1000"
+            out.append(tok.replace(",", ""))
+            continue
         if tok.endswith("'s"):
             tok = tok[:-2]
         parts = re.split(r"[.\-']", tok) if re.search(r"[.\-']", tok) else []
@@ -87,6 +91,20 @@ class LexicalIndex:
             return cls(None, ids)
         bm25 = bm25s.BM25.load(str(folder / "bm25"), mmap=False)
         return cls(bm25, ids)
+
+    def idf(self, terms: Iterable[str]) -> dict[str, float]:
+        """BM25 idf of each (already tokenized) term; a term absent from the index gets the highest."""
+        if self._bm25 is None:
+            return {}
+        n = float(len(self.ids))
+        vocab = getattr(self._bm25, "vocab_dict", None) or {}
+        indptr = self._bm25.scores["indptr"]
+        out = {}
+        for t in terms:
+            row = vocab.get(t)
+            df = float(indptr[row + 1] - indptr[row]) if row is not None else 0.0
+            out[t] = math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+        return out
 
     def search(self, query: str, k: int, mask: np.ndarray | None = None) -> list[tuple[int, float]]:
         """Top-k (passage id, BM25 score) with a positive score, optionally only where `mask` is true."""

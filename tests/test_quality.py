@@ -1,0 +1,113 @@
+"""Answer quality: unit tests of the pieces, and a small SQuAD subset that must not regress."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from index.answer import highlight, question_type
+from index.chunk import chunk, sentences
+from index.lexical import LexicalIndex, tokenize
+from tests.conftest import SHARED_EVAL
+
+SQUAD_A = SHARED_EVAL / "squad-v1.1-dev-part-a.json"
+
+
+# --- fast unit tests ------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("Who founded 01.AI?", "who"),
+        ("Which company did Kai-Fu Lee start?", "who"),
+        ("When was Python 3.13 released?", "when"),
+        ("In what year did the Normans invade England?", "when"),
+        ("How many people live in Fresno?", "number"),
+        ("What percentage of the vote did he win?", "number"),
+        ("Where is the Amazon rainforest?", "where"),
+        ("What did OpenAI unveil?", None),
+    ],
+)
+def test_question_type(question: str, kind: str | None) -> None:
+    assert question_type(question) == kind
+
+
+def test_tokenizer_keeps_names_numbers_and_compounds() -> None:
+    toks = tokenize("Kai-Fu Lee founded 01.AI in 2023 with 1,000 staff; GPT-4 and the U.S.")
+    for t in ("01.ai", "2023", "1000", "gpt-4", "kai-fu", "lee", "u.s"):
+        assert t in toks, t
+    assert "the" not in toks and "with" not in toks
+    assert tokenize("founded") == tokenize("founder") == tokenize("founding")
+
+
+def test_lexical_idf_weighs_rare_and_unknown_terms_most() -> None:
+    ix = LexicalIndex.build([1, 2, 3], ["the harbour ferry leaves", "the ferry is late", "a garden opens"])
+    idf = ix.idf(["ferri", "garden", "zeppelin"] if "ferri" in tokenize("ferry") else ["ferry", "garden", "zeppelin"])
+    vals = list(idf.values())
+    assert vals[0] < vals[1] < vals[2]
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "bold"),
+    [
+        ("Who founded 01.AI?", "01.AI was founded by Kai-Fu Lee in March 2023.", "Kai-Fu Lee"),
+        ("When was Python 3.13 released?", "Python 3.13 was released on 7 October 2024 by the core team.", "7 October 2024"),
+        ("How many plots does the garden have?", "The garden has 40 plots along the river.", "40"),
+        ("Who founded 01.AI?", "It was founded by Kai-Fu Lee and Sinovation Ventures.", "Kai-Fu Lee"),
+    ],
+)
+def test_highlight_spans_are_exact_slices(question: str, sentence: str, bold: str) -> None:
+    spans = highlight(question, sentence)
+    assert [sentence[s:e] for s, e in spans] == [bold]
+
+
+def test_highlight_stays_silent_when_unsure() -> None:
+    assert highlight("How many plots and gates?", "There are 40 plots and 3 gates.") == ()
+    assert highlight("What did OpenAI unveil?", "OpenAI unveiled Sora in February 2024.") == ()
+
+
+def test_chunk_offsets_slice_back_and_stay_in_paragraphs() -> None:
+    paras = [
+        "Super Bowl 50 was an American football game. The Denver Broncos won it 24–10. It was played on February 7, 2016. "
+        "Mr. Smith sang the anthem. The game was in Santa Clara, California.",
+        "Short one.",
+        "A third paragraph talks about the U.S. economy in 1999. It has two sentences.",
+    ]
+    text = "\n\n".join(paras)
+    ps = chunk(text, title="Super Bowl 50")
+    assert ps
+    bounds = [(m.start(), m.end()) for m in re.finditer(r"[^\n]+", text)]
+    for p in ps:
+        assert text[p.start:p.end] == p.text
+        assert any(s <= p.start and p.end <= e for s, e in bounds), "a passage crossed a paragraph"
+        for s, e in p.sentences:
+            assert p.start <= s < e <= p.end
+    assert ("Mr. Smith sang the anthem.") in [text[s:e] for s, e in sentences(text)]
+
+
+# --- golden subset of SQuAD dev part A ----------------------------------------------------
+
+@pytest.fixture(scope="module")
+def squad_report(embedder, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    if not SQUAD_A.is_file():
+        pytest.skip("../shared/eval/squad-v1.1-dev-part-a.json is not here (it exists in CI and on developer machines)")
+    from bench.quality import run
+
+    # The first paragraphs of four articles (two per fold) and a fixed sample of their questions:
+    # a regression check that indexes in seconds, not the benchmark (bench/quality.py is).
+    return run(SQUAD_A, embedder, articles=[1, 4, 8, 16], max_paragraphs=6, limit=40, ooc_limit=20, seed=1,
+               modes=["hybrid"], cache=tmp_path_factory.mktemp("squad-index"))
+
+
+def test_golden_squad_subset_does_not_regress(squad_report: dict) -> None:
+    m = squad_report["results"]["hybrid"]
+    # Measured 0.80 / 0.875 / 0.825 / 1.0 / 0.125 refused (2026-11, bundled model): floors sit a
+    # little below so that noise does not fail the build but a real regression does.
+    floors = {
+        "answer_hit": 0.70, "citation_hit@3": 0.78, "paragraph_hit@1": 0.72,
+        "abstain_out_of_corpus": 0.85,
+    }
+    low = {k: round(m[k], 3) for k, f in floors.items() if m[k] < f}
+    assert not low, f"below the floor: {low} (all: { {k: round(v, 3) for k, v in m.items() if k != 'cv'} })"
+    assert m["refused_answerable"] <= 0.25
