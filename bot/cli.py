@@ -95,7 +95,7 @@ class App:
             s = self.settings
             self._engine = Engine(
                 self.index_dir,
-                make_embedder(s.embedding_model, s.embedding_backend),
+                make_embedder(s.embedding_model, s.embedding_backend, cache_dir=s.cache_dir),
                 citations=s.citations,
                 min_confidence=s.min_confidence,
                 max_file_bytes=int(s.max_file_mb * 1024 * 1024),

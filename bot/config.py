@@ -18,6 +18,7 @@ class Settings(BaseSettings):
     index_dir: Path = Field(Path("./citebot-index"), validation_alias="CITEBOT_INDEX_DIR")
     embedding_model: str = Field(DEFAULT_MODEL, validation_alias="CITEBOT_EMBEDDING_MODEL")
     embedding_backend: str = Field("auto", validation_alias="CITEBOT_EMBEDDING_BACKEND")
+    cache_dir: Path | None = Field(None, validation_alias="CITEBOT_CACHE_DIR")
     max_file_mb: float = Field(20.0, validation_alias="CITEBOT_MAX_FILE_MB")
     citations: int = Field(3, ge=1, le=10, validation_alias="CITEBOT_CITATIONS")
     min_confidence: float | None = Field(None, validation_alias="CITEBOT_MIN_CONFIDENCE")
@@ -52,7 +53,8 @@ class Settings(BaseSettings):
         """An empty `DISCORD_TOKEN=` line in .env means 'not configured'."""
         return None if isinstance(v, str) and not v.strip() else v
 
-    @field_validator("discord_guild_id", "min_confidence", "discord_shards", "discord_shard_ids", mode="before")
+    @field_validator("discord_guild_id", "min_confidence", "discord_shards", "discord_shard_ids", "cache_dir",
+                     mode="before")
     @classmethod
     def _blank_is_none(cls, v: object) -> object:
         return None if isinstance(v, str) and not v.strip() else v
