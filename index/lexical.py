@@ -102,7 +102,9 @@ class LexicalIndex:
         out = {}
         for t in terms:
             row = vocab.get(t)
-            df = float(indptr[row + 1] - indptr[row]) if row is not None else 0.0
+            # A word seen nowhere weighs like the rarest word seen: with df = 0 it would outweigh
+            # all the others together in a small index (one article: every present word ~0.3).
+            df = max(1.0, float(indptr[row + 1] - indptr[row])) if row is not None else 1.0
             out[t] = math.log(1.0 + (n - df + 0.5) / (df + 0.5))
         return out
 
