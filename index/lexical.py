@@ -117,13 +117,13 @@ class LexicalIndex:
         toks = [t for t in toks if t in vocab]
         if not toks:
             return []
-        k = min(k, len(self.ids))
-        kwargs = {}
+        # bm25s.retrieve sorts every document's score (~180 ms at 1M passages); scoring alone takes
+        # ~1 ms, and a partial sort of the documents that contain a query term a few ms more.
+        scores = np.asarray(self._bm25.get_scores(toks), dtype=np.float32)
         if mask is not None:
-            kwargs["weight_mask"] = mask.astype(np.float32)
-        docs, scores = self._bm25.retrieve([toks], k=k, show_progress=False, n_threads=1, **kwargs)
-        out = []
-        for row, score in zip(docs[0], scores[0]):
-            if score > 0:
-                out.append((int(self.ids[int(row)]), float(score)))
-        return out
+            scores = scores * mask
+        cand = np.flatnonzero(scores > 0)
+        if len(cand) > k:
+            cand = cand[np.argpartition(-scores[cand], k - 1)[:k]]
+        cand = cand[np.argsort(-scores[cand], kind="stable")]
+        return [(int(self.ids[i]), float(scores[i])) for i in cand]

@@ -34,7 +34,7 @@ class HybridSearcher:
     Fusion: each ranking's scores are scaled to [0, 1] (BM25 by its best score, cosine between
     its best and `depth`-th score) and added with weights, so a passage that is clearly best on
     one side is not drowned by rank arithmetic as in reciprocal-rank fusion. BM25 weighs more:
-    on SQuAD dev part A it is the stronger of the two alone (see bench/RESULTS_quality.md).
+    on SQuAD dev part A it is the stronger of the two alone (see bench/RESULTS.md).
     """
 
     def __init__(
