@@ -99,9 +99,8 @@ class HybridSearcher:
         return fused
 
     def _idf(self, question: str) -> dict[str, float]:
-        lex = getattr(self.reader, "lexical", None) or getattr(self.reader, "_lex", None)
-        idf = getattr(lex, "idf", None)
-        return dict(idf(list(dict.fromkeys(tokenize(question))))) if idf else {}
+        lex = self.reader.lexical
+        return lex.idf(list(dict.fromkeys(tokenize(question)))) if lex is not None else {}
 
 
 def _scale_lexical(ranking: list[tuple[int, float]]) -> list[tuple[int, float]]:

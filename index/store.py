@@ -332,6 +332,11 @@ class IndexReader:
         return np.asarray(self._rows.vectors[self._live_rows[pos]], dtype=np.float32)
 
     @property
+    def lexical(self) -> LexicalIndex | None:
+        """The BM25 side of the open generation (its idf weighs question words)."""
+        return self._lex
+
+    @property
     def dim(self) -> int:
         """Vector dimension recorded for this index."""
         return int(self.info.get("dim", 0))
