@@ -5,6 +5,7 @@ Adapters (Discord, Slack, shell) call this and render the result; nothing here k
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import re
 import threading
@@ -25,6 +26,16 @@ from .feedback import FeedbackStore
 log = logging.getLogger(__name__)
 
 APOLOGY = "Sorry, something went wrong on my side while answering. Please try again in a moment."
+
+# Chat mention syntax carries no meaning to search for, but it dilutes the question's words:
+# Slack's <!channel> / <@U123> / <#C1|name>, Discord's <@123> / <@&1> / <#1>, and typed @here.
+_MENTIONS = re.compile(r"<[@#!][^>]*>|@\u200b?(?:everyone|here|channel)\b|@U[A-Z0-9]{6,}\b", re.I)
+
+
+def search_text(question: str) -> str:
+    """The words of a question worth searching for (mentions dropped); the question itself if none remain."""
+    cleaned = " ".join(_MENTIONS.sub(" ", question).split())
+    return cleaned if any(ch.isalnum() for ch in cleaned) else question
 
 
 @dataclass(frozen=True)
@@ -133,7 +144,7 @@ class CitebotService:
         """Answer a question for this asker (blocking; adapters use `ask`)."""
         q = self.check_question(question)
         self.check_rate(asker)
-        answer = self.engine.ask(q, asker.collections)
+        answer = self._answer(q, asker)
         if not answer.found:
             self.feedback.record(platform=asker.platform, scope=asker.scope, user=asker.user, question=q, vote=0)
         log.info("%s question in %s: found=%s confidence=%.2f", asker.platform, asker.scope or "-", answer.found, answer.confidence)
@@ -146,7 +157,11 @@ class CitebotService:
     async def more_sources(self, question: str, asker: Asker) -> Answer:
         """The same answer again (deterministic), for a 'More sources' button; not rate-limited."""
         q = self.check_question(question)
-        return await asyncio.to_thread(self.engine.ask, q, asker.collections)
+        return await asyncio.to_thread(self._answer, q, asker)
+
+    def _answer(self, q: str, asker: Asker) -> Answer:
+        answer = self.engine.ask(search_text(q), asker.collections)
+        return dataclasses.replace(answer, question=q)  # the reply shows the question as asked
 
     def record_vote(self, question: str, vote: int, asker: Asker, answer: str | None = None) -> None:
         """Store a 👍 (+1) or 👎 (-1) on an answer."""

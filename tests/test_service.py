@@ -112,3 +112,9 @@ def test_hostile_questions_get_a_polite_reply_and_never_ping(service: CitebotSer
     assert "DISCORD_TOKEN=" not in reply
     # the index is untouched by whatever the question said
     assert len(service.engine.sources()) == 4
+
+
+def test_mentions_do_not_dilute_a_question(service: CitebotService) -> None:
+    ans = service.ask_sync("<!channel> @here who founded 01.AI? <@U0123ABCD> <@&55>", Asker("slack", "U1", "T1"))
+    assert ans.found and "Kai-Fu Lee" in ans.answer
+    assert ans.question.startswith("<!channel> @here who founded")  # shown as asked
