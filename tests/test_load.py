@@ -83,3 +83,18 @@ def test_mixed_encoding_keeps_the_readable_text() -> None:
     data = "Caf\u00e9 owners met on Tuesday.".encode() + b" The mayor said \xe9nough. " + b"More plain text here. " * 20
     a = load_bytes(data, "mixed.txt")
     assert "Café owners met on Tuesday." in a.text
+
+
+def test_encrypted_pdf_is_refused_with_a_reason() -> None:
+    import io
+
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter()
+    for page in PdfReader(io.BytesIO(make_pdf(["Secret minutes of the harbour board meeting."]))).pages:
+        writer.add_page(page)
+    writer.encrypt(user_password="hunter2", owner_password="owner", algorithm="RC4-128")
+    buf = io.BytesIO()
+    writer.write(buf)
+    with pytest.raises(LoadError, match="password-protected"):
+        load_bytes(buf.getvalue(), "minutes.pdf")
