@@ -108,7 +108,7 @@ class AnswerComposer:
         *,
         citations: int = 3,
         candidates: int = 5,
-        embed_sentences: int = 8,
+        embed_sentences: int = 4,
         min_confidence: float | None = None,
         idf: Callable[[Sequence[str]], Mapping[str, float]] | None = None,
     ) -> None:
