@@ -101,8 +101,8 @@ def chunk(
     text: str,
     *,
     title: str | None = None,
-    max_words: int = 90,
-    max_sentences: int = 4,
+    max_words: int = 140,
+    max_sentences: int = 6,
     overlap: int = 1,
 ) -> list[Passage]:
     """Group whole sentences into passages of a few sentences, overlapping by `overlap` sentences.
