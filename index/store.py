@@ -242,13 +242,12 @@ class IndexReader:
             pos = np.clip(np.searchsorted(live_ids, lex.ids), 0, max(len(live_ids) - 1, 0))
             found = live_ids[pos] == lex.ids if len(live_ids) else np.zeros(len(lex.ids), bool)
             lex_codes = np.where(found, live_codes[pos] if len(live_ids) else -1, -1).astype(np.int32)
-        old = self._conn
+        # The previous connection is not closed here: a question running on another thread may
+        # still be reading it. It closes itself when the last reference to it goes.
         self._conn, self._flat, self._ann, self._lex, self.info = conn, flat, ann, lex, info
         self._rows, self._live_rows, self._live_ids, self._live_codes = rows, live_rows, live_ids, live_codes
         self._coll_names = {c: i for i, c in enumerate(rows.collections)}
         self._lex_codes = lex_codes
-        if old is not None:
-            old.close()
 
     # --- queries -------------------------------------------------------------------------
 

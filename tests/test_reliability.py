@@ -259,3 +259,39 @@ def test_loaders_never_crash_on_random_text(s: str) -> None:
             continue
         for p in chunk(a.text, title=a.title):
             assert a.text[p.start:p.end] == p.text
+
+
+def test_questions_keep_working_while_new_generations_are_published(tmp_path: Path) -> None:
+    """A bot answers from threads while `citebot ingest` publishes: a reload must not pull the
+    database out from under a question that is still running."""
+    import threading
+
+    index_dir, folder = tmp_path / "ix", tmp_path / "articles"
+    write_articles(folder, 10)
+    Engine(index_dir, HashEmbedder()).ingest_paths([folder])
+    bot = Engine(index_dir, HashEmbedder())
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def asker() -> None:
+        while not stop.is_set():
+            try:
+                bot.ask("What did station 3 record at the observatory3 site?")
+            except BaseException as exc:  # noqa: BLE001 - any failure is the finding
+                errors.append(exc)
+                return
+
+    threads = [threading.Thread(target=asker) for _ in range(3)]
+    for t in threads:
+        t.start()
+    try:
+        for round_ in range(6):
+            write_articles(folder, 3, start=10 + 3 * round_)
+            assert Engine(index_dir, HashEmbedder()).ingest_paths([folder]).ok
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(30)
+    assert not errors, repr(errors[0])
+    assert bot.reader.generation == (index_dir / "CURRENT").read_text().strip()
