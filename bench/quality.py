@@ -225,6 +225,7 @@ def run(
     max_paragraphs: int = 0,
     threshold: float = DEFAULT_MIN_CONFIDENCE,
     cache: Path | None = None,
+    trees: bool = True,
 ) -> dict:
     """Build (or reuse) the three indexes, ask the sampled questions in each mode, return the metrics."""
     arts = load_squad(data, articles, max_paragraphs)
@@ -238,6 +239,9 @@ def run(
         sub = [arts[i] for i in keep]
         folds.append(build_engine(name, sub, embedder, folder=key(name, sub)))
     index_s = time.perf_counter() - t0
+    if not trees:  # the hand-set linear sentence score, for before/after comparisons
+        for eng in (full, *folds):
+            eng.composer.scorer = None
 
     rng = random.Random(seed)
     qs_all = questions(full, arts, range(len(arts)))
@@ -319,17 +323,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--modes", default=",".join(MODES))
     ap.add_argument("--threshold", type=float, default=DEFAULT_MIN_CONFIDENCE, help="not-found threshold to score")
+    ap.add_argument("--linear", action="store_true", help="score sentences with the hand-set linear score, not the fitted trees")
+    ap.add_argument("--backend", default="auto", help="embedding backend: auto (what citebot uses by default), onnx or torch")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     for noisy in ("index.store", "sentence_transformers", "httpx", "bm25s"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    from index.embed import SentenceTransformerEmbedder
+    from index.embed import make_embedder
 
-    emb = SentenceTransformerEmbedder()
+    emb = make_embedder("sentence-transformers/all-MiniLM-L6-v2", args.backend)
     emb.warm_up()
     rep = run(args.data, emb, limit=args.limit, ooc_limit=args.ooc_limit, seed=args.seed,
-              modes=[m for m in args.modes.split(",") if m], threshold=args.threshold)
-    print(f"\n{rep['data']}: {rep['articles']} articles, {rep['questions']} answerable questions "
+              modes=[m for m in args.modes.split(",") if m], threshold=args.threshold, trees=not args.linear)
+    rep["backend"] = getattr(emb, "backend", "?")
+    rep["sentence_scorer"] = "linear" if args.linear else "trees"
+    print(f"\n{rep['data']}: {rep['articles']} articles, backend {rep['backend']}, {rep['questions']} answerable questions "
           f"(seed {rep['seed']}), {rep['out_of_corpus_questions']} out-of-corpus; threshold {rep['threshold']}\n")
     print(table(rep))
     print(json.dumps(rep))

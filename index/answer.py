@@ -4,13 +4,14 @@ from __future__ import annotations
 import logging
 import math
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
 from .embed import Embedder
 from .lexical import tokenize
+from .select import SentenceFeatures, TreeScorer, alignment, lexical_shape, linear_score, load_scorer
 from .types import Answer, Citation, Hit
 
 log = logging.getLogger(__name__)
@@ -32,18 +33,22 @@ _PLACE_PREP = re.compile(r"\b(in|at|near|from|to)\s+(the\s+)?[A-Z]")
 _QWORD = re.compile(r"\w+")
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Candidate:
     hit_rank: int
     hit: Hit
     start: int  # offsets into the article
     end: int
     text: str
-    coverage: float  # weighted share of the question's terms in the sentence (and its title)
-    context: float  # the same over the sentence and its neighbours in the passage
-    typed: float  # +1 the sentence holds the kind of thing asked for, -1 it cannot, 0 no idea
-    dense: float = 0.0
+    feat: SentenceFeatures
     score: float = 0.0
+    row: list[float] | None = None  # the scorer's input, kept for bench/train_selector.py
+
+    # The confidence reads these four of the features.
+    coverage = property(lambda self: self.feat.coverage)  # weighted share of the question's terms (and title)
+    context = property(lambda self: self.feat.context)  # the same over the sentence and its neighbours
+    typed = property(lambda self: self.feat.typed)  # +1 holds the kind of thing asked for, -1 cannot, 0 no idea
+    dense = property(lambda self: self.feat.dense)
 
 
 def question_type(question: str) -> str | None:
@@ -95,11 +100,14 @@ def _default_weight(term: str) -> float:
 class AnswerComposer:
     """Chooses the answer sentence among the top passages and builds the citations.
 
-    A sentence is scored on four signals: how much of the question's (idf-weighted) wording it
-    holds, alone and with its neighbours; its cosine similarity to the question; whether it holds
-    the kind of thing asked for (a name for "who", a date for "when", a number for "how many");
-    and how highly retrieval ranked its passage. The same signals, for the chosen sentence, make
-    the confidence that decides between an answer and "not found".
+    Every sentence of the top passages is first ranked by how much of the question's
+    (idf-weighted) wording it holds, alone and with its neighbours; the likeliest few are then
+    embedded and scored (index/select.py) on that wording, its word pairs and spread, its cosine
+    similarity to the question, how well each question word finds a word of like meaning in it
+    (token vectors of the same model), whether it holds the kind of thing asked for (a name for
+    "who", a date for "when", a number for "how many") and how highly retrieval ranked its
+    passage. Wording, cosine and type of the chosen sentence make the confidence that decides
+    between an answer and "not found".
     """
 
     def __init__(
@@ -111,6 +119,7 @@ class AnswerComposer:
         embed_sentences: int = 4,
         min_confidence: float | None = None,
         idf: Callable[[Sequence[str]], Mapping[str, float]] | None = None,
+        scorer: TreeScorer | None | bool = True,
     ) -> None:
         if citations < 1 or candidates < 1 or embed_sentences < 1:
             raise ValueError("citations, candidates and embed_sentences must be at least 1")
@@ -120,6 +129,8 @@ class AnswerComposer:
         self.embed_sentences = embed_sentences
         self.min_confidence = DEFAULT_MIN_CONFIDENCE if min_confidence is None else min_confidence
         self.idf = idf
+        # True: the fitted trees when present; False/None: the hand-set linear score; or a given scorer.
+        self.scorer = load_scorer() if scorer is True else (scorer or None)
 
     def compose(self, question: str, hits: Sequence[Hit], qvec: np.ndarray | None = None) -> Answer:
         """The Answer for `question` from ranked hits (best first)."""
@@ -133,7 +144,7 @@ class AnswerComposer:
         if not cands:
             return Answer(question=question, found=False, answer=None, nearest=nearest)
         best = max(cands, key=lambda c: c.score)
-        confidence = self._confidence(best, hits[: self.candidates])
+        confidence = self._confidence(best, cands, hits[: self.candidates])
         if confidence < self.min_confidence:
             return Answer(question=question, found=False, answer=None, nearest=nearest, confidence=confidence)
         cites = self._citations(best, hits)
@@ -158,15 +169,22 @@ class AnswerComposer:
             given = self.idf(terms)
         return {t: float(given[t]) if t in given else _default_weight(t) for t in terms}
 
+    def score_sentences(self, question: str, hits: Sequence[Hit], qvec: np.ndarray) -> list[_Candidate]:
+        """The scored candidate sentences of the top hits (what `compose` chooses from)."""
+        return self._candidates(question, self._weights(question, hits), hits[: self.candidates], qvec) if hits else []
+
     def _candidates(self, question: str, weights: dict[str, float], hits: Sequence[Hit], qvec: np.ndarray) -> list[_Candidate]:
         qwords = {w.lower() for w in _QWORD.findall(question)}
         qtype = question_type(question)
+        qtokens = tokenize(question)
         total = sum(weights.values())
+        top_score = hits[0].score or 1.0
         seen: set[tuple[int, int, int]] = set()
         cands: list[_Candidate] = []
         for rank, h in enumerate(hits):
             title_terms = set(tokenize(h.title))
-            sent_terms = [set(tokenize(h.text[s - h.start: e - h.start])) for s, e in h.sentences]
+            sent_tokens = [tokenize(h.text[s - h.start: e - h.start]) for s, e in h.sentences]
+            sent_terms = [set(t) for t in sent_tokens]
             for i, (s, e) in enumerate(h.sentences):
                 # Overlapping passages share sentences: score each sentence once, at its best rank.
                 if (h.article_id, s, e) in seen:
@@ -177,25 +195,56 @@ class AnswerComposer:
                     continue
                 have = sent_terms[i]
                 around = have | (sent_terms[i - 1] if i > 0 else set()) | (sent_terms[i + 1] if i + 1 < len(sent_terms) else set())
-                cov = _share(weights, total, have, title_terms)
-                ctx = _share(weights, total, around, title_terms)
-                cands.append(_Candidate(rank, h, s, e, text, cov, ctx, _typed(qtype, text, qwords)))
+                pairs, new, spread = lexical_shape(qtokens, sent_tokens[i])
+                feat = SentenceFeatures(
+                    coverage=_share(weights, total, have, title_terms),
+                    context=_share(weights, total, around, title_terms),
+                    typed=_typed(qtype, text, qwords), rank=rank, bigrams=pairs, new_words=new,
+                    first=i == 0, spread=spread, passage_score=h.score / top_score, passage_dense=h.dense,
+                    words=len(text.split()), qtype=qtype,
+                )
+                cands.append(_Candidate(rank, h, s, e, text, feat))
         if not cands:
             return []
         # Only the lexically likeliest few sentences are embedded: the bot answers in milliseconds.
         prior = sorted(cands, key=lambda c: -(c.coverage + 0.3 * c.context - 0.05 * c.hit_rank))[: self.embed_sentences]
-        vecs = self.embedder.encode([c.text for c in prior])
-        out = []
+        texts = [c.text for c in prior]
+        encode_tokens = getattr(self.embedder, "encode_tokens", None)
+        if encode_tokens is not None:
+            # One model run: the sentences' vectors and token vectors, and the question's tokens.
+            vecs, toks = encode_tokens([question, *texts])
+            vecs, qtok = vecs[1:], toks[0]
+            for c, tv in zip(prior, toks[1:]):
+                c.feat.align, c.feat.align_strong, c.feat.align_back = alignment(qtok, tv)
+        else:
+            vecs = self.embedder.encode(texts)
         for c, v in zip(prior, vecs @ qvec):
-            c = replace(c, dense=float(v))
-            out.append(replace(c, score=_score(c)))
-        return out
+            c.feat.dense = float(v)
+            if encode_tokens is None:  # an embedder without token vectors: sentence cosine stands in
+                c.feat.align = c.feat.align_back = c.feat.dense
+        best = {k: max(getattr(c.feat, k) for c in prior) for k in ("coverage", "dense", "context", "align")}
+        for c in prior:
+            c.row = c.feat.row(best)
+        if self.scorer is not None:
+            scores = self.scorer.score(np.array([c.row for c in prior]))
+        else:
+            scores = [linear_score(c.feat) for c in prior]
+        for c, sc in zip(prior, scores):
+            c.score = float(sc)
+        return prior
 
     @staticmethod
-    def _confidence(best: _Candidate, hits: Sequence[Hit]) -> float:
-        """One number in [0, 1] from several signals: wording covered, meaning, passage similarity."""
+    def _confidence(best: _Candidate, cands: Sequence[_Candidate], hits: Sequence[Hit]) -> float:
+        """One number in [0, 1] from several signals: wording covered, meaning, passage similarity.
+
+        The evidence is the best of the scored sentences, not only the chosen one's: the scorer
+        may prefer a sentence that says it in other words, which is no reason to doubt the match.
+        """
         top_dense = max(h.dense for h in hits)
-        raw = 0.45 * best.coverage + 0.15 * best.context + 0.30 * best.dense + 0.10 * top_dense + 0.03 * best.typed
+        cov = max(c.coverage for c in cands)
+        ctx = max(c.context for c in cands)
+        dense = max(c.dense for c in cands)
+        raw = 0.45 * cov + 0.15 * ctx + 0.30 * dense + 0.10 * top_dense + 0.03 * best.typed
         return max(0.0, min(1.0, raw))
 
     def _citations(self, best: _Candidate, hits: Sequence[Hit]) -> list[Citation]:
@@ -230,11 +279,6 @@ def _share(weights: Mapping[str, float], total: float, have: set[str], title: se
         return 0.0
     got = sum(w if t in have else _TITLE_CREDIT * w if t in title else 0.0 for t, w in weights.items())
     return got / total
-
-
-def _score(c: _Candidate) -> float:
-    """How likely a sentence is to hold the answer (weights set on one half of SQuAD dev part A)."""
-    return 0.60 * c.coverage + 0.25 * c.context + 0.30 * c.dense + 0.10 * c.typed - 0.03 * c.hit_rank
 
 
 _FOUNDED = re.compile(

@@ -13,6 +13,7 @@ import logging
 import os
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, Sequence
 
@@ -27,7 +28,7 @@ BUNDLED_NAMES = {
 }
 BACKENDS = ("auto", "torch", "onnx")
 # Bump when the exported graph changes, so stale cached exports are not reused.
-_EXPORT_VERSION = "1"
+_EXPORT_VERSION = "2"  # 2: also outputs per-token vectors
 
 
 class Embedder(Protocol):
@@ -39,6 +40,27 @@ class Embedder(Protocol):
     def encode(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
         """Embed texts; returns an (n, dim) float32 array of unit vectors."""
         ...
+
+
+@dataclass(frozen=True)
+class TokenVectors:
+    """One text's wordpieces (without [CLS]/[SEP]) and their contextual unit vectors, row per piece.
+
+    The answer composer aligns a question's words with a sentence's words by meaning ("led" ~
+    "commenced a campaign"), which one vector per sentence cannot show. Embedders that can give
+    them have `encode_tokens(texts) -> (vectors, [TokenVectors])`; it is optional.
+    """
+
+    pieces: tuple[str, ...]
+    vectors: np.ndarray
+
+
+def _token_vectors(pieces: Sequence[str], vecs: np.ndarray) -> TokenVectors:
+    keep = [i for i, p in enumerate(pieces) if p not in ("[CLS]", "[SEP]", "[PAD]")]
+    v = np.asarray(vecs[keep], dtype=np.float32)
+    norms = np.linalg.norm(v, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return TokenVectors(tuple(pieces[i] for i in keep), v / norms)
 
 
 def resolve_model(name: str) -> str:
@@ -114,6 +136,23 @@ class SentenceTransformerEmbedder:
         )
         return np.ascontiguousarray(vecs, dtype=np.float32)
 
+    def encode_tokens(self, texts: Sequence[str]) -> tuple[np.ndarray, list[TokenVectors]]:
+        """Sentence vectors and per-token vectors from one pass of the model."""
+        self.warm_up()
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32), []
+        outs = self._model.encode(  # type: ignore[union-attr]
+            list(texts), output_value=None, normalize_embeddings=True, show_progress_bar=False
+        )
+        tok = self._model.tokenizer  # type: ignore[union-attr]
+        pooled, tokens = [], []
+        for o in outs:
+            mask = o["attention_mask"].bool()
+            pieces = tok.convert_ids_to_tokens(o["input_ids"][mask].tolist())
+            pooled.append(o["sentence_embedding"].float().numpy())
+            tokens.append(_token_vectors(pieces, o["token_embeddings"][mask].float().numpy()))
+        return np.vstack(pooled).astype(np.float32), tokens
+
 
 class OnnxExportError(RuntimeError):
     """The model cannot be exported to (or run by) ONNX Runtime; the caller falls back to torch."""
@@ -173,7 +212,7 @@ def export_onnx(path: Path, dest: Path) -> None:
             out = self.bert(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)[0]
             m = attention_mask.unsqueeze(-1).to(out.dtype)
             pooled = (out * m).sum(1) / m.sum(1).clamp(min=1e-9)
-            return torch.nn.functional.normalize(pooled, p=2.0, dim=1)
+            return torch.nn.functional.normalize(pooled, p=2.0, dim=1), out
 
     bert = AutoModel.from_pretrained(str(path), attn_implementation="eager").eval()
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -183,8 +222,8 @@ def export_onnx(path: Path, dest: Path) -> None:
         with torch.no_grad():
             torch.onnx.export(
                 Pooled(bert), (dummy, dummy, torch.zeros_like(dummy)), str(tmp),
-                input_names=["input_ids", "attention_mask", "token_type_ids"], output_names=["embedding"],
-                dynamic_axes={n: {0: "batch", 1: "seq"} for n in ("input_ids", "attention_mask", "token_type_ids")}
+                input_names=["input_ids", "attention_mask", "token_type_ids"], output_names=["embedding", "tokens"],
+                dynamic_axes={n: {0: "batch", 1: "seq"} for n in ("input_ids", "attention_mask", "token_type_ids", "tokens")}
                 | {"embedding": {0: "batch"}},
                 opset_version=17, dynamo=False,
             )
@@ -239,6 +278,8 @@ class OnnxEmbedder:
         # (query-time) calls go through an LRU cache: ~1.5 kB a sentence, 30 MB when full.
         self.cache_size = cache_size
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        # Per-token vectors (~60 kB a sentence) for answer composition: a tenth as many entries.
+        self._tok_cache: OrderedDict[str, tuple[np.ndarray, TokenVectors]] = OrderedDict()
         self._session = None
         self._tokenizer = None
         self._torch: SentenceTransformerEmbedder | None = None
@@ -347,11 +388,39 @@ class OnnxEmbedder:
             return np.vstack(rows)
         return self._encode(texts, batch_size)
 
+    def encode_tokens(self, texts: Sequence[str]) -> tuple[np.ndarray, list[TokenVectors]]:
+        """Sentence vectors and per-token vectors from one run of the model (query time, a few texts)."""
+        self.warm_up()
+        if self._torch is not None:
+            return self._torch.encode_tokens(texts)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32), []
+        with self._lock:
+            missing = [t for t in dict.fromkeys(texts) if t not in self._tok_cache]
+        fresh = dict(zip(missing, zip(*self._run(missing, 32, tokens=True)))) if missing else {}
+        with self._lock:
+            got = []
+            for t in texts:
+                item = fresh.get(t)
+                if item is None:
+                    item = self._tok_cache[t]
+                    self._tok_cache.move_to_end(t)
+                got.append(item)
+            self._tok_cache.update(fresh)
+            while len(self._tok_cache) > self.cache_size // 10:
+                self._tok_cache.popitem(last=False)
+        return np.vstack([g[0] for g in got]), [g[1] for g in got]
+
     def _encode(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
+        return self._run(texts, batch_size, tokens=False)[0]
+
+    def _run(self, texts: Sequence[str], batch_size: int, *, tokens: bool) -> tuple[np.ndarray, list[TokenVectors]]:
         assert self._tokenizer is not None and self._session is not None
         encs = self._tokenizer.encode_batch(list(texts))
         order = np.argsort([len(e.ids) for e in encs], kind="stable")
         out = np.empty((len(encs), self.dim), dtype=np.float32)
+        toks: list[TokenVectors | None] = [None] * len(encs)
+        wanted = ["embedding", "tokens"] if tokens else ["embedding"]
         for b in range(0, len(order), batch_size):
             rows = order[b: b + batch_size]
             width = max(len(encs[i].ids) for i in rows)
@@ -362,9 +431,12 @@ class OnnxEmbedder:
                 e = encs[i]
                 n = len(e.ids)
                 ids[j, :n], mask[j, :n], types[j, :n] = e.ids, 1, e.type_ids
-            (vecs,) = self._session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types})
-            out[rows] = vecs
-        return out
+            res = self._session.run(wanted, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types})
+            out[rows] = res[0]
+            if tokens:
+                for j, i in enumerate(rows):
+                    toks[i] = _token_vectors(encs[i].tokens, res[1][j, : len(encs[i].ids)])
+        return out, [t for t in toks if t is not None]
 
 
 def onnx_available() -> bool:

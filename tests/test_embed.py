@@ -92,3 +92,28 @@ def test_query_time_texts_are_cached_and_bounded(onnx_cache: Path, monkeypatch: 
     monkeypatch.undo()
     e.encode(TEXTS[3:4])  # evicts the least recently used (TEXTS[2], used before TEXTS[1] and [0] above)
     assert len(e._cache) == 3 and TEXTS[2] not in e._cache
+
+
+def test_token_vectors_agree_between_backends(onnx_cache: Path, embedder) -> None:
+    # The answer composer aligns question words with sentence words: both backends must give the
+    # same word pieces, unit vectors that agree, and sentence vectors equal to plain `encode`.
+    e = OnnxEmbedder(cache_dir=onnx_cache)
+    vecs, toks = e.encode_tokens(TEXTS[:3])
+    ref_vecs, ref_toks = embedder.encode_tokens(TEXTS[:3])
+    assert np.allclose(vecs, e.encode(TEXTS[:3]), atol=1e-5)
+    assert (vecs * ref_vecs).sum(axis=1).min() > 0.97
+    for got, ref in zip(toks, ref_toks):
+        assert got.pieces == ref.pieces and got.pieces[0] != "[CLS]" and got.pieces[-1] != "[SEP]"
+        assert got.vectors.shape == (len(got.pieces), e.dim)
+        assert np.allclose(np.linalg.norm(got.vectors, axis=1), 1.0, atol=1e-4)
+        assert (got.vectors * ref.vectors).sum(axis=1).min() > 0.9
+    assert toks[0].pieces[:3] == ("01", ".", "ai")
+
+
+def test_token_cache_keeps_what_a_call_returns(onnx_cache: Path) -> None:
+    # A call that adds new texts must not evict, before returning it, a cached text it also asked for.
+    e = OnnxEmbedder(cache_dir=onnx_cache, cache_size=20)  # room for 2 token entries
+    e.encode_tokens(TEXTS[:2])
+    vecs, toks = e.encode_tokens([TEXTS[0], TEXTS[2], TEXTS[3]])
+    assert len(toks) == 3 and toks[0].pieces[0] == "01" and len(e._tok_cache) == 2
+    assert float(vecs[1] @ e.encode([TEXTS[2]])[0]) > 0.99  # int8 activations scale per batch: close, not equal
