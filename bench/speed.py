@@ -278,10 +278,18 @@ def serve(folder: Path, qfile: Path, warm: int) -> dict:
 
     ask, dense, lex, qvecs, qemb, retrieve, compose, nocache = [], [], [], [], [], [], [], []
     lex_new, same = [], []
+    # The timed ask in parts: each question's first ask is the one that meets cold pages (SQLite
+    # rows, float16 vectors) of passages no earlier question touched; the parts below repeat it warm.
+    parts = {name: [] for name in ("dense", "lexical", "vectors", "hits", "compose")}
+    timers = _PartTimers(parts)
+    timers.wrap(reader, ("dense_search", "dense"), ("lexical_search", "lexical"), ("vectors", "vectors"), ("hits", "hits"))
+    timers.wrap(eng.composer, ("compose", "compose"))
     for q in questions:
+        timers.start()
         t0 = time.perf_counter()
         eng.ask(q)
         ask.append((time.perf_counter() - t0) * 1000)
+        timers.stop()
         # The same path in parts, without the embedder's sentence cache: question embedding, hybrid retrieval (+ hits), answer composition.
         getattr(emb, "_cache", {}).clear()
         t0 = time.perf_counter()
@@ -306,6 +314,7 @@ def serve(folder: Path, qfile: Path, warm: int) -> dict:
         new = bm25_full_sort(reader.lexical, q, 50)
         lex_new.append((time.perf_counter() - t0) * 1000)
         same.append(len({p for p, _ in cur} & {p for p, _ in new}) / max(1, len(cur)))
+    timers.unwrap()
     rss = proc.memory_info().rss
     # Recall@10 of the dense index against an exact scan of the stored vectors.
     Q = np.vstack(qvecs)
@@ -333,7 +342,64 @@ def serve(folder: Path, qfile: Path, warm: int) -> dict:
         "compose_p50_ms": pct(compose, 50), "nocache_p50_ms": pct(nocache, 50), "nocache_p95_ms": pct(nocache, 95),
         "recall@10": float(np.mean(rec)), "rss_mb": rss / 2**20, "rss_index_mb": (rss - rss_model) / 2**20,
         "questions": len(questions),
+        "query_embed_p95_ms": pct(qemb, 95), "compose_p95_ms": pct(compose, 95),
+        # Inside the timed ask (first ask of each question): ms per part; "other" is the rest
+        # (question embedding, fusion, building the hits), summed per question.
+        "ask_parts": {name: {"p50_ms": pct(xs, 50), "p95_ms": pct(xs, 95)} for name, xs in
+                      {**parts, "retrieval": timers.retrieval(), "other": timers.other(ask)}.items()},
     }
+
+
+class _PartTimers:
+    """Times some methods of live objects during the timed asks (per question, summed per part)."""
+
+    def __init__(self, parts: dict[str, list[float]]) -> None:
+        self.parts = parts
+        self._now: dict[str, float] | None = None
+        self._wrapped: list[tuple[object, str]] = []
+        self._per_q: list[dict[str, float]] = []
+
+    def wrap(self, obj: object, *names: tuple[str, str]) -> None:
+        """Replace obj.method with a timed one that adds to part `label` (as an instance attribute)."""
+        for method, label in names:
+            fn = getattr(obj, method)
+
+            def timed(*a, _fn=fn, _label=label, **kw):
+                t0 = time.perf_counter()
+                try:
+                    return _fn(*a, **kw)
+                finally:
+                    if self._now is not None:
+                        self._now[_label] = self._now.get(_label, 0.0) + (time.perf_counter() - t0) * 1000
+
+            setattr(obj, method, timed)
+            self._wrapped.append((obj, method))
+
+    def unwrap(self) -> None:
+        """Put the original methods back."""
+        for obj, method in self._wrapped:
+            delattr(obj, method)
+        self._wrapped = []
+
+    def start(self) -> None:
+        """Begin timing one question."""
+        self._now = {}
+
+    def stop(self) -> None:
+        """End timing one question; parts it did not call count 0 ms."""
+        assert self._now is not None
+        for label, xs in self.parts.items():
+            xs.append(self._now.get(label, 0.0))
+        self._per_q.append(self._now)
+        self._now = None
+
+    def retrieval(self) -> list[float]:
+        """Dense + BM25 + stored vectors + SQLite hits, per question."""
+        return [sum(d.get(x, 0.0) for x in ("dense", "lexical", "vectors", "hits")) for d in self._per_q]
+
+    def other(self, ask: list[float]) -> list[float]:
+        """Ask time outside the timed parts, per question."""
+        return [a - sum(d.values()) for a, d in zip(ask, self._per_q)]
 
 
 def run_serve(folder: Path, qfile: Path, warm: int) -> dict:
@@ -524,6 +590,12 @@ def main() -> int:
               f"{r['lexical_p50_ms']:9.2f} {r['lexical_p95_ms']:9.2f} "
               f"{r['lexical_full_sort_p50_ms']:6.2f}/{r['lexical_full_sort_p95_ms']:<6.2f} {r['recall@10']:9.3f} {r['rss_mb']:7.0f} "
               f"{r['rss_bytes_per_passage']:10.0f} {r['disk_bytes_per_passage']:11.0f}")
+    print("inside the timed ask (first ask of each question), p50/p95 ms:")
+    for r in rows:
+        if "ask_parts" in r:
+            print(f"{r['passages']:>9} " + ", ".join(f"{name} {v['p50_ms']:.2f}/{v['p95_ms']:.2f}" for name, v in r["ask_parts"].items())
+                  + f"; warm repeat: query embed {r['query_embed_p50_ms']:.2f}/{r['query_embed_p95_ms']:.2f}, "
+                  f"compose {r['compose_p50_ms']:.2f}/{r['compose_p95_ms']:.2f}")
     print("bm25*: the earlier search, bm25s.retrieve with a full sort (bm25_full_sort), same top-50 as the current one: "
           + ", ".join(f"{r['lexical_full_sort_same_top50']:.3f}" for r in rows))
     print(f"\ncold start (median of 3): citebot ask {cold['ask_auto_s']:.2f} s (torch backend {cold['ask_torch_s']:.2f} s); "
