@@ -11,15 +11,17 @@ import numpy as np
 
 from .embed import Embedder
 from .lexical import tokenize
-from .select import SentenceFeatures, TreeScorer, alignment, lexical_shape, linear_score, load_scorer
+from .select import SentenceFeatures, TreeScorer, alignment, lexical_shape, linear_score, load_fitted
 from .types import Answer, Citation, Hit
 
 log = logging.getLogger(__name__)
 
-# Below this confidence the honest reply is "not found". Chosen with bench/quality.py so that on
-# SQuAD dev part A at most ~5% of answerable questions are refused, on one half of the articles,
-# and checked on the other half; CITEBOT_MIN_CONFIDENCE overrides it.
-DEFAULT_MIN_CONFIDENCE = 0.42
+_FITTED = load_fitted()
+# Below this confidence the honest reply is "not found". With the fitted confidence
+# (index/_fitted.py) it is the value that refuses 3% of answerable SQuAD questions, chosen by
+# bench/train_selector.py; with the hand-set confidence, 0.42 (chosen with bench/quality.py).
+# CITEBOT_MIN_CONFIDENCE overrides it.
+DEFAULT_MIN_CONFIDENCE = round(_FITTED.threshold, 4) if _FITTED is not None else 0.42
 
 _YEAR = re.compile(r"\b(1[0-9]{3}|20[0-9]{2})s?\b")
 _MONTHS = r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
@@ -130,7 +132,8 @@ class AnswerComposer:
         self.min_confidence = DEFAULT_MIN_CONFIDENCE if min_confidence is None else min_confidence
         self.idf = idf
         # True: the fitted trees when present; False/None: the hand-set linear score; or a given scorer.
-        self.scorer = load_scorer() if scorer is True else (scorer or None)
+        self.scorer = (_FITTED.scorer if _FITTED else None) if scorer is True else (scorer or None)
+        self.fitted_confidence = _FITTED
 
     def compose(self, question: str, hits: Sequence[Hit], qvec: np.ndarray | None = None) -> Answer:
         """The Answer for `question` from ranked hits (best first)."""
@@ -233,19 +236,17 @@ class AnswerComposer:
             c.score = float(sc)
         return prior
 
-    @staticmethod
-    def _confidence(best: _Candidate, cands: Sequence[_Candidate], hits: Sequence[Hit]) -> float:
+    def _confidence(self, best: _Candidate, cands: Sequence[_Candidate], hits: Sequence[Hit]) -> float:
         """One number in [0, 1] from several signals: wording covered, meaning, passage similarity.
 
         The evidence is the best of the scored sentences, not only the chosen one's: the scorer
         may prefer a sentence that says it in other words, which is no reason to doubt the match.
         """
-        top_dense = max(h.dense for h in hits)
-        cov = max(c.coverage for c in cands)
-        ctx = max(c.context for c in cands)
-        dense = max(c.dense for c in cands)
-        raw = 0.45 * cov + 0.15 * ctx + 0.30 * dense + 0.10 * top_dense + 0.03 * best.typed
-        return max(0.0, min(1.0, raw))
+        ev = evidence(best, cands, hits)
+        if self.fitted_confidence is not None:
+            return self.fitted_confidence.probability(ev)
+        cov, ctx, dense, top_dense, typed, _align = ev
+        return max(0.0, min(1.0, 0.45 * cov + 0.15 * ctx + 0.30 * dense + 0.10 * top_dense + 0.03 * typed))
 
     def _citations(self, best: _Candidate, hits: Sequence[Hit]) -> list[Citation]:
         ordered = [best.hit] + [h for h in hits if h.passage_id != best.hit.passage_id]
@@ -268,6 +269,15 @@ class AnswerComposer:
 
 
 _TITLE_CREDIT = 0.8
+
+
+def evidence(best: _Candidate, cands: Sequence[_Candidate], hits: Sequence[Hit]) -> list[float]:
+    """The confidence's inputs, in select.EVIDENCE order: best wording, context, cosine, passage
+    cosine and alignment among the scored sentences, and whether the chosen one has the asked type."""
+    return [
+        max(c.coverage for c in cands), max(c.context for c in cands), max(c.dense for c in cands),
+        max(h.dense for h in hits), best.typed, max(c.feat.align for c in cands),
+    ]
 
 
 def _share(weights: Mapping[str, float], total: float, have: set[str], title: set[str]) -> float:

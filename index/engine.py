@@ -124,7 +124,9 @@ class Engine:
         reader = self.reader
         if not reader.exists or reader.size == 0:
             return Answer(question=question, found=False, answer=None)
-        qvec = self.embedder.encode([question])[0]
+        encode_tokens = getattr(self.embedder, "encode_tokens", None)
+        # With token vectors the question's are cached now, for the answer composer to reuse.
+        qvec = encode_tokens([question])[0][0] if encode_tokens else self.embedder.encode([question])[0]
         searcher = HybridSearcher(reader, self.embedder)
         hits = searcher.search(question, k=10, collections=collections, qvec=qvec, mode=mode)
         return self.composer.compose(question, hits, qvec)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from index.select import FEATURES, TreeScorer, alignment, lexical_shape, load_scorer
+from index.select import FEATURES, TreeScorer, alignment, lexical_shape, load_fitted
 
 
 def test_trees_are_walked_left_when_at_or_below_the_threshold() -> None:
@@ -22,8 +22,10 @@ def test_trees_made_for_other_features_are_refused() -> None:
 
 
 def test_shipped_trees_load_and_prefer_the_answering_sentence() -> None:
-    scorer = load_scorer()
-    assert scorer is not None and len(scorer.trees) >= 10
+    fitted = load_fitted()
+    assert fitted is not None and 0.05 < fitted.threshold < 0.95
+    scorer = fitted.scorer
+    assert len(scorer.trees) >= 10
     good = dict.fromkeys(FEATURES, 0.0) | {"coverage": 0.9, "context": 0.9, "dense": 0.7, "align": 0.8, "align_strong": 0.8, "align_back": 0.6, "typed": 1.0, "passage_score": 1.0, "top_passage": 1.0, "words": 3.0}
     poor = dict.fromkeys(FEATURES, 0.0) | {"coverage": 0.1, "context": 0.2, "dense": 0.2, "align": 0.3, "align_back": 0.3, "typed": -1.0, "rank": 4.0, "passage_score": 0.4, "words": 3.0, "coverage_gap": -0.8, "dense_gap": -0.5, "context_gap": -0.7, "align_gap": -0.5}
     a, b = scorer.score(np.array([[good[f] for f in FEATURES], [poor[f] for f in FEATURES]]))
