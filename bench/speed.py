@@ -292,6 +292,7 @@ def serve(folder: Path, qfile: Path, warm: int) -> dict:
         timers.stop()
         # The same path in parts, without the embedder's sentence cache: question embedding, hybrid retrieval (+ hits), answer composition.
         getattr(emb, "_cache", {}).clear()
+        getattr(emb, "_tok_cache", {}).clear()
         t0 = time.perf_counter()
         qv = emb.encode([q])[0]
         t1 = time.perf_counter()

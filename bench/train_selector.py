@@ -46,12 +46,12 @@ TARGET = ROOT / "index" / "_fitted.py"
 REFUSE = 0.03  # share of answerable questions the shipped threshold may refuse
 
 
-def collect(arts: list, emb, embed_sentences: int) -> list[dict]:  # type: ignore[no-untyped-def]
+def collect(arts: list, emb, embed_sentences: int, embed_words: int) -> list[dict]:  # type: ignore[no-untyped-def]
     """Per question: candidate rows, labels (holds a gold answer / lies in its paragraph), article."""
     engine = build_engine("all", arts, emb, folder=OUT / f"all-{_key(arts, emb)}")
     qs = questions(engine, arts, range(len(arts)))
     searcher = HybridSearcher(engine.reader, emb)
-    composer = AnswerComposer(emb, scorer=False, embed_sentences=embed_sentences)
+    composer = AnswerComposer(emb, scorer=False, embed_sentences=embed_sentences, embed_words=embed_words)
     qvecs = emb.encode([q.text for q in qs], batch_size=64)
     out = []
     t0 = time.perf_counter()
@@ -72,7 +72,7 @@ def collect(arts: list, emb, embed_sentences: int) -> list[dict]:  # type: ignor
     return out
 
 
-def collect_evidence(arts: list, emb, scorer: TreeScorer, per_fold: int, embed_sentences: int) -> list[tuple[int, int, list[float] | None]]:  # type: ignore[no-untyped-def]
+def collect_evidence(arts: list, emb, scorer: TreeScorer, per_fold: int, embed_sentences: int, embed_words: int) -> list[tuple[int, int, list[float] | None]]:  # type: ignore[no-untyped-def]
     """(fold, 1 = about an article in the index / 0 = out of corpus, evidence or None) per question."""
     rng = random.Random(0)
     full = build_engine("all", arts, emb, folder=OUT / f"all-{_key(arts, emb)}")
@@ -83,7 +83,7 @@ def collect_evidence(arts: list, emb, scorer: TreeScorer, per_fold: int, embed_s
         sub = [arts[i] for i in keep]
         engine = build_engine(f"A{k + 1}", sub, emb, folder=OUT / f"A{k + 1}-{_key(sub, emb)}")
         searcher = HybridSearcher(engine.reader, emb)
-        composer = AnswerComposer(emb, scorer=scorer, embed_sentences=embed_sentences)
+        composer = AnswerComposer(emb, scorer=scorer, embed_sentences=embed_sentences, embed_words=embed_words)
         mine = [q for q in qs_all if q.article % 2 == k]
         other = [q for q in qs_all if q.article % 2 != k]
         for label, sample in ((1, rng.sample(mine, min(per_fold, len(mine)))), (0, rng.sample(other, min(per_fold, len(other))))):
@@ -159,7 +159,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--backend", default="auto", help="embedding backend (auto = what citebot uses by default)")
-    ap.add_argument("--embed-sentences", type=int, default=4)
+    defaults = AnswerComposer.__init__.__kwdefaults__ or {}
+    ap.add_argument("--embed-sentences", type=int, default=defaults.get("embed_sentences", 4))
+    ap.add_argument("--embed-words", type=int, default=defaults.get("embed_words", 32))
     ap.add_argument("--trees", type=int, default=50)
     ap.add_argument("--depth", type=int, default=3)
     ap.add_argument("--rate", type=float, default=0.1)
@@ -174,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     emb.warm_up()
     backend = getattr(emb, "backend", "?")
     arts = load_squad(args.data)
-    qs = collect(arts, emb, args.embed_sentences)
+    qs = collect(arts, emb, args.embed_sentences, args.embed_words)
     folds = [[q for q in qs if q["article"] % 2 == k] for k in (0, 1)]
     held_out: list[tuple[dict, list[float]]] = []
     for k in (0, 1):
@@ -182,13 +184,14 @@ def main(argv: list[str] | None = None) -> int:
         held_out += [(q, list(scorer.score(np.array(q["rows"]))) if q["rows"] else []) for q in folds[1 - k]]
     trees = picks([q for q, _ in held_out], [s for _, s in held_out])
     linear = picks(qs, [q["linear"] for q in qs])
-    print(f"\n{args.data.name}: {len(qs)} questions, backend {backend}, {args.embed_sentences} sentences scored per question\n")
+    print(f"\n{args.data.name}: {len(qs)} questions, backend {backend}, {args.embed_sentences} sentences scored per question, "
+          f"each embedded by its first {args.embed_words} words\n")
     print("| sentence scorer | answer hit | paragraph hit@1 | answer among the candidates |\n|---|---|---|---|")
     print(f"| hand-set linear | {linear['answer_hit']:.3f} | {linear['paragraph_hit@1']:.3f} | {linear['answer_in_candidates']:.3f} |")
     print(f"| trees, held-out fold | {trees['answer_hit']:.3f} | {trees['paragraph_hit@1']:.3f} | {trees['answer_in_candidates']:.3f} |")
 
     model = export(fit(qs, args.trees, args.depth, args.rate))
-    rows = collect_evidence(arts, emb, TreeScorer(model, FEATURES), args.confidence_questions, args.embed_sentences)
+    rows = collect_evidence(arts, emb, TreeScorer(model, FEATURES), args.confidence_questions, args.embed_sentences, args.embed_words)
     conf_cv = []
     for k in (0, 1):
         b, w, t = fit_confidence([r for r in rows if r[0] == k])
@@ -220,7 +223,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nwrote {TARGET.relative_to(ROOT)} ({len(model)} trees, threshold {threshold:.4f})")
     print(json.dumps({"questions": len(qs), "backend": backend, "linear": linear, "trees_held_out": trees,
                       "confidence_held_out": conf_cv, "confidence_hand_set": hand_rates,
-                      "trees": args.trees, "depth": args.depth, "embed_sentences": args.embed_sentences}))
+                      "trees": args.trees, "depth": args.depth, "embed_sentences": args.embed_sentences,
+                      "embed_words": args.embed_words}))
     return 0
 
 

@@ -119,16 +119,18 @@ class AnswerComposer:
         citations: int = 3,
         candidates: int = 5,
         embed_sentences: int = 4,
+        embed_words: int = 32,
         min_confidence: float | None = None,
         idf: Callable[[Sequence[str]], Mapping[str, float]] | None = None,
         scorer: TreeScorer | None | bool = True,
     ) -> None:
-        if citations < 1 or candidates < 1 or embed_sentences < 1:
-            raise ValueError("citations, candidates and embed_sentences must be at least 1")
+        if citations < 1 or candidates < 1 or embed_sentences < 1 or embed_words < 1:
+            raise ValueError("citations, candidates, embed_sentences and embed_words must be at least 1")
         self.embedder = embedder
         self.citations = citations
         self.candidates = candidates
         self.embed_sentences = embed_sentences
+        self.embed_words = embed_words
         self.min_confidence = DEFAULT_MIN_CONFIDENCE if min_confidence is None else min_confidence
         self.idf = idf
         # True: the fitted trees when present; False/None: the hand-set linear score; or a given scorer.
@@ -211,7 +213,9 @@ class AnswerComposer:
             return []
         # Only the lexically likeliest few sentences are embedded: the bot answers in milliseconds.
         prior = sorted(cands, key=lambda c: -(c.coverage + 0.3 * c.context - 0.05 * c.hit_rank))[: self.embed_sentences]
-        texts = [c.text for c in prior]
+        # Model time grows with the longest sentence of the batch: a long sentence is judged by its
+        # first `embed_words` words (the wording signals above still read all of it).
+        texts = [" ".join(c.text.split()[: self.embed_words]) for c in prior]
         encode_tokens = getattr(self.embedder, "encode_tokens", None)
         if encode_tokens is not None:
             # One model run: the sentences' vectors and token vectors, and the question's tokens.

@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 # Exact search below this many passages (a flat scan of 50k vectors takes ~2 ms), IVF-SQ8 above.
 DEFAULT_EXACT_BELOW = 50_000
-FORMAT = "2"
+FORMAT = "3"  # 3: passages carry their own text (2 sliced it out of the article's)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -59,10 +59,32 @@ CREATE TABLE IF NOT EXISTS passages (
     article_id INTEGER NOT NULL REFERENCES articles(id),
     start INTEGER NOT NULL,
     end INTEGER NOT NULL,
-    sentences TEXT NOT NULL
+    sentences TEXT NOT NULL,
+    text TEXT
 );
 CREATE INDEX IF NOT EXISTS passages_article ON passages(article_id);
 """
+
+
+# A passage's text. Stored in its own row (format 3): slicing it out of the article's text made
+# SQLite read the whole article (its overflow pages), the largest cold-cache cost of a question at
+# 1M passages. Indexes written before keep working through the slice.
+_PASSAGE_TEXT = "COALESCE(p.text, substr(a.text, p.start + 1, p.end - p.start))"
+_PASSAGE_SLICE = "substr(a.text, p.start + 1, p.end - p.start)"
+
+
+def _has_passage_text(conn: sqlite3.Connection) -> bool:
+    return any(r[1] == "text" for r in conn.execute("PRAGMA table_info(passages)"))
+
+
+def _store_passage_text(conn: sqlite3.Connection) -> None:
+    """Bring an index written before format 3 up to it: give every passage its text."""
+    if not _has_passage_text(conn):
+        conn.execute("ALTER TABLE passages ADD COLUMN text TEXT")
+    conn.execute(
+        "UPDATE passages SET text = (SELECT substr(a.text, passages.start + 1, passages.end - passages.start) "
+        "FROM articles a WHERE a.id = passages.article_id) WHERE text IS NULL"
+    )
 
 
 @dataclass(frozen=True)
@@ -168,6 +190,7 @@ class IndexReader:
         self.nprobe, self.rerank, self.brute_below = nprobe, rerank, brute_below
         self.generation: str | None = None
         self._conn: sqlite3.Connection | None = None
+        self._hits_sql: tuple[sqlite3.Connection | None, str] = (None, _PASSAGE_SLICE)
         self._flat = None
         self._ann = None
         self._lex: LexicalIndex | None = None
@@ -245,6 +268,9 @@ class IndexReader:
         # The previous connection is not closed here: a question running on another thread may
         # still be reading it. It closes itself when the last reference to it goes.
         self._conn, self._flat, self._ann, self._lex, self.info = conn, flat, ann, lex, info
+        # One attribute for both, so a question on another thread never pairs a connection with
+        # the other generation's way of reading passage text.
+        self._hits_sql = (conn, _PASSAGE_TEXT if _has_passage_text(conn) else _PASSAGE_SLICE)
         self._rows, self._live_rows, self._live_ids, self._live_codes = rows, live_rows, live_ids, live_codes
         self._coll_names = {c: i for i, c in enumerate(rows.collections)}
         self._lex_codes = lex_codes
@@ -342,13 +368,14 @@ class IndexReader:
 
     def hits(self, scored: Sequence[tuple[int, float, float, float]]) -> list[Hit]:
         """Materialise (passage id, fused score, dense, lexical) rows as Hits, in the given order."""
-        if not scored or self._conn is None:
+        conn, text_sql = self._hits_sql
+        if not scored or conn is None:
             return []
         ids = [s[0] for s in scored]
         q = ",".join("?" * len(ids))
-        rows = self._conn.execute(
+        rows = conn.execute(
             f"SELECT p.id, p.article_id, p.start, p.end, p.sentences, a.source, a.title, a.date, a.url, "
-            f"a.collection, substr(a.text, p.start + 1, p.end - p.start) "
+            f"a.collection, {text_sql} "
             f"FROM passages p JOIN articles a ON a.id = p.article_id WHERE p.id IN ({q})",
             ids,
         ).fetchall()
@@ -396,6 +423,7 @@ class IndexReader:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+            self._hits_sql = (None, _PASSAGE_SLICE)
 
 
 class IndexWriter:
@@ -472,6 +500,7 @@ class IndexWriter:
             # The published file never changes, so a plain (kernel-side) copy is consistent.
             shutil.copyfile(self.root / self._base / "meta.sqlite", gen / "meta.sqlite")
             conn = sqlite3.connect(str(gen / "meta.sqlite"))
+            _store_passage_text(conn)
             rows = _load_rows(self.root / self._base, conn, self.dim)
         else:
             conn = sqlite3.connect(str(gen / "meta.sqlite"))
@@ -556,8 +585,8 @@ class IndexWriter:
         ids = []
         for p in passages:
             c = self._conn.execute(
-                "INSERT INTO passages (article_id, start, end, sentences) VALUES (?,?,?,?)",
-                (aid, p.start, p.end, json.dumps([list(s) for s in p.sentences])),
+                "INSERT INTO passages (article_id, start, end, sentences, text) VALUES (?,?,?,?,?)",
+                (aid, p.start, p.end, json.dumps([list(s) for s in p.sentences]), p.text),
             )
             ids.append(c.lastrowid)
         if ids:
@@ -661,7 +690,7 @@ class IndexWriter:
         self._conn.commit()
         ids, kind = self._write_vectors(gen)
         rows = self._conn.execute(
-            "SELECT p.id, substr(a.text, p.start + 1, p.end - p.start), a.title "
+            f"SELECT p.id, {_PASSAGE_TEXT}, a.title "
             "FROM passages p JOIN articles a ON a.id = p.article_id ORDER BY p.id"
         ).fetchall()
         # The title is indexed with each passage so that "what did <title words>" finds the article.

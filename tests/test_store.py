@@ -194,6 +194,30 @@ def test_format_1_index_still_reads_and_upgrades(tmp_path: Path, data: np.ndarra
     assert r2.size == 90 and (tmp_path / r2.generation / "ids.npy").exists()
 
 
+def test_format_2_index_reads_passages_from_articles_and_upgrades(tmp_path: Path, data: np.ndarray) -> None:
+    # Format 2 had no passage text of its own: bots serving such an index must keep quoting the
+    # exact slice, and the next write gives every passage its text.
+    import sqlite3
+
+    build(tmp_path, data[:100])
+    gen = tmp_path / IndexReader(tmp_path).generation
+    want = [(h.passage_id, h.text) for h in IndexReader(tmp_path).hits([(pid, 1.0, 0.0, 0.0) for pid in range(1, 101)])]
+    with sqlite3.connect(gen / "meta.sqlite") as conn:
+        conn.execute("ALTER TABLE passages DROP COLUMN text")
+    old = IndexReader(tmp_path)
+    old_hits = old.hits([(pid, 1.0, 0.0, 0.0) for pid in range(1, 101)])
+    assert [(h.passage_id, h.text) for h in old_hits] == want
+    assert all(h.text and h.text == old.article_text(h.source)[h.start:h.end] for h in old_hits)
+    with IndexWriter(tmp_path, model=MODEL, dim=DIM) as w:
+        w.remove("doc-a-0")
+        w.commit()
+    new = IndexReader(tmp_path)
+    with sqlite3.connect(tmp_path / new.generation / "meta.sqlite") as conn:
+        stored = dict(conn.execute("SELECT id, text FROM passages"))
+    assert len(stored) == 90 and all(stored[pid] == text for pid, text in want if pid in stored)
+    assert [(h.passage_id, h.text) for h in new.hits([(pid, 1.0, 0.0, 0.0) for pid in range(11, 101)])] == want[10:]
+
+
 WRITER = textwrap.dedent(
     """
     import sys, numpy as np
