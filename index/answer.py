@@ -108,8 +108,9 @@ class AnswerComposer:
     similarity to the question, how well each question word finds a word of like meaning in it
     (token vectors of the same model), whether it holds the kind of thing asked for (a name for
     "who", a date for "when", a number for "how many") and how highly retrieval ranked its
-    passage. Wording, cosine and type of the chosen sentence make the confidence that decides
-    between an answer and "not found".
+    passage. The best wording, cosine and alignment among the scored sentences, the passages'
+    cosine and the chosen sentence's type make the confidence that decides between an answer and
+    "not found" (fitted weights from index/_fitted.py, or hand-set ones without it).
     """
 
     def __init__(

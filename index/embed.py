@@ -396,20 +396,19 @@ class OnnxEmbedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32), []
         with self._lock:
-            missing = [t for t in dict.fromkeys(texts) if t not in self._tok_cache]
-        fresh = dict(zip(missing, zip(*self._run(missing, 32, tokens=True)))) if missing else {}
-        with self._lock:
-            got = []
-            for t in texts:
-                item = fresh.get(t)
-                if item is None:
-                    item = self._tok_cache[t]
+            got = {t: self._tok_cache.get(t) for t in dict.fromkeys(texts)}
+        missing = [t for t, item in got.items() if item is None]
+        if missing:
+            got.update(zip(missing, zip(*self._run(missing, 32, tokens=True))))
+        with self._lock:  # another thread may have evicted or added entries meanwhile: both are fine
+            for t, item in got.items():
+                if t in self._tok_cache:
                     self._tok_cache.move_to_end(t)
-                got.append(item)
-            self._tok_cache.update(fresh)
+                else:
+                    self._tok_cache[t] = item  # type: ignore[assignment]
             while len(self._tok_cache) > self.cache_size // 10:
                 self._tok_cache.popitem(last=False)
-        return np.vstack([g[0] for g in got]), [g[1] for g in got]
+        return np.vstack([got[t][0] for t in texts]), [got[t][1] for t in texts]  # type: ignore[index]
 
     def _encode(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
         return self._run(texts, batch_size, tokens=False)[0]
