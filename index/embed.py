@@ -14,6 +14,7 @@ import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Protocol, Sequence
 
@@ -53,6 +54,11 @@ class TokenVectors:
 
     pieces: tuple[str, ...]
     vectors: np.ndarray
+
+    @cached_property
+    def words(self) -> list[int]:
+        """Rows of the pieces that hold a letter or digit (not punctuation)."""
+        return [i for i, p in enumerate(self.pieces) if any(ch.isalnum() for ch in p)]
 
 
 def _token_vectors(pieces: Sequence[str], vecs: np.ndarray) -> TokenVectors:

@@ -1,6 +1,7 @@
 """Lexical side of retrieval: a tokenizer that keeps names like `01.AI`, and a BM25 index (bm25s)."""
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import re
@@ -24,6 +25,7 @@ STOPWORDS = frozenset(
 )
 
 
+@functools.lru_cache(maxsize=200_000)
 def _stem(word: str) -> str:
     """A light English suffix stripper: enough to match 'founded'/'founder'/'founding'."""
     if len(word) <= 4 or not word.isalpha():

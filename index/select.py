@@ -31,6 +31,7 @@ FEATURES = (
 EVIDENCE = ("coverage", "context", "dense", "passage_dense", "typed", "align")
 # Question words that name the kind of answer rather than its content.
 _FILLER = frozenset({"many", "much", "year", "name", "type", "kind", "did", "does", "called"})
+_SKIP = STOPWORDS | _FILLER
 
 
 @dataclass
@@ -81,12 +82,9 @@ def lexical_shape(q_tokens: Sequence[str], s_tokens: Sequence[str]) -> tuple[flo
 
 
 def _content(tv: TokenVectors) -> np.ndarray:
-    rows = [i for i, p in enumerate(tv.pieces) if _is_word(p) and p.lstrip("#").lower() not in STOPWORDS | _FILLER]
-    return tv.vectors[rows] if rows else tv.vectors[[i for i, p in enumerate(tv.pieces) if _is_word(p)] or slice(None)]
-
-
-def _is_word(piece: str) -> bool:
-    return any(ch.isalnum() for ch in piece)
+    """Vectors of the words that carry content (not stopwords or words like "many" or "year")."""
+    rows = [i for i in tv.words if tv.pieces[i].lstrip("#").lower() not in _SKIP]
+    return tv.vectors[rows or tv.words or slice(None)]
 
 
 def alignment(question: TokenVectors, sentence: TokenVectors) -> tuple[float, float, float]:
@@ -96,12 +94,10 @@ def alignment(question: TokenVectors, sentence: TokenVectors) -> tuple[float, fl
     (> 0.7), mean best cosine of each sentence word to the question).
     """
     q = _content(question)
-    words = [i for i, p in enumerate(sentence.pieces) if _is_word(p)]
-    if not len(q) or not words:
+    if not len(q) or not sentence.words:
         return 0.0, 0.0, 0.0
-    sim = q @ sentence.vectors[words].T
-    best_q = sim.max(axis=1)
-    back = _content(sentence) @ question.vectors[[i for i, p in enumerate(question.pieces) if _is_word(p)] or slice(None)].T
+    best_q = (q @ sentence.vectors[sentence.words].T).max(axis=1)
+    back = _content(sentence) @ question.vectors[question.words or slice(None)].T
     return float(best_q.mean()), float((best_q > 0.7).mean()), float(back.max(axis=1).mean())
 
 

@@ -183,7 +183,7 @@ class IndexReader:
     for recall on IVF indexes; the defaults keep recall@10 against exact search above 0.95.
     """
 
-    def __init__(self, root: Path, *, nprobe: int = 32, rerank: int = 64, brute_below: int = 20_000) -> None:
+    def __init__(self, root: Path, *, nprobe: int = 64, rerank: int = 64, brute_below: int = 20_000) -> None:
         if nprobe < 1 or rerank < 1 or brute_below < 0:
             raise ValueError("nprobe and rerank must be positive, brute_below not negative")
         self.root = Path(root)
