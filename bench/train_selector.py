@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--backend", default="auto", help="embedding backend (auto = what citebot uses by default)")
     defaults = AnswerComposer.__init__.__kwdefaults__ or {}
     ap.add_argument("--embed-sentences", type=int, default=defaults.get("embed_sentences", 4))
-    ap.add_argument("--embed-words", type=int, default=defaults.get("embed_words", 32))
+    ap.add_argument("--embed-words", type=int, default=defaults.get("embed_words", 24))
     ap.add_argument("--trees", type=int, default=50)
     ap.add_argument("--depth", type=int, default=3)
     ap.add_argument("--rate", type=float, default=0.1)

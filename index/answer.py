@@ -120,7 +120,7 @@ class AnswerComposer:
         citations: int = 3,
         candidates: int = 5,
         embed_sentences: int = 4,
-        embed_words: int = 32,
+        embed_words: int = 24,
         min_confidence: float | None = None,
         idf: Callable[[Sequence[str]], Mapping[str, float]] | None = None,
         scorer: TreeScorer | None | bool = True,
