@@ -101,12 +101,13 @@ def squad_report(embedder, tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 def test_golden_squad_subset_does_not_regress(squad_report: dict) -> None:
     m = squad_report["results"]["hybrid"]
-    # Measured 0.80 / 0.875 / 0.825 / 1.0 / 0.125 refused (2026-11, bundled model): floors sit a
-    # little below so that noise does not fail the build but a real regression does.
+    # Measured 0.80 / 0.925 / 0.875 / 1.0 / 0.025 refused with the fitted scorer and confidence
+    # (2026-11-26, bundled model; 0.80 / 0.875 / 0.825 / 1.0 / 0.125 before them): floors sit a
+    # few questions below so that noise does not fail the build but a real regression does.
     floors = {
-        "answer_hit": 0.70, "citation_hit@3": 0.78, "paragraph_hit@1": 0.72,
+        "answer_hit": 0.72, "citation_hit@3": 0.85, "paragraph_hit@1": 0.78,
         "abstain_out_of_corpus": 0.85,
     }
     low = {k: round(m[k], 3) for k, f in floors.items() if m[k] < f}
     assert not low, f"below the floor: {low} (all: { {k: round(v, 3) for k, v in m.items() if k != 'cv'} })"
-    assert m["refused_answerable"] <= 0.25
+    assert m["refused_answerable"] <= 0.15

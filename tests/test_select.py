@@ -44,3 +44,16 @@ def test_alignment_finds_words_of_like_meaning(embedder) -> None:
 def test_lexical_shape_counts_word_pairs_in_order() -> None:
     pairs, new, spread = lexical_shape(["song", "dynasty", "attack"], ["attack", "song", "dynasty", "south"])
     assert pairs == 0.5 and new == 1 and spread == 1.0
+
+
+def test_without_the_fitted_models_the_hand_set_scores_still_answer(engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    # index/_fitted.py is generated: a checkout without it (or with stale features) must still
+    # answer and still refuse, with the hand-set sentence score and confidence.
+    from index.answer import AnswerComposer
+
+    composer = AnswerComposer(engine.embedder, scorer=False, min_confidence=0.42)
+    monkeypatch.setattr(composer, "fitted_confidence", None)
+    monkeypatch.setattr(engine, "composer", composer)
+    ans = engine.ask("who founded 01.AI?")
+    assert ans.found and "Kai-Fu Lee" in ans.answer and 0.42 <= ans.confidence <= 1.0
+    assert not engine.ask("What is a good recipe for lasagna?").found
