@@ -39,7 +39,7 @@ from bench.quality import DEFAULT_DATA, OUT, _key, build_engine, load_squad, que
 from index.answer import AnswerComposer, evidence  # noqa: E402
 from index.embed import make_embedder  # noqa: E402
 from index.search import HybridSearcher  # noqa: E402
-from index.select import EVIDENCE, FEATURES, TreeScorer  # noqa: E402
+from index.select import EVIDENCE, FEATURES, TreeScorer, hand_confidence, logistic  # noqa: E402
 
 log = logging.getLogger("bench.train_selector")
 TARGET = ROOT / "index" / "_fitted.py"
@@ -103,8 +103,7 @@ def fit_confidence(rows: list[tuple[int, int, list[float] | None]]) -> tuple[flo
     have = [r for r in rows if r[2] is not None]
     m = LogisticRegression(max_iter=2000).fit([r[2] for r in have], [r[1] for r in have])
     b, w = float(m.intercept_[0]), tuple(float(x) for x in m.coef_[0])
-    prob = lambda ev: 1.0 / (1.0 + np.exp(-(b + float(np.dot(w, ev)))))
-    answerable = [prob(r[2]) if r[2] is not None else 0.0 for r in rows if r[1] == 1]
+    answerable = [logistic((b, w), r[2]) if r[2] is not None else 0.0 for r in rows if r[1] == 1]
     return b, w, float(np.quantile(answerable, REFUSE))
 
 
@@ -195,9 +194,8 @@ def main(argv: list[str] | None = None) -> int:
     conf_cv = []
     for k in (0, 1):
         b, w, t = fit_confidence([r for r in rows if r[0] == k])
-        conf_cv.append(abstention([r for r in rows if r[0] != k], lambda ev: 1 / (1 + np.exp(-(b + np.dot(w, ev)))) >= t))
-    hand = lambda ev: 0.45 * ev[0] + 0.15 * ev[1] + 0.30 * ev[2] + 0.10 * ev[3] + 0.03 * ev[4] >= 0.42
-    hand_rates = abstention(rows, hand)
+        conf_cv.append(abstention([r for r in rows if r[0] != k], lambda ev, c=(b, w), t=t: logistic(c, ev) >= t))
+    hand_rates = abstention(rows, lambda ev: hand_confidence(ev) >= 0.42)
     b, w, threshold = fit_confidence(rows)
     print(f"\nConfidence, {sum(1 for r in rows if r[1])} answerable and {sum(1 for r in rows if not r[1])} out-of-corpus questions:\n")
     print("| confidence | out-of-corpus → not found | answerable → not found |\n|---|---|---|")

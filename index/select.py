@@ -137,8 +137,19 @@ class Fitted(NamedTuple):
 
     def probability(self, evidence: Sequence[float]) -> float:
         """The fitted confidence: how likely the question is about something in the index."""
-        b, w = self.confidence
-        return 1.0 / (1.0 + math.exp(-(b + sum(x * y for x, y in zip(w, evidence)))))
+        return logistic(self.confidence, evidence)
+
+
+def logistic(confidence: tuple[float, Sequence[float]], evidence: Sequence[float]) -> float:
+    """A logistic regression's probability: (intercept, weights) over EVIDENCE-ordered values."""
+    b, w = confidence
+    return 1.0 / (1.0 + math.exp(-(b + sum(x * y for x, y in zip(w, evidence)))))
+
+
+def hand_confidence(evidence: Sequence[float]) -> float:
+    """The hand-set confidence used before the fitted one (and when it is missing); threshold 0.42."""
+    cov, ctx, dense, top_dense, typed, _align = evidence
+    return max(0.0, min(1.0, 0.45 * cov + 0.15 * ctx + 0.30 * dense + 0.10 * top_dense + 0.03 * typed))
 
 
 def load_fitted() -> Fitted | None:

@@ -117,3 +117,15 @@ def test_token_cache_keeps_what_a_call_returns(onnx_cache: Path) -> None:
     vecs, toks = e.encode_tokens([TEXTS[0], TEXTS[2], TEXTS[3]])
     assert len(toks) == 3 and toks[0].pieces[0] == "01" and len(e._tok_cache) == 2
     assert float(vecs[1] @ e.encode([TEXTS[2]])[0]) > 0.99  # int8 activations scale per batch: close, not equal
+
+
+def test_torch_token_vectors_of_a_question_are_not_computed_twice(embedder, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Engine.ask embeds the question with its tokens; the composer asks again with the sentences:
+    # only the sentences may reach the model the second time.
+    embedder._tok_cache.clear()  # the embedder is shared by the whole session
+    first_vecs, _ = embedder.encode_tokens([TEXTS[0]])
+    seen: list[list[str]] = []
+    real = embedder._run_tokens
+    monkeypatch.setattr(embedder, "_run_tokens", lambda texts: seen.append(texts) or real(texts))
+    vecs, toks = embedder.encode_tokens([TEXTS[0], TEXTS[2]])
+    assert seen == [[TEXTS[2]]] and np.array_equal(vecs[0], first_vecs[0]) and toks[1].pieces[0] == "python"
