@@ -79,11 +79,12 @@ def _has_passage_text(conn: sqlite3.Connection) -> bool:
 
 def _store_passage_text(conn: sqlite3.Connection) -> None:
     """Bring an index written before format 3 up to it: give every passage its text."""
-    if not _has_passage_text(conn):
-        conn.execute("ALTER TABLE passages ADD COLUMN text TEXT")
+    if _has_passage_text(conn):
+        return  # format 3 writes every passage with its text: nothing to fill (no scan per write)
+    conn.execute("ALTER TABLE passages ADD COLUMN text TEXT")
     conn.execute(
         "UPDATE passages SET text = (SELECT substr(a.text, passages.start + 1, passages.end - passages.start) "
-        "FROM articles a WHERE a.id = passages.article_id) WHERE text IS NULL"
+        "FROM articles a WHERE a.id = passages.article_id)"
     )
 
 
