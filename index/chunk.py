@@ -14,7 +14,18 @@ _ABBREV = {
     "u.s", "u.k", "e.g", "i.e", "no", "fig", "jan", "feb", "mar", "apr", "jun", "jul", "aug",
     "sep", "sept", "oct", "nov", "dec", "gen", "gov", "sen", "rep", "rev", "col", "lt", "mt",
     "a.m", "p.m", "approx", "dept", "est", "vol",
+    # "FCC v. Pacifica", "c. 1500", "et al.", "cf.", "pp. 3": rarely the last word of a sentence.
+    "v", "c", "ca", "cf", "al", "viz", "pp", "nos", "ft", "bros", "ave", "blvd",
 }
+# "J.I. Pontanus": initials written together, unless a word that starts sentences follows
+# ("... the series S.W.A.T. That same year").
+_INITIALS = re.compile(r"(?:[A-Z]\.)+[A-Z]")
+_STARTERS = frozenset(
+    "the that this these those it its in on at a an he she his her they their we there then "
+    "after before however but and when as by for from".split()
+)
+# "(Ps. 31:5)", "Ch. 3", "Art. 5": a short capitalised word before a number is a reference.
+_REFERENCE = re.compile(r"[A-Z][a-z]{0,2}")
 _PARA = re.compile(r"\n[ \t]*\n\s*")
 
 # Lines that are never worth citing: ad markers, "Source link", share/subscribe chrome.
@@ -60,6 +71,12 @@ def sentences(text: str, start: int = 0, end: int | None = None) -> list[tuple[i
             if token in _ABBREV:
                 continue
             if len(token) == 1 and text[m.start() - 1].isupper():  # an initial, e.g. "John F. Kennedy"
+                continue
+            after = text[m.end():m.end() + 40].split(maxsplit=1)
+            nxt = after[0] if after else ""
+            if word and _INITIALS.fullmatch(word.group(1).rstrip(".")) and nxt.lower() not in _STARTERS:
+                continue
+            if word and _REFERENCE.fullmatch(word.group(1).rstrip(".")) and nxt[:1].isdigit():
                 continue
             out.extend(_trim(text, s, m.end()))
             s = m.end()

@@ -85,6 +85,28 @@ def test_chunk_offsets_slice_back_and_stay_in_paragraphs() -> None:
     assert ("Mr. Smith sang the anthem.") in [text[s:e] for s, e in sentences(text)]
 
 
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The ruling in Harbour Board v. Ferry Guild of 1998 closed the pier. Boats moved south.",
+        "The mill was built c. 1450 by the monks of the valley. It burned later.",
+        "The letter was signed by A.B. Okafor and two clerks. Nobody answered it.",
+        'She closed with a verse (Ps. 23:4) that everyone knew. Then the hall emptied.',
+        "Tidal models were refined by Osei et al. 2019 and others. The maps improved.",
+    ],
+)
+def test_sentences_do_not_end_at_versus_circa_initials_or_references(text: str) -> None:
+    """A quote cut at "v." or "J.I." would be a broken citation: these dots do not end a sentence."""
+    got = [text[s:e] for s, e in sentences(text)]
+    assert len(got) == 2, got
+    assert got[0].endswith(".") and got[1][0].isupper()
+
+
+def test_sentences_still_end_after_an_acronym_before_a_new_sentence() -> None:
+    text = "The crew was trained by the S.W.A.T. That year the unit grew."
+    assert [text[s:e] for s, e in sentences(text)] == ["The crew was trained by the S.W.A.T.", "That year the unit grew."]
+
 # --- golden subset of SQuAD dev part A ----------------------------------------------------
 
 @pytest.fixture(scope="module")
