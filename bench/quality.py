@@ -226,6 +226,7 @@ def run(
     threshold: float = DEFAULT_MIN_CONFIDENCE,
     cache: Path | None = None,
     trees: bool = True,
+    reranker=None,  # type: ignore[no-untyped-def]  # an index.rerank.CrossEncoderReranker, or None
 ) -> dict:
     """Build (or reuse) the three indexes, ask the sampled questions in each mode, return the metrics."""
     arts = load_squad(data, articles, max_paragraphs)
@@ -242,6 +243,8 @@ def run(
     if not trees:  # the hand-set linear sentence score, for before/after comparisons
         for eng in (full, *folds):
             eng.composer.scorer = None
+    for eng in (full, *folds):
+        eng.reranker = reranker
 
     rng = random.Random(seed)
     qs_all = questions(full, arts, range(len(arts)))
@@ -325,6 +328,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--threshold", type=float, default=DEFAULT_MIN_CONFIDENCE, help="not-found threshold to score")
     ap.add_argument("--linear", action="store_true", help="score sentences with the hand-set linear score, not the fitted trees")
     ap.add_argument("--backend", default="auto", help="embedding backend: auto (what citebot uses by default), onnx or torch")
+    ap.add_argument("--rerank-model", default="", help="a cross-encoder to re-order the top passages (as CITEBOT_RERANK_MODEL)")
+    ap.add_argument("--rerank-depth", type=int, default=10)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     for noisy in ("index.store", "sentence_transformers", "httpx", "bm25s"):
@@ -333,9 +338,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     emb = make_embedder("sentence-transformers/all-MiniLM-L6-v2", args.backend)
     emb.warm_up()
+    reranker = None
+    if args.rerank_model:
+        from index.rerank import CrossEncoderReranker
+
+        reranker = CrossEncoderReranker(args.rerank_model, depth=args.rerank_depth)
+        reranker.warm_up()
     rep = run(args.data, emb, limit=args.limit, ooc_limit=args.ooc_limit, seed=args.seed,
-              modes=[m for m in args.modes.split(",") if m], threshold=args.threshold, trees=not args.linear)
+              modes=[m for m in args.modes.split(",") if m], threshold=args.threshold, trees=not args.linear,
+              reranker=reranker)
     rep["backend"] = getattr(emb, "backend", "?")
+    rep["reranker"] = args.rerank_model or None
     rep["sentence_scorer"] = "linear" if args.linear else "trees"
     print(f"\n{rep['data']}: {rep['articles']} articles, backend {rep['backend']}, {rep['questions']} answerable questions "
           f"(seed {rep['seed']}), {rep['out_of_corpus_questions']} out-of-corpus; threshold {rep['threshold']}\n")

@@ -91,6 +91,7 @@ class App:
         if self._engine is None:
             from index.embed import make_embedder
             from index.engine import Engine
+            from index.rerank import CrossEncoderReranker
 
             s = self.settings
             self._engine = Engine(
@@ -99,6 +100,7 @@ class App:
                 citations=s.citations,
                 min_confidence=s.min_confidence,
                 max_file_bytes=int(s.max_file_mb * 1024 * 1024),
+                reranker=CrossEncoderReranker(s.rerank_model, depth=s.rerank_depth) if s.rerank_model else None,
             )
         return self._engine
 

@@ -22,6 +22,8 @@ class Settings(BaseSettings):
     max_file_mb: float = Field(20.0, validation_alias="CITEBOT_MAX_FILE_MB")
     citations: int = Field(3, ge=1, le=10, validation_alias="CITEBOT_CITATIONS")
     min_confidence: float | None = Field(None, validation_alias="CITEBOT_MIN_CONFIDENCE")
+    rerank_model: str | None = Field(None, validation_alias="CITEBOT_RERANK_MODEL")
+    rerank_depth: int = Field(10, ge=2, le=50, validation_alias="CITEBOT_RERANK_DEPTH")
     log_level: str = Field("INFO", validation_alias="CITEBOT_LOG_LEVEL")
 
     # --- chat, shared ---
@@ -54,7 +56,7 @@ class Settings(BaseSettings):
         return None if isinstance(v, str) and not v.strip() else v
 
     @field_validator("discord_guild_id", "min_confidence", "discord_shards", "discord_shard_ids", "cache_dir",
-                     mode="before")
+                     "rerank_model", mode="before")
     @classmethod
     def _blank_is_none(cls, v: object) -> object:
         return None if isinstance(v, str) and not v.strip() else v

@@ -15,6 +15,7 @@ from .chunk import chunk
 from .embed import Embedder
 from .errors import LoadError, UserError
 from .load import DEFAULT_MAX_BYTES, file_digest, is_supported, load_bytes
+from .rerank import CrossEncoderReranker
 from .search import HybridSearcher
 from .store import IndexReader, IndexWriter, SourceInfo, check_model
 from .types import DEFAULT_COLLECTION, Answer, Article
@@ -86,10 +87,12 @@ class Engine:
         citations: int = 3,
         min_confidence: float | None = None,
         max_file_bytes: int = DEFAULT_MAX_BYTES,
+        reranker: CrossEncoderReranker | None = None,
     ) -> None:
         self.index_dir = Path(index_dir)
         self.embedder = embedder
         self.max_file_bytes = max_file_bytes
+        self.reranker = reranker  # optional cross-encoder; None = the bundled model alone
         self._reader: IndexReader | None = None
         self._reader_lock = threading.Lock()
         self.composer = AnswerComposer(embedder, citations=citations, min_confidence=min_confidence)
@@ -114,6 +117,8 @@ class Engine:
         if warm:
             warm()
         self.embedder.encode(["warm up"])
+        if self.reranker is not None:
+            self.reranker.warm_up()
         _ = self.reader
 
     def ask(self, question: str, collections: Sequence[str] | None = None, *, mode: str = "hybrid") -> Answer:
@@ -128,7 +133,10 @@ class Engine:
         # With token vectors the question's are cached now, for the answer composer to reuse.
         qvec = encode_tokens([question])[0][0] if encode_tokens else self.embedder.encode([question])[0]
         searcher = HybridSearcher(reader, self.embedder)
-        hits = searcher.search(question, k=10, collections=collections, qvec=qvec, mode=mode)
+        depth = self.reranker.depth if self.reranker is not None else 0
+        hits = searcher.search(question, k=max(10, depth), collections=collections, qvec=qvec, mode=mode)
+        if self.reranker is not None:
+            hits = self.reranker.rerank(question, hits)[:max(10, depth)]
         return self.composer.compose(question, hits, qvec)
 
     def sources(self, collections: Sequence[str] | None = None) -> list[SourceInfo]:
