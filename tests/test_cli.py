@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -122,3 +123,20 @@ def test_env_file_is_read_never_written(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "dotenvix" / "CURRENT").exists()
     assert envfile.read_bytes() == before
+
+
+def test_env_example_documents_every_setting() -> None:
+    """Settings' names are a contract: each one a user can set is shown, with a comment, in .env.example."""
+    from bot.config import Settings
+
+    lines = (ROOT / ".env.example").read_text().splitlines()
+    names = set()
+    for field in Settings.model_fields.values():
+        alias = field.validation_alias
+        names.update(alias.choices if hasattr(alias, "choices") else [alias])
+    for name in sorted(n for n in names if n != "PORT"):
+        at = next((i for i, line in enumerate(lines) if line.startswith(f"{name}=")), None)
+        assert at is not None, f"{name} is missing from .env.example"
+        while at > 0 and re.match(r"[A-Z_]+=", lines[at - 1]):  # settings grouped under one comment
+            at -= 1
+        assert at > 0 and lines[at - 1].startswith("#"), f"{name} has no comment above it"
