@@ -83,16 +83,17 @@ def test_unloadable_reranker_is_a_clear_error(tmp_path: Path) -> None:
         rr.warm_up()
 
 
-def test_cli_uses_the_configured_reranker(tiny_cross_encoder: Path, examples_index: Path, monkeypatch, capsys) -> None:
-    from bot.cli import main
+def test_cli_uses_the_configured_reranker(tiny_cross_encoder: Path, examples_index: Path, tmp_path: Path) -> None:
+    from tests.test_cli import run
 
-    monkeypatch.setenv("CITEBOT_RERANK_MODEL", str(tiny_cross_encoder))
-    monkeypatch.setenv("CITEBOT_RERANK_DEPTH", "5")
-    monkeypatch.setenv("CITEBOT_EMBEDDING_BACKEND", "torch")
-    assert main(["ask", "--index", str(examples_index), "--json", "who founded 01.AI?"]) in (0, 1)
-    out = json.loads(capsys.readouterr().out)
-    assert out["question"] == "who founded 01.AI?"
-    assert out["citations"], "the reranked passages are still cited"
+    env = {"CITEBOT_RERANK_MODEL": str(tiny_cross_encoder), "CITEBOT_RERANK_DEPTH": "5"}
+    r = run("ask", "--index", str(examples_index), "--json", "who founded 01.AI?", env=env)
+    assert r.returncode in (0, 1), r.stderr
+    out = json.loads(r.stdout)
+    assert out["question"] == "who founded 01.AI?" and out["citations"]
+    # The setting is really read: a model that cannot be loaded is a clear error, not a traceback.
+    r = run("ask", "--index", str(examples_index), "who founded 01.AI?", env={"CITEBOT_RERANK_MODEL": str(tmp_path / "nothing")})
+    assert r.returncode == 1 and "CITEBOT_RERANK_MODEL" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_blank_setting_means_no_reranker(monkeypatch) -> None:
