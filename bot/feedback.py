@@ -53,13 +53,24 @@ class FeedbackStore:
 
     def record(self, *, platform: str, question: str, vote: int, scope: str | None = None,
                user: str | None = None, answer: str | None = None) -> None:
-        """Store a vote (+1/-1) or a 'not found' (0)."""
+        """Store a vote (+1/-1) or a 'not found' (0).
+
+        One user has one vote per answer: clicking 👍 again, or changing to 👎, replaces their
+        earlier vote on it rather than counting twice.
+        """
         if vote not in (-1, 0, 1):
             raise ValueError("vote must be -1, 0 or 1")
+        question, answer = question[:4000], (answer or None) and answer[:4000]
         with self._lock:
+            if vote and user:
+                self._conn.execute(
+                    "DELETE FROM feedback WHERE vote != 0 AND platform = ? AND scope IS ? AND user = ? "
+                    "AND question = ? AND answer IS ?",
+                    (platform, scope, user, question, answer),
+                )
             self._conn.execute(
                 "INSERT INTO feedback (at, platform, scope, user, question, answer, vote) VALUES (?,?,?,?,?,?,?)",
-                (time.time(), platform, scope, user, question[:4000], (answer or None) and answer[:4000], vote),
+                (time.time(), platform, scope, user, question, answer, vote),
             )
             self._conn.commit()
 

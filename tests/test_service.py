@@ -37,6 +37,21 @@ def test_not_found_questions_are_recorded_for_the_feedback_report(service: Citeb
     assert rows[1].question == "What is the airspeed of a swallow?" and rows[1].scope == "T1"
 
 
+def test_a_user_has_one_vote_per_answer(service: CitebotService) -> None:
+    q, ans = "who founded 01.AI?", "01.AI was founded by Kai-Fu Lee."
+    u1, u2 = Asker("slack", "U1", "T1"), Asker("slack", "U2", "T1")
+    for _ in range(3):  # impatient clicking
+        service.record_vote(q, 1, u1, answer=ans)
+    service.record_vote(q, -1, u1, answer=ans)  # then a change of mind
+    service.record_vote(q, 1, u2, answer=ans)
+    service.record_vote(q, 1, u1, answer="another answer")
+    rows = service.feedback.report(include_up=True)
+    assert sorted((r.user, r.answer, r.kind) for r in rows) == [
+        ("U1", "01.AI was founded by Kai-Fu Lee.", "down"), ("U1", "another answer", "up"),
+        ("U2", "01.AI was founded by Kai-Fu Lee.", "up"),
+    ]
+
+
 def test_uploads_stay_in_their_scope(service: CitebotService) -> None:
     a, b = Asker("discord", "u1", "guildA"), Asker("discord", "u2", "guildB")
     rep = asyncio.run(service.ingest_upload("ferry.txt", FERRY, b))
