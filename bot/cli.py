@@ -122,6 +122,15 @@ class App:
         return self._service
 
 
+def needs_hub(settings) -> bool:  # type: ignore[no-untyped-def]
+    """Whether a configured model is neither the bundled one nor a folder on disk (so must be fetched)."""
+    from index.embed import BUNDLED_NAMES
+
+    names = [settings.embedding_model] if settings.embedding_model not in BUNDLED_NAMES else []
+    names += [settings.rerank_model] if settings.rerank_model else []
+    return any(not Path(n).expanduser().exists() for n in names)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `citebot` command."""
     parser = _parser()
@@ -141,8 +150,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     # One-shot commands keep stderr quiet; long-running bots log at the configured level.
     level = settings.log_level if args.command in ("run", "discord", "slack") else "WARNING"
     _setup_logging("DEBUG" if args.verbose else level)
-    # The bundled model is on disk; never let a library try the network for it.
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    # The bundled model is on disk: never let a library try the network for it. Only a model the
+    # user named from the hub (embedding or reranker) may be downloaded, once, then cached.
+    if not needs_hub(settings):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")

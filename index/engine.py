@@ -136,7 +136,7 @@ class Engine:
         depth = self.reranker.depth if self.reranker is not None else 0
         hits = searcher.search(question, k=max(10, depth), collections=collections, qvec=qvec, mode=mode)
         if self.reranker is not None:
-            hits = self.reranker.rerank(question, hits)[:max(10, depth)]
+            hits = self.reranker.rerank(question, hits)
         return self.composer.compose(question, hits, qvec)
 
     def sources(self, collections: Sequence[str] | None = None) -> list[SourceInfo]:

@@ -104,3 +104,14 @@ def test_blank_setting_means_no_reranker(monkeypatch) -> None:
     monkeypatch.setenv("CITEBOT_RERANK_DEPTH", "1")
     with pytest.raises(Exception, match="greater than or equal to 2"):
         Settings()
+
+
+def test_only_a_model_named_from_the_hub_may_use_the_network(monkeypatch, tiny_cross_encoder: Path) -> None:
+    from bot.cli import needs_hub
+    from bot.config import Settings
+
+    assert not needs_hub(Settings()), "the bundled model alone: citebot stays offline"
+    monkeypatch.setenv("CITEBOT_RERANK_MODEL", str(tiny_cross_encoder))
+    assert not needs_hub(Settings()), "a local folder needs no network"
+    monkeypatch.setenv("CITEBOT_RERANK_MODEL", "cross-encoder/ms-marco-MiniLM-L6-v2")
+    assert needs_hub(Settings())
