@@ -53,16 +53,29 @@ class _Candidate:
     dense = property(lambda self: self.feat.dense)
 
 
+_AUX = r"(?:did|does|do|was|were|is|are|will|would|has|have|had|can|could)"
+_LEAD = {"who": "who", "whom": "who", "whose": "who", "when": "when", "where": "where"}
+
+
 def question_type(question: str) -> str | None:
-    """Coarse answer type: who / when / number / where, or None."""
+    """Coarse answer type: who / when / number / where, or None.
+
+    The question's own wh-word decides first ("Where was it held when ..." asks for a place); a
+    "when" or "who" further in counts only as a question word ("... and when did it open?"), not as
+    a subordinate clause ("What was used when Sky launched?") or a name ("Doctor Who"); a "where"
+    further in still asks for a place ("the stadium where it was played").
+    """
     q = question.lower().strip()
-    if re.match(r"^(who|whom|whose)\b", q) or re.search(r"\b(which|what) (person|people|company|team|man|woman|group|organi[sz]ation|president|king|queen|emperor|scientist|player|coach|author|founder)\b", q) or re.search(r"\bwho\b", q[:40]):
+    lead = re.match(r"^\W*(\w+)", q)
+    if lead and lead.group(1) in _LEAD:
+        return _LEAD[lead.group(1)]
+    if re.search(r"\b(which|what) (person|people|company|team|man|woman|group|organi[sz]ation|president|king|queen|emperor|scientist|player|coach|author|founder)\b", q) or re.search(r"\bwho\b", question.strip()[:40]):
         return "who"
-    if re.match(r"^when\b", q) or re.search(r"\b(what|which) (year|date|day|month|time|century|decade|era)\b|\bin which year\b|\bwhen\b", q):
+    if re.search(rf"\b(what|which) (years?|date|day|month|time|century|decade|era)\b|\bin which year\b|\bwhen {_AUX}\b", q):
         return "when"
     if re.search(r"\bhow (many|much|long|old|far|big|large|tall|high|often|fast)\b|\bwhat (percentage|percent|number|amount|proportion|fraction)\b", q):
         return "number"
-    if re.match(r"^where\b", q) or re.search(r"\b(what|which) (city|country|state|place|region|continent|town|location)\b|\bwhere\b", q):
+    if re.search(rf"\b(what|which) (city|country|state|place|region|continent|town|location)\b|\bwhere\b", q):
         return "where"
     return None
 

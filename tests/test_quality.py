@@ -27,6 +27,15 @@ SQUAD_A = SHARED_EVAL / "squad-v1.1-dev-part-a.json"
         ("What percentage of the vote did he win?", "number"),
         ("Where is the Amazon rainforest?", "where"),
         ("What did OpenAI unveil?", None),
+        # The leading wh-word decides; a later "when" is a clause, "Who" in a title is a name.
+        ("Where was the fair held when the mayor resigned?", "where"),
+        ("What was launched when the ferry service began?", None),
+        ("How old was the captain when she retired?", "number"),
+        ("What year did Doctor Who first air?", "when"),
+        ("How many actors have played Doctor Who?", "number"),
+        ("What planet is Doctor Who from?", None),
+        ("The harbour was rebuilt, but when did it reopen?", "when"),
+        ("What is the name of the stadium where the final was played?", "where"),
     ],
 )
 def test_question_type(question: str, kind: str | None) -> None:
