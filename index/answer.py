@@ -10,7 +10,7 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 from .embed import Embedder
-from .lexical import tokenize
+from .lexical import STOPWORDS, tokenize
 from .select import SentenceFeatures, TreeScorer, alignment, hand_confidence, lexical_shape, linear_score, load_fitted
 from .types import Answer, Citation, Hit
 
@@ -80,12 +80,16 @@ def question_type(question: str) -> str | None:
     return None
 
 
-def _new_names(sentence: str, qwords: set[str]) -> list[re.Match[str]]:
-    """Capitalised names in the sentence that are not just words of the question."""
+def _new_names(sentence: str, qwords: set[str], *, first: bool = False) -> list[re.Match[str]]:
+    """Capitalised names in the sentence that are not just words of the question.
+
+    A sentence's one-word start ("However", "Luther") is left out unless `first`, and then only
+    when it is not a common word.
+    """
     out = []
     for m in _NAME.finditer(sentence):
         words = _QWORD.findall(m.group(0))
-        if m.start() == 0 and len(words) == 1:
+        if m.start() == 0 and len(words) == 1 and (not first or words[0].lower() in STOPWORDS):
             continue  # the capital of a sentence's first word says nothing
         if not all(w.lower() in qwords for w in words):
             out.append(m)
@@ -306,14 +310,30 @@ def _share(weights: Mapping[str, float], total: float, have: set[str], title: se
     return got / total
 
 
-_FOUNDED = re.compile(
-    r"\b(?:founded|co-founded|created|invented|led|owned|run|directed|written|discovered|built|unveiled|launched|developed|headed|designed|composed|painted|established|won|defeated|killed|assassinated|elected|appointed|named|coached)\s+by\s+"
-    r"(?:an?\s+|the\s+)?(?:[\w-]+\s+){0,4}?([A-Z][\w’'.-]+(?:\s+(?:of\s+|de\s+|von\s+)?[A-Z][\w’'.-]+)*)"
+# "... founded by Kai-Fu Lee", "... recorded by a young Bob Gallion": the doer of a verb.
+_BY = re.compile(
+    r"\b([A-Za-z-]+)\s+by\s+(?:an?\s+|the\s+)?(?:[\w-]+\s+){0,4}?([A-Z][\w’'.-]+(?:\s+(?:of\s+|de\s+|von\s+)?[A-Z][\w’'.-]+)*)"
 )
+# Past participles that share no stem with the past tense a question uses ("Who wrote ...?").
+_IRREGULAR = {"wrote": "written", "drew": "drawn", "sang": "sung", "took": "taken", "gave": "given",
+              "chose": "chosen", "beat": "beaten", "broke": "broken", "spoke": "spoken", "stole": "stolen",
+              "rode": "ridden", "drove": "driven", "began": "begun", "flew": "flown", "threw": "thrown"}
 _DATE = re.compile(
     rf"\b((?:(?:\d{{1,2}}\s+)?(?:{_MONTHS})\.?\s+(?:\d{{1,2}},?\s+)?)?(?:1[0-9]{{3}}|20[0-9]{{2}})s?)\b", re.I
 )
 _COUNT = re.compile(rf"(?<![\w.])((?:\d[\d,]*(?:\.\d+)?|(?:{_NUMWORD})(?:[\s-](?:{_NUMWORD}))*)(?:\s*(?:%|percent|per cent|million|billion|thousand|hundred))?)(?![\w])", re.I)
+
+
+_NAME_AFTER = re.compile(r"\s+((?:[a-z][\w-]*\s+){1,2})([A-Z][\w’'.-]+(?:\s+(?:of\s+|de\s+|von\s+)?[A-Z][\w’'.-]+)*)")
+
+
+def _doer(sentence: str, m: re.Match[str]) -> tuple[int, int]:
+    """The name after "by": past a capitalised adjective or title and its noun ("the British rock
+    group Coldplay", "Hall Of Fame guitarist Bill Aken"), not past a preposition ("Kai-Fu Lee in March")."""
+    after = _NAME_AFTER.match(sentence, m.end(2))
+    if after and not any(w in STOPWORDS for w in after.group(1).split()):
+        return after.span(2)
+    return m.span(2)
 
 
 def highlight(question: str, sentence: str) -> tuple[tuple[int, int], ...]:
@@ -323,9 +343,17 @@ def highlight(question: str, sentence: str) -> tuple[tuple[int, int], ...]:
     new = lambda span: not all(w.lower() in qwords for w in _QWORD.findall(sentence[span[0]:span[1]]))
     found: list[tuple[int, int]] = []
     if qtype == "who":
-        found = [m.span(1) for m in _FOUNDED.finditer(sentence) if new(m.span(1))]
+        # Only the doer of the question's own verb: "Who recorded it?" bolds the name after
+        # "recorded by", not the one after "written by" in the same sentence. "Who was sacked?"
+        # asks for the one it happened to, not the doer.
+        qstems = set(tokenize(question)) | {_IRREGULAR[w] for w in qwords if w in _IRREGULAR}
+        passive = re.match(r"^\s*who\s+(was|were|is|are|has been|had been)\b", question, re.I) and not re.search(r"\bby\W*$", question)
+        found = [_doer(sentence, m) for m in _BY.finditer(sentence)
+                 if not passive and (set(tokenize(m.group(1))) & qstems or m.group(1).lower() in qstems)]
+        found = [span for span in found if new(span)]
         if not found and re.match(r"^\s*who\s+(was|is)\s+the\b", question, re.I):
-            found = [m.span() for m in _new_names(sentence, qwords)]
+            # The subject counts here ("Luther was the most widely read author ... in Germany").
+            found = [m.span() for m in _new_names(sentence, qwords, first=True)]
     elif qtype == "when":
         found = [m.span(1) for m in _DATE.finditer(sentence) if new(m.span(1))]
     elif qtype == "number" and re.search(r"\bhow (many|much)\b|\bwhat (percentage|percent|number)\b", question, re.I):

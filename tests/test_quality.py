@@ -63,6 +63,12 @@ def test_lexical_idf_weighs_rare_and_unknown_terms_most() -> None:
         ("When was Python 3.13 released?", "Python 3.13 was released on 7 October 2024 by the core team.", "7 October 2024"),
         ("How many plots does the garden have?", "The garden has 40 plots along the river.", "40"),
         ("Who founded 01.AI?", "It was founded by Kai-Fu Lee and Sinovation Ventures.", "Kai-Fu Lee"),
+        # The doer of the question's own verb, past an adjective or title before the name.
+        ("Who recorded the song?", "The song was written by Ada Brook and recorded by Tom Vale in 1970.", "Tom Vale"),
+        ("Who wrote the anthem?", "The anthem was written by Mara Quist for the opening.", "Mara Quist"),
+        ("Who designed the library?", "The library was designed by Danish architect Lene Holm in 1990.", "Lene Holm"),
+        ("Who headlined the show?", "The show was headlined by the British band Tidewater with two guests.", "Tidewater"),
+        ("Who was the first harbour master?", "Brennan was the first harbour master.", "Brennan"),
     ],
 )
 def test_highlight_spans_are_exact_slices(question: str, sentence: str, bold: str) -> None:
@@ -73,6 +79,9 @@ def test_highlight_spans_are_exact_slices(question: str, sentence: str, bold: st
 def test_highlight_stays_silent_when_unsure() -> None:
     assert highlight("How many plots and gates?", "There are 40 plots and 3 gates.") == ()
     assert highlight("What did OpenAI unveil?", "OpenAI unveiled Sora in February 2024.") == ()
+    # "Who was sacked?" asks for the one sacked, not for the name after "by".
+    assert highlight("Who was sacked before halftime?", "Newton was sacked by Ware as time expired.") == ()
+    assert highlight("Who was the first harbour master?", "Brennan was the first harbour master in Cork.") == ()
 
 
 def test_chunk_offsets_slice_back_and_stay_in_paragraphs() -> None:
