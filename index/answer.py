@@ -321,7 +321,15 @@ _IRREGULAR = {"wrote": "written", "drew": "drawn", "sang": "sung", "took": "take
 _DATE = re.compile(
     rf"\b((?:(?:\d{{1,2}}\s+)?(?:{_MONTHS})\.?\s+(?:\d{{1,2}},?\s+)?)?(?:1[0-9]{{3}}|20[0-9]{{2}})s?)\b", re.I
 )
-_COUNT = re.compile(rf"(?<![\w.])((?:\d[\d,]*(?:\.\d+)?|(?:{_NUMWORD})(?:[\s-](?:{_NUMWORD}))*)(?:\s*(?:%|percent|per cent|million|billion|thousand|hundred))?)(?![\w])", re.I)
+# "40", "1,200", "£304m", "two hundred", "12 percent" (no trailing comma: "in 1700, ...").
+_COUNT = re.compile(
+    rf"(?<![\w.])([£$€]?(?:\d{{1,3}}(?:,\d{{3}})+|\d+)(?:\.\d+)?(?:m|bn|k)?|(?:{_NUMWORD})(?:[\s-](?:{_NUMWORD}))*)"
+    rf"((?:\s*(?:%|percent|per cent|million|billion|thousand|hundred))?)(?![\w])",
+    re.I,
+)
+# A number right after a capitalised word inside the sentence is part of a name: "Route 99",
+# "Apollo 8", "Westwood One".
+_NAMED_NUMBER = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][\w-]*\s+$")
 
 
 _NAME_AFTER = re.compile(r"\s+((?:[a-z][\w-]*\s+){1,2})([A-Z][\w’'.-]+(?:\s+(?:of\s+|de\s+|von\s+)?[A-Z][\w’'.-]+)*)")
@@ -357,6 +365,9 @@ def highlight(question: str, sentence: str) -> tuple[tuple[int, int], ...]:
     elif qtype == "when":
         found = [m.span(1) for m in _DATE.finditer(sentence) if new(m.span(1))]
     elif qtype == "number" and re.search(r"\bhow (many|much)\b|\bwhat (percentage|percent|number)\b", question, re.I):
-        found = [m.span(1) for m in _COUNT.finditer(sentence) if new(m.span(1)) and not _YEAR.fullmatch(m.group(1))]
+        found = [(m.start(1), m.end(2)) for m in _COUNT.finditer(sentence)
+                 if new((m.start(1), m.end(2))) and not _YEAR.fullmatch(m.group(1))
+                 and not _NAMED_NUMBER.search(sentence[: m.start(1)])
+                 and not (m.start(1) > 0 and m.group(1)[0].isupper())]  # "Westwood One", "Channel Four"
     # Two candidates means we do not know which one answers: bold nothing rather than guess.
     return tuple(found) if len(found) == 1 else ()

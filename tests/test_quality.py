@@ -69,6 +69,11 @@ def test_lexical_idf_weighs_rare_and_unknown_terms_most() -> None:
         ("Who designed the library?", "The library was designed by Danish architect Lene Holm in 1990.", "Lene Holm"),
         ("Who headlined the show?", "The show was headlined by the British band Tidewater with two guests.", "Tidewater"),
         ("Who was the first harbour master?", "Brennan was the first harbour master.", "Brennan"),
+        # A count, not a number that is part of a name; currency and thousands kept whole.
+        ("How many analysts were there?", "Westwood One will carry it, with two analysts in the booth.", "two"),
+        ("How many stores does it have?", "It has 40 stores near State Route 99.", "40"),
+        ("How much did the network pay?", "The network paid £304m for the rights.", "£304m"),
+        ("How many people came?", "About 1,200 people came, in 1990, to the fair.", "1,200"),
     ],
 )
 def test_highlight_spans_are_exact_slices(question: str, sentence: str, bold: str) -> None:
