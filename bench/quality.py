@@ -40,6 +40,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 from index.answer import DEFAULT_MIN_CONFIDENCE  # noqa: E402
 from index.embed import Embedder  # noqa: E402
 from index.engine import Document, Engine  # noqa: E402
+from index.rerank import CrossEncoderReranker  # noqa: E402
 from index.types import Answer  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -226,7 +227,7 @@ def run(
     threshold: float = DEFAULT_MIN_CONFIDENCE,
     cache: Path | None = None,
     trees: bool = True,
-    reranker=None,  # type: ignore[no-untyped-def]  # an index.rerank.CrossEncoderReranker, or None
+    reranker: CrossEncoderReranker | None = None,
 ) -> dict:
     """Build (or reuse) the three indexes, ask the sampled questions in each mode, return the metrics."""
     arts = load_squad(data, articles, max_paragraphs)
@@ -340,8 +341,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     emb.warm_up()
     reranker = None
     if args.rerank_model:
-        from index.rerank import CrossEncoderReranker
-
         reranker = CrossEncoderReranker(args.rerank_model, depth=args.rerank_depth)
         reranker.warm_up()
     rep = run(args.data, emb, limit=args.limit, ooc_limit=args.ooc_limit, seed=args.seed,

@@ -327,9 +327,14 @@ _COUNT = re.compile(
     rf"((?:\s*(?:%|percent|per cent|million|billion|thousand|hundred))?)(?![\w])",
     re.I,
 )
-# A number right after a capitalised word inside the sentence is part of a name: "Route 99",
-# "Apollo 8", "Westwood One".
-_NAMED_NUMBER = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][\w-]*\s+$")
+_WORD_BEFORE = re.compile(r"[A-Z][\w-]*\s+$")
+
+
+def _in_name(sentence: str, m: re.Match[str]) -> bool:
+    """A number that is part of a name, not a count: right after a capitalised word that does
+    not start the sentence ("Route 99"), or a capitalised number word inside it ("Westwood One")."""
+    before = _WORD_BEFORE.search(sentence, 0, m.start(1))
+    return bool(before and before.start() > 0) or (m.start(1) > 0 and m.group(1)[0].isupper())
 
 
 _NAME_AFTER = re.compile(r"\s+((?:[a-z][\w-]*\s+){1,2})([A-Z][\w’'.-]+(?:\s+(?:of\s+|de\s+|von\s+)?[A-Z][\w’'.-]+)*)")
@@ -356,8 +361,7 @@ def highlight(question: str, sentence: str) -> tuple[tuple[int, int], ...]:
         # asks for the one it happened to, not the doer.
         qstems = set(tokenize(question)) | {_IRREGULAR[w] for w in qwords if w in _IRREGULAR}
         passive = re.match(r"^\s*who\s+(was|were|is|are|has been|had been)\b", question, re.I) and not re.search(r"\bby\W*$", question)
-        found = [_doer(sentence, m) for m in _BY.finditer(sentence)
-                 if not passive and (set(tokenize(m.group(1))) & qstems or m.group(1).lower() in qstems)]
+        found = [_doer(sentence, m) for m in _BY.finditer(sentence) if not passive and set(tokenize(m.group(1))) & qstems]
         found = [span for span in found if new(span)]
         if not found and re.match(r"^\s*who\s+(was|is)\s+the\b", question, re.I):
             # The subject counts here ("Luther was the most widely read author ... in Germany").
@@ -366,8 +370,6 @@ def highlight(question: str, sentence: str) -> tuple[tuple[int, int], ...]:
         found = [m.span(1) for m in _DATE.finditer(sentence) if new(m.span(1))]
     elif qtype == "number" and re.search(r"\bhow (many|much)\b|\bwhat (percentage|percent|number)\b", question, re.I):
         found = [(m.start(1), m.end(2)) for m in _COUNT.finditer(sentence)
-                 if new((m.start(1), m.end(2))) and not _YEAR.fullmatch(m.group(1))
-                 and not _NAMED_NUMBER.search(sentence[: m.start(1)])
-                 and not (m.start(1) > 0 and m.group(1)[0].isupper())]  # "Westwood One", "Channel Four"
+                 if new((m.start(1), m.end(2))) and not _YEAR.fullmatch(m.group(1)) and not _in_name(sentence, m)]
     # Two candidates means we do not know which one answers: bold nothing rather than guess.
     return tuple(found) if len(found) == 1 else ()

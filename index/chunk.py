@@ -67,16 +67,17 @@ def sentences(text: str, start: int = 0, end: int | None = None) -> list[tuple[i
         s = ls
         for m in _END.finditer(text, ls, le):
             word = re.search(r"([\w.]+)[.!?…]*[\"'”’)\]]*$", text[s:m.end()])
-            token = word.group(1).rstrip(".").lower() if word else ""
+            raw = word.group(1).rstrip(".") if word else ""
+            token = raw.lower()
             if token in _ABBREV:
                 continue
             if len(token) == 1 and text[m.start() - 1].isupper():  # an initial, e.g. "John F. Kennedy"
                 continue
             after = text[m.end():m.end() + 40].split(maxsplit=1)
             nxt = after[0] if after else ""
-            if word and _INITIALS.fullmatch(word.group(1).rstrip(".")) and nxt.lower() not in _STARTERS:
+            if _INITIALS.fullmatch(raw) and nxt.lower() not in _STARTERS:
                 continue
-            if word and _REFERENCE.fullmatch(word.group(1).rstrip(".")) and nxt[:1].isdigit():
+            if _REFERENCE.fullmatch(raw) and nxt[:1].isdigit():
                 continue
             out.extend(_trim(text, s, m.end()))
             s = m.end()
