@@ -124,7 +124,6 @@ class AnswerMemory:
     def __init__(self, size: int = 10_000) -> None:
         self.size = size
         self._items: "OrderedDict[str, tuple[str, Optional[str]]]" = OrderedDict()
-        self.hidden: "OrderedDict[str, None]" = OrderedDict()
 
     def put(self, question: str, answer: Optional[str]) -> str:
         """Remember an answer; returns its key."""
@@ -580,13 +579,13 @@ class CitebotMixin:
                 return
             question = answer.question or text
             reply = render_answer(answer, question=question)
-            if isinstance(message.channel, discord.Thread):
-                target: discord.abc.Messageable = message.channel
-            else:
-                target, _ = await self._reply_place(message, question.split("\n", 1)[0])
+            target: discord.abc.Messageable = message.channel
+            reference: Optional[discord.Message] = None
+            if not isinstance(message.channel, discord.Thread):  # a forum post is its own thread already
+                target, reference = await self._reply_place(message, question.split("\n", 1)[0])
             key = self.memory.put(question, answer.answer)
             await target.send(view=answer_view(key, more=reply.has_more, asker=str(message.author.id)),
-                              **_send_kwargs(reply))
+                              reference=reference, mention_author=False, **_send_kwargs(reply))
         except Exception:
             # Nobody asked us: a failure stays in the log, never becomes a message in the channel.
             log.exception("answering a help-channel question in %s failed", message.guild.id)
