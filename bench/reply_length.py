@@ -171,7 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--before", default="add4901", help="git commit whose renderers are 'before'")
     ap.add_argument("--fit", action="store_true", help="fit CITEBOT_AUTO_MIN_CONFIDENCE and write bot/auto_confidence.json")
     ap.add_argument("--fit-questions", type=int, default=2000, help="questions for the fit, half in-corpus half not")
-    ap.add_argument("--precision", type=float, default=0.9, help="share of posted unasked answers that must be right")
+    ap.add_argument("--precision", type=float, default=0.85, help="share of posted unasked answers that must be right")
     ap.add_argument("--skip-lengths", action="store_true")
     args = ap.parse_args(argv)
     if not args.data.exists():
@@ -209,7 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         AUTO_FILE.write_text(json.dumps({
             "threshold": fit["threshold"],
             "provenance": {
-                "made_by": "python bench/reply_length.py --fit" + (f" --precision {args.precision}" if args.precision != 0.9 else ""),
+                "made_by": "python bench/reply_length.py --fit" + (f" --precision {args.precision}" if args.precision != 0.85 else ""),
                 "date": report["date"], "data": args.data.name, "data_sha256_16": data_hash, "seed": args.seed,
                 "questions": fit["asked"], "target_precision": args.precision,
                 "precision_at_threshold": fit["precision_at_threshold"], "posted": fit["posted"],

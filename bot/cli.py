@@ -263,7 +263,8 @@ def cmd_feedback(app: App, args) -> int:
         when = datetime.fromtimestamp(r.at, timezone.utc).strftime("%Y-%m-%d %H:%M")
         print(f"{when}  {r.kind:9}  {r.platform}{':' + r.scope if r.scope else ''}  {r.question}")
         if r.answer:
-            print(f"                     answered: {r.answer[:200]}")
+            label = "not posted" if r.kind == "unanswered" else "answered"  # below the help-channel threshold
+            print(f"                     {label}: {r.answer[:200]}")
     return 0
 
 
