@@ -35,7 +35,7 @@ from .render.discord import (
     sources_pages,
 )
 from .channels import parse_collection_names
-from .service import APOLOGY, Asker, CitebotService
+from .service import APOLOGY, Asker, CitebotService, is_question
 
 log = logging.getLogger(__name__)
 
@@ -557,7 +557,9 @@ class CitebotMixin:
             # A forum post: its first message shares the thread's id; later messages are replies.
             if message.id != channel.id or not isinstance(channel.parent, discord.ForumChannel):
                 return None
-            text = f"{channel.name}\n{message.content or ''}".strip()
+            # The title is the question when it reads like one; the body adds words only when it doesn't.
+            title = channel.name or ""
+            text = title if is_question(title) else f"{title}\n{message.content or ''}".strip()
         elif isinstance(channel, discord.TextChannel):
             text = (message.content or "").strip()
         else:

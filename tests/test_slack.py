@@ -615,7 +615,7 @@ async def settle(app: HttpSlackApp) -> None:
 def test_help_channel_questions_are_answered_in_a_thread_public_and_private(help_service: CitebotService) -> None:
     async def scenario() -> None:
         async with MockSlack() as slack, HttpSlackApp(help_service, slack) as app:
-            await app.event(channel_message("hey, who founded 01.AI?", "1700000000.000100"), "Ev1")
+            await app.event(channel_message("Who founded 01.AI?", "1700000000.000100"), "Ev1")
             public = await answered(slack, "chat.postMessage", channel="C_HELP")
             assert public.body["thread_ts"] == "1700000000.000100"  # in a thread on the question
             assert AI01_LINK in public.text and public.body["unfurl_links"] is False
@@ -784,5 +784,25 @@ def test_every_reply_the_app_posts_fits_slacks_limits(help_service: CitebotServi
             await answered(slack, "response/more")
             await answered(slack, "chat.postMessage", thread_ts="6.1")
             assert not slack.refused
+
+    run(scenario())
+
+
+def test_socket_mode_help_channel_question_is_answered_in_a_thread(help_service: CitebotService) -> None:
+    async def scenario() -> None:
+        async with MockSlack() as slack:
+            settings = Settings(SLACK_BOT_TOKEN=slack.bot_token, SLACK_APP_TOKEN=slack.app_token,
+                                SLACK_API_URL=slack.api_url)
+            task = asyncio.create_task(serve(settings, help_service))
+            try:
+                env = await slack.send_envelope("events_api", event_payload(
+                    channel_message("what is Sora?", "1700000000.000300", channel="G_HELP"), "EvSock"))
+                await slack.wait_ack(env, timeout=3)
+                call = await answered(slack, "chat.postMessage", thread_ts="1700000000.000300")
+                assert call.body["channel"] == "G_HELP" and SORA_URL in call.text
+                assert not slack.refused
+            finally:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
 
     run(scenario())
