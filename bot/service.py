@@ -231,7 +231,10 @@ class CitebotService:
         except UserError:
             return None
         if self.channel_limiter.check(f"{asker.platform}:{asker.channel}"):
+            # Checked before searching, so a flood of questions in one channel costs no search either.
             log.info("%s channel %s is over its unasked-answer limit; staying silent", asker.platform, asker.channel)
+            self.feedback.record(platform=asker.platform, scope=asker.scope, user=asker.user, question=q,
+                                 vote=0, auto=True)
             return None
         answer = self._answer(q, asker)
         confident = answer.found and answer.confidence >= self.auto_min_confidence

@@ -62,6 +62,7 @@ def test_per_channel_limit_keeps_citebot_quiet(engine) -> None:
     second = service.auto_answer_sync("When was Python 3.13 released?", Asker("discord", "2", "9", channel="C1"))
     other = service.auto_answer_sync("When was Python 3.13 released?", Asker("discord", "2", "9", channel="C3"))
     assert first is not None and second is None and other is not None
+    assert [r.question for r in service.feedback.report() if r.kind == "unanswered"] == ["When was Python 3.13 released?"]
 
 
 def test_channel_collections_and_uploads_of_the_own_scope_only(engine) -> None:
