@@ -342,7 +342,7 @@ class CitebotMixin:
         if collections is not None:
             names = () if collections.strip().lower() in ("all", "*", "everything") else parse_collection_names(collections)
         rule = await self.service.set_channel(asker, auto=auto, collections=names)
-        where = f"<#{asker.channel}>"
+        where = f"#{getattr(target, 'name', None) or asker.channel}"
         text = (f"{where}: " + ("I answer new questions here when I'm confident" if rule.auto
                                 else "I answer only when asked (/ask or a mention)")
                 + "; articles from " + (", ".join(f"`{n}`" for n in rule.collections) if rule.collections else "every collection") + ".")

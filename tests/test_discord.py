@@ -865,7 +865,7 @@ def test_channel_command_is_for_admins_and_turns_a_channel_on(world: World) -> N
 
     allowed = world.fake.slash(world.bot, world.a, BOB, "channel", options, permissions=MANAGE_GUILD)
     _, cb, _ = world.run(interact(world, allowed, followup=False))
-    assert flags(cb) == EPHEMERAL and "I answer new questions here" in cb.payload["content"]
+    assert flags(cb) == EPHEMERAL and cb.payload["content"].startswith("#quiet: I answer new questions here")
     assert MESSAGE_CONTENT_OFF not in cb.payload["content"] and pings_nobody(cb)
     asked = world.fake.message(world.a, ALICE, "When was Python 3.13 released?", channel_id=world.quiet)
     _, reply = world.run(post_and_wait_answer(world, asked))
