@@ -19,7 +19,6 @@ from typing import Any
 
 import pytest
 
-from bot.channels import ChannelStore
 from bot.config import Settings
 from bot.discord_app import (
     ADMIN_ONLY,
