@@ -19,6 +19,7 @@ from typing import Any, Awaitable, Callable, Coroutine
 from aiohttp import web
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
 from index.errors import UserError
@@ -404,7 +405,10 @@ def make_client(settings: Settings) -> AsyncWebClient:
     """The Web API client, on `SLACK_API_URL` (GovSlack or a test fake use another host)."""
     if settings.slack_bot_token is None:
         raise UserError("set SLACK_BOT_TOKEN to run the Slack app")
-    return AsyncWebClient(token=settings.slack_bot_token.get_secret_value(), base_url=api_url(settings))
+    client = AsyncWebClient(token=settings.slack_bot_token.get_secret_value(), base_url=api_url(settings))
+    # Slack answers a burst (a busy help channel) with 429 + Retry-After: wait that long and post once more.
+    client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=1))
+    return client
 
 
 class _WithholdRejectedBodies(logging.Filter):

@@ -806,3 +806,16 @@ def test_socket_mode_help_channel_question_is_answered_in_a_thread(help_service:
                 await asyncio.gather(task, return_exceptions=True)
 
     run(scenario())
+
+
+def test_a_rate_limited_answer_is_posted_after_slacks_retry_after(help_service: CitebotService) -> None:
+    async def scenario() -> None:
+        async with MockSlack() as slack, HttpSlackApp(help_service, slack) as app:
+            slack.rate_limit("chat.postMessage", retry_after=1)
+            await app.event(channel_message("When was Python 3.13 released?", "7.1"), "EvR")
+            await slack.wait_for(lambda c: c.path == "chat.postMessage" and len(slack.of("chat.postMessage")) == 2)
+            first, second = slack.of("chat.postMessage")
+            assert slack.refused == [("chat.postMessage", "ratelimited")] and second.body["thread_ts"] == "7.1"
+            assert first.body == second.body and "python-313" in second.text
+
+    run(scenario())
