@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -81,19 +82,27 @@ class ChannelStore:
         self.configured = dict(collections or {})
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
+        self._rows: dict[tuple[str, str], tuple[int | None, str | None]] = {}
+        self._loaded_at = float("-inf")
         if path is not None:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             self._conn = sqlite3.connect(str(path), check_same_thread=False, timeout=10)
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.executescript(SCHEMA)
 
+    # Every channel message is checked against these rules on the event loop, so they are read from
+    # a copy refreshed every few seconds (other replicas' admin changes arrive within that time).
+    REFRESH_SECONDS = 5.0
+
     def _row(self, platform: str, channel: str) -> tuple[int | None, str | None]:
         if self._conn is None:
             return None, None
         with self._lock:
-            row = self._conn.execute("SELECT auto, collections FROM channels WHERE platform = ? AND channel = ?",
-                                     (platform, channel)).fetchone()
-        return (row[0], row[1]) if row else (None, None)
+            if time.monotonic() - self._loaded_at > self.REFRESH_SECONDS:
+                self._rows = {(p, c): (a, n) for p, c, a, n in
+                              self._conn.execute("SELECT platform, channel, auto, collections FROM channels")}
+                self._loaded_at = time.monotonic()
+            return self._rows.get((platform, channel), (None, None))
 
     def rule(self, platform: str, channel: str | None) -> ChannelRule:
         """The rule for one channel (no channel, e.g. a DM: the default rule)."""
@@ -123,6 +132,7 @@ class ChannelStore:
                 (platform, channel, scope, new_auto, new_names),
             )
             self._conn.commit()
+            self._loaded_at = float("-inf")  # this process sees its own change at once
         return self.rule(platform, channel)
 
     def any_auto(self, platform: str) -> bool:
@@ -131,10 +141,8 @@ class ChannelStore:
             return True
         if self._conn is None:
             return False
-        with self._lock:
-            row = self._conn.execute("SELECT 1 FROM channels WHERE platform = ? AND auto = 1 LIMIT 1",
-                                     (platform,)).fetchone()
-        return row is not None
+        self._row(platform, "")  # refresh the copy
+        return any(p == platform and a == 1 for (p, _), (a, _) in self._rows.items())
 
     def close(self) -> None:
         """Close the database."""

@@ -126,3 +126,12 @@ def test_feedback_files_from_before_help_channels_are_upgraded(tmp_path: Path) -
     store = FeedbackStore(path)
     store.record(platform="discord", question="new?", vote=0, auto=True)
     assert [(r.question, r.kind) for r in store.report()] == [("new?", "unanswered"), ("old?", "not found")]
+
+
+def test_another_replica_sees_an_admins_change_after_its_refresh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    here, there = ChannelStore(tmp_path / "c.sqlite"), ChannelStore(tmp_path / "c.sqlite")
+    assert not there.rule("slack", "C1").auto
+    here.set("slack", "C1", "T1", auto=True)
+    assert here.rule("slack", "C1").auto  # its own change, at once
+    monkeypatch.setattr(ChannelStore, "REFRESH_SECONDS", 0.0)
+    assert there.rule("slack", "C1").auto
