@@ -135,3 +135,17 @@ def test_another_replica_sees_an_admins_change_after_its_refresh(tmp_path: Path,
     assert here.rule("slack", "C1").auto  # its own change, at once
     monkeypatch.setattr(ChannelStore, "REFRESH_SECONDS", 0.0)
     assert there.rule("slack", "C1").auto
+
+
+def test_citebot_feedback_lists_unanswered_help_channel_questions(tmp_path: Path) -> None:
+    from tests.test_cli import run
+
+    store = FeedbackStore(tmp_path / "feedback.sqlite")
+    store.record(platform="discord", scope="9", user="1", question="Who is the mayor?", answer="A guess.", vote=0, auto=True)
+    store.record(platform="slack", scope="T1", user="U1", question="What is X?", vote=0)
+    store.close()
+    rows = json.loads(run("feedback", "--json", "--index", str(tmp_path)).stdout)
+    assert [(r["kind"], r["question"], r["auto"]) for r in rows] == [
+        ("not found", "What is X?", 0), ("unanswered", "Who is the mayor?", 1)]
+    text = run("feedback", "--index", str(tmp_path)).stdout
+    assert "unanswered  discord:9  Who is the mayor?" in text and "not posted: A guess." in text
