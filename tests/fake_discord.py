@@ -427,13 +427,13 @@ class FakeDiscord:
     def _too_long(limit: int) -> dict[str, Any]:
         return {"_errors": [{"code": "BASE_TYPE_MAX_LENGTH", "message": f"Must be {limit} or fewer in length."}]}
 
-    def check_message(self, body: dict[str, Any] | None) -> tuple[int, dict[str, Any]] | None:
-        """Discord's answer to a message body over its limits (None when Discord would accept it)."""
+    def check_message(self, body: dict[str, Any] | None, *, edit: bool = False) -> tuple[int, dict[str, Any]] | None:
+        """Discord's answer to a message body (or an edit's) over its limits (None when Discord would accept it)."""
         body = body or {}
         content = body.get("content") or ""
         embeds = body.get("embeds") or []
         components = body.get("components") or []
-        if not content and not embeds and not body.get("attachments") and not body.get("sticker_ids") \
+        if not edit and not content and not embeds and not body.get("attachments") and not body.get("sticker_ids") \
                 and not components:
             return 400, {"message": "Cannot send an empty message", "code": 50006}
         if len(content) > CONTENT_LIMIT:
@@ -554,8 +554,8 @@ class FakeDiscord:
                 parts[0] == "channels" and len(parts) in (3, 4) and parts[2] == "messages")):
             if parts[0] == "webhooks" and len(parts) >= 3 and parts[2] not in self.interactions:
                 refusal = 404, {"message": "Unknown Webhook", "code": 10015}
-            elif method == "POST" or body:
-                refusal = self.check_message(body) if method == "POST" else None
+            else:
+                refusal = self.check_message(body, edit=method == "PATCH")
         if refusal is not None:
             return await self._refuse(rec, *refusal)
 
