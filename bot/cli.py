@@ -108,6 +108,7 @@ class App:
     def service(self):
         """The chat service shared by every adapter."""
         if self._service is None:
+            from .channels import channel_store
             from .feedback import FeedbackStore
             from .service import CitebotService
 
@@ -118,6 +119,9 @@ class App:
                 max_question_chars=s.max_question_chars,
                 rate_limit_per_minute=s.rate_limit_per_minute,
                 max_upload_bytes=int(s.max_upload_mb * 1024 * 1024),
+                channels=channel_store(s, self.index_dir),
+                auto_min_confidence=s.auto_min_confidence,
+                auto_per_channel_per_minute=s.auto_per_channel_per_minute,
             )
         return self._service
 
@@ -259,7 +263,8 @@ def cmd_feedback(app: App, args) -> int:
         when = datetime.fromtimestamp(r.at, timezone.utc).strftime("%Y-%m-%d %H:%M")
         print(f"{when}  {r.kind:9}  {r.platform}{':' + r.scope if r.scope else ''}  {r.question}")
         if r.answer:
-            print(f"                     answered: {r.answer[:200]}")
+            label = "not posted" if r.kind == "unanswered" else "answered"  # below the help-channel threshold
+            print(f"                     {label}: {r.answer[:200]}")
     return 0
 
 

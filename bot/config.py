@@ -31,6 +31,12 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(10, ge=0, validation_alias="CITEBOT_RATE_LIMIT_PER_MINUTE")
     max_upload_mb: float = Field(10.0, validation_alias="CITEBOT_MAX_UPLOAD_MB")
 
+    # --- help channels (answer new questions where people ask them) ---
+    auto_channels: str | None = Field(None, validation_alias="CITEBOT_AUTO_CHANNELS")
+    auto_min_confidence: float | None = Field(None, ge=0.0, le=1.0, validation_alias="CITEBOT_AUTO_MIN_CONFIDENCE")
+    auto_per_channel_per_minute: int = Field(6, ge=0, validation_alias="CITEBOT_AUTO_PER_CHANNEL_PER_MINUTE")
+    channel_collections: str | None = Field(None, validation_alias="CITEBOT_CHANNEL_COLLECTIONS")
+
     # --- Discord ---
     discord_token: SecretStr | None = Field(None, validation_alias="DISCORD_TOKEN")
     discord_guild_id: int | None = Field(None, validation_alias="CITEBOT_DISCORD_GUILD_ID")
@@ -56,7 +62,7 @@ class Settings(BaseSettings):
         return None if isinstance(v, str) and not v.strip() else v
 
     @field_validator("discord_guild_id", "min_confidence", "discord_shards", "discord_shard_ids", "cache_dir",
-                     "rerank_model", mode="before")
+                     "rerank_model", "auto_channels", "auto_min_confidence", "channel_collections", mode="before")
     @classmethod
     def _blank_is_none(cls, v: object) -> object:
         return None if isinstance(v, str) and not v.strip() else v

@@ -1,4 +1,5 @@
-"""Discord adapter (discord.py): /ask, /sources, /ingest, /forget, @mentions and DMs, answer buttons.
+"""Discord adapter (discord.py): /ask, /sources, /ingest, /forget, /channel, @mentions and DMs,
+new questions in help channels (text and forum), answer buttons.
 
 Thin by design: every question goes to `CitebotService` (which runs embedding and FAISS off the
 event loop) and every reply is rendered by `bot.render.discord`. Discord's rules shape the code:
@@ -12,7 +13,7 @@ import logging
 import re
 import secrets
 from collections import OrderedDict
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 import discord
 import yarl
@@ -28,12 +29,13 @@ from .render.discord import (
     DiscordReply,
     render_answer,
     render_message,
-    render_more,
     render_not_found,
+    render_passages,
     render_sources,
     sources_pages,
 )
-from .service import APOLOGY, Asker, CitebotService
+from .channels import parse_collection_names
+from .service import APOLOGY, Asker, CitebotService, is_question
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,12 @@ ADMIN_ONLY = "Sorry, only members with the **Manage Server** permission can chan
 THANKS = "Thanks for the feedback!"
 EXPIRED = "That answer is too old for this button; please ask the question again."
 THINKING_NAME = "Answer"
+HIDDEN = "Thanks for the feedback. I've removed my answer."
+# Discord refuses a command whose string option allows more than 6,000 characters (sync fails).
+OPTION_MAX_LENGTH = 6000
+MESSAGE_CONTENT_OFF = ("Saved. Discord's Message Content intent is off for this bot, so I can't read new "
+                       "questions yet: enable it in the Developer Portal (Bot → Privileged Gateway Intents) "
+                       "and restart citebot.")
 
 # discord.py keeps its endpoints as process-wide class attributes; remember Discord's own.
 _DISCORD_API = Route.BASE
@@ -86,9 +94,24 @@ def shard_options(settings: Settings) -> Optional[dict[str, Any]]:
     return {"shard_count": count, "shard_ids": shard_ids}
 
 
-def asker_of(user_id: int, guild_id: Optional[int]) -> Asker:
-    """Who asks, scoped to their server (None in DMs): uploads of one server never answer another."""
-    return Asker(platform="discord", user=str(user_id), scope=str(guild_id) if guild_id else None)
+def check_limits(settings: Settings) -> None:
+    """Refuse settings Discord itself would reject, before connecting (a failed command sync is silent)."""
+    if settings.max_question_chars > OPTION_MAX_LENGTH:
+        raise UserError(f"CITEBOT_MAX_QUESTION_CHARS is {settings.max_question_chars:,}, but Discord allows at most "
+                        f"{OPTION_MAX_LENGTH:,} characters in a command option; set it to {OPTION_MAX_LENGTH:,} or less")
+
+
+def asker_of(user_id: int, guild_id: Optional[int], channel: Any = None) -> Asker:
+    """Who asks, scoped to their server (None in DMs): uploads of one server never answer another.
+
+    `channel` is where they ask (a thread counts as its parent channel, a forum post as its forum),
+    which may limit the collections they are answered from.
+    """
+    channel_id = None
+    if guild_id and channel is not None:
+        channel_id = getattr(channel, "parent_id", None) if isinstance(channel, discord.Thread) else getattr(channel, "id", None)
+    return Asker(platform="discord", user=str(user_id), scope=str(guild_id) if guild_id else None,
+                 channel=str(channel_id) if channel_id else None)
 
 
 class AnswerMemory:
@@ -132,30 +155,35 @@ def _send_kwargs(reply: DiscordReply) -> dict[str, Any]:
     return kwargs
 
 
-class AnswerButton(discord.ui.DynamicItem[discord.ui.Button], template=r"citebot:(?P<action>more|up|down):(?P<key>[0-9a-f]+)"):
-    """"More sources", 👍 and 👎 under an answer; routed by custom_id, so they survive restarts."""
+class AnswerButton(discord.ui.DynamicItem[discord.ui.Button],
+                   template=r"citebot:(?P<action>more|up|down):(?P<key>[0-9a-f]+)(?::(?P<asker>\d+))?"):
+    """"Show passages", 👍 and 👎 under an answer; routed by custom_id, so they survive restarts.
+
+    Under an unasked answer the custom_id also names the asker, whose 👎 removes the answer.
+    """
 
     STYLES = {
-        "more": ("More sources", None, discord.ButtonStyle.secondary),
+        "more": ("Show passages", None, discord.ButtonStyle.secondary),
         "up": (None, "👍", discord.ButtonStyle.secondary),
         "down": (None, "👎", discord.ButtonStyle.secondary),
     }
 
-    def __init__(self, action: str, key: str) -> None:
+    def __init__(self, action: str, key: str, asker: Optional[str] = None) -> None:
         label, emoji, style = self.STYLES[action]
-        super().__init__(discord.ui.Button(label=label, emoji=emoji, style=style, custom_id=f"citebot:{action}:{key}"))
-        self.action, self.key = action, key
+        custom_id = f"citebot:{action}:{key}" + (f":{asker}" if asker else "")
+        super().__init__(discord.ui.Button(label=label, emoji=emoji, style=style, custom_id=custom_id))
+        self.action, self.key, self.asker = action, key, asker
 
     @classmethod
     async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: "re.Match[str]", /) -> "AnswerButton":
         """Rebuild the button from a click."""
-        return cls(match["action"], match["key"])
+        return cls(match["action"], match["key"], match["asker"])
 
     async def callback(self, interaction: discord.Interaction) -> None:
         """Hand the click to the bot that owns the service."""
         client = interaction.client
         if isinstance(client, CitebotMixin):
-            await client.on_answer_button(interaction, self.action, self.key)
+            await client.on_answer_button(interaction, self.action, self.key, asker=self.asker)
 
 
 class SourcesPageButton(discord.ui.DynamicItem[discord.ui.Button], template=r"citebot:src:(?P<page>\d+)"):
@@ -178,13 +206,13 @@ class SourcesPageButton(discord.ui.DynamicItem[discord.ui.Button], template=r"ci
             await client.on_sources_page(interaction, self.page)
 
 
-def answer_view(key: str, *, more: bool) -> discord.ui.View:
+def answer_view(key: str, *, more: bool, asker: Optional[str] = None) -> discord.ui.View:
     """The buttons under an answer (fully dynamic, so discord.py keeps no per-message state)."""
     view = discord.ui.View(timeout=None)
     if more:
         view.add_item(AnswerButton("more", key))
     view.add_item(AnswerButton("up", key))
-    view.add_item(AnswerButton("down", key))
+    view.add_item(AnswerButton("down", key, asker))
     return view
 
 
@@ -203,7 +231,10 @@ class CitebotMixin:
 
     def __init__(self, service: CitebotService, *, guild_id: Optional[int] = None,
                  fetch_shard_count: bool = False, **options: Any) -> None:
-        intents = discord.Intents.default()  # no privileged intents: mentions and DMs carry their content
+        intents = discord.Intents.default()  # mentions and DMs carry their content without privileges
+        # Reading new questions in help channels needs the privileged Message Content intent; it is
+        # asked for only when some channel is set to answer unasked (setting or an earlier /channel).
+        intents.message_content = service.channels.any_auto("discord")
         options.setdefault("allowed_mentions", NO_PINGS)
         super().__init__(intents=intents, **options)  # type: ignore[call-arg]
         self.service = service
@@ -283,8 +314,41 @@ class CitebotMixin:
             names = [r.source.rsplit("/", 1)[-1] for r in rows if r.collection == asker.collection]
             return [app_commands.Choice(name=n[:100], value=n[:100]) for n in names if current.lower() in n.lower()][:25]
 
+        @self.tree.command(name="channel", description="Answer new questions in a channel, and choose its articles.")
+        @app_commands.describe(
+            answer_new_questions="Answer new questions posted there, without being asked (in a thread, only when sure)",
+            collections="Collections it answers from, comma-separated (e.g. hr, uploads); 'all' for everything",
+            channel="A text or forum channel (default: this one)",
+        )
+        @app_commands.guild_only()
+        @app_commands.default_permissions(manage_guild=True)
+        async def channel(interaction: discord.Interaction, answer_new_questions: Optional[bool] = None,
+                          collections: Optional[app_commands.Range[str, 1, 200]] = None,
+                          channel: Optional[Union[discord.TextChannel, discord.ForumChannel]] = None) -> None:
+            await self.channel_command(interaction, answer_new_questions, collections, channel)
+
     def _asker(self, interaction: discord.Interaction) -> Asker:
-        return asker_of(interaction.user.id, interaction.guild_id)
+        return asker_of(interaction.user.id, interaction.guild_id, interaction.channel)
+
+    async def channel_command(self, interaction: discord.Interaction, auto: Optional[bool], collections: Optional[str],
+                              channel: Optional[Any]) -> None:
+        """/channel: Manage Server only; sets (or shows) a channel's unasked answers and collections."""
+        if not self._may_manage(interaction):
+            await interaction.response.send_message(ADMIN_ONLY, ephemeral=True, allowed_mentions=NO_PINGS)
+            return
+        target = channel if channel is not None else interaction.channel
+        asker = asker_of(interaction.user.id, interaction.guild_id, target)
+        names: Optional[tuple[str, ...]] = None
+        if collections is not None:
+            names = () if collections.strip().lower() in ("all", "*", "everything") else parse_collection_names(collections)
+        rule = await self.service.set_channel(asker, auto=auto, collections=names)
+        where = f"#{getattr(target, 'name', None) or asker.channel}"
+        text = (f"{where}: " + ("I answer new questions here when I'm confident" if rule.auto
+                                else "I answer only when asked (/ask or a mention)")
+                + "; articles from " + (", ".join(f"`{n}`" for n in rule.collections) if rule.collections else "every collection") + ".")
+        if rule.auto and not self.intents.message_content:  # type: ignore[attr-defined]
+            text += "\n" + MESSAGE_CONTENT_OFF
+        await interaction.response.send_message(render_message(text), ephemeral=True, allowed_mentions=NO_PINGS)
 
     async def ask_command(self, interaction: discord.Interaction, question: str, private: bool) -> None:
         """/ask: defer at once (3-second deadline), answer off the loop, then follow up."""
@@ -399,22 +463,32 @@ class CitebotMixin:
             return _unrender(embeds[0].title), (_unrender(first) or None)
         return None
 
-    async def on_answer_button(self, interaction: discord.Interaction, action: str, key: str) -> None:
-        """More sources (ephemeral) or a 👍/👎 vote recorded with the question and answer."""
+    async def on_answer_button(self, interaction: discord.Interaction, action: str, key: str,
+                               asker: Optional[str] = None) -> None:
+        """Passages (ephemeral) or a 👍/👎 vote recorded with the question and answer.
+
+        A 👎 from the person whose question was answered unasked also removes the answer.
+        """
         try:
             recalled = self._recall(interaction, key)
             if recalled is None:
                 await interaction.response.send_message(EXPIRED, ephemeral=True, allowed_mentions=NO_PINGS)
                 return
             question, answer_text = recalled
-            asker = self._asker(interaction)
+            clicker = self._asker(interaction)
+            if action == "down" and asker and asker == str(interaction.user.id) and interaction.message is not None:
+                await interaction.response.defer(ephemeral=True, thinking=True)
+                await asyncio.to_thread(self.service.record_vote, question, -1, clicker, answer_text)
+                await interaction.message.delete()
+                await interaction.followup.send(HIDDEN, ephemeral=True, allowed_mentions=NO_PINGS)
+                return
             await interaction.response.defer(ephemeral=True, thinking=True)
             if action == "more":
-                answer = await self.service.more_sources(question, asker)
-                await interaction.followup.send(ephemeral=True, **_send_kwargs(render_more(answer)))
+                answer = await self.service.more_sources(question, clicker)
+                await interaction.followup.send(ephemeral=True, **_send_kwargs(render_passages(answer)))
             else:
                 vote = 1 if action == "up" else -1
-                await asyncio.to_thread(self.service.record_vote, question, vote, asker, answer_text)
+                await asyncio.to_thread(self.service.record_vote, question, vote, clicker, answer_text)
                 await interaction.followup.send(THANKS, ephemeral=True, allowed_mentions=NO_PINGS)
         except UserError as exc:
             await self._reply_ephemeral(interaction, render_message(str(exc)))
@@ -450,8 +524,9 @@ class CitebotMixin:
         """Answer @mentions in a thread on the message (or in the thread asked in) and DMs as replies."""
         question = self.question_in(message)
         if question is None:
+            await self.auto_answer(message)
             return
-        asker = asker_of(message.author.id, message.guild.id if message.guild else None)
+        asker = asker_of(message.author.id, message.guild.id if message.guild else None, message.channel)
         try:
             async with message.channel.typing():
                 answer = await self.service.ask(question, asker)
@@ -467,6 +542,55 @@ class CitebotMixin:
         except Exception:
             log.exception("answering a message in %s failed", message.guild.id if message.guild else "a DM")
             await self._reply_plain(message, APOLOGY)
+
+    # --- help channels ----------------------------------------------------------------------
+
+    def help_question_in(self, message: discord.Message) -> Optional[str]:
+        """The text of a new top-level post in a help channel, or None (bots, replies, thread replies…)."""
+        me = self.user  # type: ignore[attr-defined]
+        if me is None or message.guild is None or message.author.bot or message.author.id == me.id:
+            return None
+        if message.type is not discord.MessageType.default or message.reference is not None:
+            return None  # replies, pins, joins, thread-starter notices
+        channel = message.channel
+        if isinstance(channel, discord.Thread):
+            # A forum post: its first message shares the thread's id; later messages are replies.
+            if message.id != channel.id or not isinstance(channel.parent, discord.ForumChannel):
+                return None
+            # The title is the question when it reads like one; the body adds words only when it doesn't.
+            title = channel.name or ""
+            text = title if is_question(title) else f"{title}\n{message.content or ''}".strip()
+        elif isinstance(channel, discord.TextChannel):
+            text = (message.content or "").strip()
+        else:
+            return None
+        if not self.service.auto_channel("discord", asker_of(me.id, message.guild.id, channel).channel):
+            return None
+        limit = self.service.max_question_chars
+        return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0]
+
+    async def auto_answer(self, message: discord.Message) -> None:
+        """Answer a new question in a help channel, in a thread on it (or in its forum post); else stay silent."""
+        text = self.help_question_in(message)
+        if text is None or message.guild is None:
+            return
+        asker = asker_of(message.author.id, message.guild.id, message.channel)
+        try:
+            answer = await self.service.auto_answer(text, asker)
+            if answer is None:
+                return
+            question = answer.question or text
+            reply = render_answer(answer, question=question)
+            target: discord.abc.Messageable = message.channel
+            reference: Optional[discord.Message] = None
+            if not isinstance(message.channel, discord.Thread):  # a forum post is its own thread already
+                target, reference = await self._reply_place(message, question.split("\n", 1)[0])
+            key = self.memory.put(question, answer.answer)
+            await target.send(view=answer_view(key, more=reply.has_more, asker=str(message.author.id)),
+                              reference=reference, mention_author=False, **_send_kwargs(reply))
+        except Exception:
+            # Nobody asked us: a failure stays in the log, never becomes a message in the channel.
+            log.exception("answering a help-channel question in %s failed", message.guild.id)
 
     async def _reply_place(self, message: discord.Message, question: str) -> tuple[discord.abc.Messageable, Optional[discord.Message]]:
         """Where an answer goes: a new thread on the message in a channel, else a reply in place."""
@@ -507,6 +631,7 @@ async def serve(settings: Settings, service: CitebotService) -> None:
     """Run the Discord bot until cancelled; the connection is closed on the way out."""
     if settings.discord_token is None:
         raise UserError("set DISCORD_TOKEN (in the environment or .env) to run the Discord bot")
+    check_limits(settings)
     configure_endpoints(settings)
     client = create_client(settings, service)
     async with client:
@@ -514,3 +639,6 @@ async def serve(settings: Settings, service: CitebotService) -> None:
             await client.start(settings.discord_token.get_secret_value())
         except discord.LoginFailure:
             raise UserError("Discord rejected DISCORD_TOKEN; copy the bot token again from the Developer Portal") from None
+        except discord.PrivilegedIntentsRequired:
+            raise UserError("Discord refused the Message Content intent that help channels (CITEBOT_AUTO_CHANNELS) "
+                            "need: enable it in the Developer Portal (Bot → Privileged Gateway Intents)") from None

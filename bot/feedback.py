@@ -16,7 +16,8 @@ CREATE TABLE IF NOT EXISTS feedback (
     user TEXT,
     question TEXT NOT NULL,
     answer TEXT,
-    vote INTEGER NOT NULL  -- +1 up, -1 down, 0 = answered "not found"
+    vote INTEGER NOT NULL,  -- +1 up, -1 down, 0 = answered "not found"
+    auto INTEGER NOT NULL DEFAULT 0  -- 1: asked in a help channel, not to citebot (vote 0 = left unanswered)
 );
 CREATE INDEX IF NOT EXISTS feedback_at ON feedback(at);
 """
@@ -33,10 +34,13 @@ class FeedbackRow:
     question: str
     answer: str | None
     vote: int
+    auto: int = 0
 
     @property
     def kind(self) -> str:
-        """'not found', 'down' or 'up'."""
+        """'not found', 'unanswered' (a help-channel question citebot stayed silent on), 'down' or 'up'."""
+        if self.vote == 0 and self.auto:
+            return "unanswered"
         return {0: "not found", -1: "down", 1: "up"}[self.vote]
 
 
@@ -50,10 +54,14 @@ class FeedbackStore:
         self._conn = sqlite3.connect(str(self.path), check_same_thread=False, timeout=10)
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.executescript(SCHEMA)
+        columns = {r[1] for r in self._conn.execute("PRAGMA table_info(feedback)")}
+        if "auto" not in columns:  # a feedback file from before help channels
+            self._conn.execute("ALTER TABLE feedback ADD COLUMN auto INTEGER NOT NULL DEFAULT 0")
+            self._conn.commit()
 
     def record(self, *, platform: str, question: str, vote: int, scope: str | None = None,
-               user: str | None = None, answer: str | None = None) -> None:
-        """Store a vote (+1/-1) or a 'not found' (0).
+               user: str | None = None, answer: str | None = None, auto: bool = False) -> None:
+        """Store a vote (+1/-1) or a 'not found' (0); `auto` marks a help-channel question left unanswered.
 
         One user has one vote per answer: clicking 👍 again, or changing to 👎, replaces their
         earlier vote on it rather than counting twice.
@@ -69,17 +77,17 @@ class FeedbackStore:
                     (platform, scope, user, question, answer),
                 )
             self._conn.execute(
-                "INSERT INTO feedback (at, platform, scope, user, question, answer, vote) VALUES (?,?,?,?,?,?,?)",
-                (time.time(), platform, scope, user, question, answer, vote),
+                "INSERT INTO feedback (at, platform, scope, user, question, answer, vote, auto) VALUES (?,?,?,?,?,?,?,?)",
+                (time.time(), platform, scope, user, question, answer, vote, int(auto)),
             )
             self._conn.commit()
 
     def report(self, *, include_up: bool = False, limit: int = 100) -> list[FeedbackRow]:
-        """Questions answered 'not found' and answers voted down (and up, if asked), newest first."""
+        """Questions answered 'not found' or left unanswered, answers voted down (and up, if asked), newest first."""
         votes = (0, -1, 1) if include_up else (0, -1)
         with self._lock:
             rows = self._conn.execute(
-                f"SELECT at, platform, scope, user, question, answer, vote FROM feedback "
+                f"SELECT at, platform, scope, user, question, answer, vote, auto FROM feedback "
                 f"WHERE vote IN ({','.join('?' * len(votes))}) ORDER BY at DESC, id DESC LIMIT ?",
                 (*votes, limit),
             ).fetchall()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import logging
 import re
 import threading
@@ -21,6 +22,7 @@ from index.load import SUPPORTED_SUFFIXES
 from index.store import SourceInfo
 from index.types import DEFAULT_COLLECTION, Answer
 
+from .channels import UPLOADS, ChannelRule, ChannelStore
 from .feedback import FeedbackStore
 
 log = logging.getLogger(__name__)
@@ -45,6 +47,8 @@ class Asker:
     platform: str
     user: str
     scope: str | None = None
+    # The channel asked in (a thread counts as its parent channel); None in DMs and the shell.
+    channel: str | None = None
 
     @property
     def collection(self) -> str:
@@ -83,6 +87,36 @@ class RateLimiter:
 _UNSAFE = re.compile(r"[^\w.\- ]+", re.U)
 
 
+AUTO_CONFIDENCE_FILE = Path(__file__).with_name("auto_confidence.json")
+
+# A help-channel message is a question when it ends in '?' or opens like one ("how do I…",
+# "anyone know…", "is there…"); chatter ("thanks!", "lol same") is left alone.
+_QUESTION_START = re.compile(
+    r"^(?:hi|hey|hello|quick question)?[\s,:!.-]*(?:how|what|what's|whats|who|who's|whom|whose|when|where|why|which|"
+    r"is|are|was|were|do|does|did|can|could|should|would|will|has|have|had|may|might|"
+    r"anyone know|does anyone|any idea|any ideas)\b", re.I)
+
+
+def is_question(text: str) -> bool:
+    """Whether a chat message asks something (a '?' at its end, or a question's opening words)."""
+    t = search_text(text).strip()
+    if len(t) < 8 or not any(ch.isalpha() for ch in t):
+        return False
+    return t.rstrip(" )\"'”").endswith("?") or bool(_QUESTION_START.match(t))
+
+
+def load_auto_confidence(path: Path = AUTO_CONFIDENCE_FILE) -> float:
+    """The fitted default for CITEBOT_AUTO_MIN_CONFIDENCE, from its data file (made by bench/reply_length.py)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        threshold = float(data["threshold"])
+        if not 0.0 <= threshold <= 1.0 or not data.get("provenance"):
+            raise ValueError("threshold outside 0-1 or no provenance")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise RuntimeError(f"{path.name} is unreadable ({exc}); re-run bench/reply_length.py --fit") from exc
+    return threshold
+
+
 def safe_filename(name: str) -> str:
     """A chat upload's name reduced to a harmless base name (no paths, no control characters)."""
     name = unicodedata.normalize("NFKC", name or "")
@@ -108,6 +142,9 @@ class CitebotService:
         rate_limit_per_minute: int = 10,
         max_upload_bytes: int = 10 * 1024 * 1024,
         uploads_dir: Path | None = None,
+        channels: ChannelStore | None = None,
+        auto_min_confidence: float | None = None,
+        auto_per_channel_per_minute: int = 6,
     ) -> None:
         if max_question_chars < 1:
             raise ValueError("max_question_chars must be positive")
@@ -118,6 +155,9 @@ class CitebotService:
         self.limiter = RateLimiter(rate_limit_per_minute)
         self.uploads_dir = Path(uploads_dir) if uploads_dir else engine.index_dir / "uploads"
         self._write_lock = asyncio.Lock()
+        self.channels = channels if channels is not None else ChannelStore(engine.index_dir / "channels.sqlite")
+        self.auto_min_confidence = load_auto_confidence() if auto_min_confidence is None else auto_min_confidence
+        self.channel_limiter = RateLimiter(auto_per_channel_per_minute)
 
     # --- questions ------------------------------------------------------------------------
 
@@ -160,8 +200,63 @@ class CitebotService:
         return await asyncio.to_thread(self._answer, q, asker)
 
     def _answer(self, q: str, asker: Asker) -> Answer:
-        answer = self.engine.ask(search_text(q), asker.collections)
+        answer = self.engine.ask(search_text(q), self.collections_for(asker))
         return dataclasses.replace(answer, question=q)  # the reply shows the question as asked
+
+    # --- channels -------------------------------------------------------------------------
+
+    def collections_for(self, asker: Asker) -> list[str]:
+        """What this asker is answered from: their channel's collections if it has some, else the default."""
+        names = self.channels.rule(asker.platform, asker.channel).collections
+        if not names or not asker.scope:
+            return asker.collections
+        # 'uploads' is this scope's own; no channel can reach another server's uploads (no ':').
+        return list(dict.fromkeys(asker.collection if n == UPLOADS else n for n in names if ":" not in n))
+
+    def auto_channel(self, platform: str, channel: str | None) -> bool:
+        """Whether citebot answers new questions in this channel unasked."""
+        return bool(channel) and self.channels.rule(platform, channel).auto
+
+    def auto_answer_sync(self, text: str, asker: Asker) -> Answer | None:
+        """An unasked answer for a help-channel message, or None to stay silent.
+
+        Silent for chatter, for questions over the channel's limit or the length limit, and when
+        citebot is not confident enough (CITEBOT_AUTO_MIN_CONFIDENCE); a question it could not
+        answer well is recorded, so `citebot feedback` lists it as unanswered.
+        """
+        if not is_question(text):
+            return None
+        try:
+            q = self.check_question(text)
+        except UserError:
+            return None
+        if self.channel_limiter.check(f"{asker.platform}:{asker.channel}"):
+            # Checked before searching, so a flood of questions in one channel costs no search either.
+            log.info("%s channel %s is over its unasked-answer limit; staying silent", asker.platform, asker.channel)
+            self.feedback.record(platform=asker.platform, scope=asker.scope, user=asker.user, question=q,
+                                 vote=0, auto=True)
+            return None
+        answer = self._answer(q, asker)
+        confident = answer.found and answer.confidence >= self.auto_min_confidence
+        log.info("%s unasked question in %s: found=%s confidence=%.2f answered=%s", asker.platform,
+                 asker.channel, answer.found, answer.confidence, confident)
+        if not confident:
+            self.feedback.record(platform=asker.platform, scope=asker.scope, user=asker.user, question=q,
+                                 answer=answer.answer if answer.found else None, vote=0, auto=True)
+            return None
+        return answer
+
+    async def auto_answer(self, text: str, asker: Asker) -> Answer | None:
+        """`auto_answer_sync` off the event loop."""
+        return await asyncio.to_thread(self.auto_answer_sync, text, asker)
+
+    async def set_channel(self, asker: Asker, *, auto: bool | None = None,
+                          collections: tuple[str, ...] | None = None) -> ChannelRule:
+        """An admin's change to the asker's channel (the adapter checked the admin right)."""
+        if not asker.channel or not asker.scope:
+            raise UserError("Channel settings are made inside a server or workspace channel.")
+        return await asyncio.to_thread(self.channels.set, asker.platform, asker.channel, asker.scope,
+                                       auto=auto, collections=collections)
 
     def record_vote(self, question: str, vote: int, asker: Asker, answer: str | None = None) -> None:
         """Store a 👍 (+1) or 👎 (-1) on an answer."""
@@ -172,7 +267,7 @@ class CitebotService:
 
     async def sources(self, asker: Asker) -> list[SourceInfo]:
         """What this asker can be answered from."""
-        return await asyncio.to_thread(self.engine.sources, asker.collections)
+        return await asyncio.to_thread(self.engine.sources, self.collections_for(asker))
 
     async def ingest_upload(self, filename: str, data: bytes, asker: Asker) -> IngestReport:
         """Index a chat upload into the asker's collection; the file is kept under a safe name."""

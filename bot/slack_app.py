@@ -1,4 +1,5 @@
-"""The Slack app (Bolt for Python, asyncio): `/ask`, @mentions, DMs and answer buttons.
+"""The Slack app (Bolt for Python, asyncio): `/ask`, `/citebot-channel`, @mentions, DMs, new questions
+in help channels, and answer buttons.
 
 A thin adapter: Slack's payloads become `service.ask(...)` calls, answers are rendered by
 `bot.render.slack`. Two transports share one `AsyncApp`: Socket Mode (a websocket Slack opens for
@@ -18,6 +19,7 @@ from typing import Any, Awaitable, Callable, Coroutine
 from aiohttp import web
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
 from index.errors import UserError
@@ -29,13 +31,15 @@ from .render.slack import (
     ACTION_MORE,
     ACTION_UP,
     SlackMessage,
+    button_asker,
     parse_button_value,
     plain_question,
     render_answer,
-    render_more,
     render_not_found,
     render_notice,
+    render_passages,
 )
+from .channels import parse_collection_names
 from .service import APOLOGY, Asker, CitebotService
 
 log = logging.getLogger(__name__)
@@ -44,6 +48,16 @@ EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
 # Retry reasons meaning "you took too long": Slack did deliver, and we had already acked and started.
 TIMEOUT_RETRIES = frozenset({"http_timeout", "timeout"})
+CHANNEL_COMMAND = "/citebot-channel"
+ADMIN_ONLY = "Sorry, only workspace admins and owners can change how citebot works in a channel."
+CHANNEL_USAGE = ("Usage: `/citebot-channel on` (answer new questions here), `/citebot-channel off`, "
+                 "`/citebot-channel collections hr, uploads` (or `all`), `/citebot-channel` to see the settings.")
+HIDDEN = "Thanks for the feedback. I've removed my answer."
+
+
+def channel_of(channel: str | None) -> str | None:
+    """The channel a question counts as asked in: None for DMs (D…), whose rules never change."""
+    return channel if channel and not str(channel).startswith("D") else None
 
 
 class RecentKeys:
@@ -93,6 +107,7 @@ class SlackBot:
         """Attach the middleware and listeners to `app`."""
         app.middleware(self.skip_retries)
         app.command("/ask")(self.on_ask)
+        app.command(CHANNEL_COMMAND)(self.on_channel_command)
         app.event("app_mention")(self.on_mention)
         app.event("message")(self.on_message)
         app.action(ACTION_MORE)(self.on_more)
@@ -139,7 +154,8 @@ class SlackBot:
 
     async def on_ask(self, ack: Any, command: dict[str, Any], respond: Any) -> None:
         """`/ask question`: ack now (with the reason if the question is unusable), answer after."""
-        asker = Asker(platform="slack", user=command.get("user_id", ""), scope=command.get("team_id") or None)
+        asker = Asker(platform="slack", user=command.get("user_id", ""), scope=command.get("team_id") or None,
+                      channel=channel_of(command.get("channel_id")))
         try:
             question = self.service.check_question(plain_question(command.get("text", "")))
         except UserError as exc:
@@ -164,10 +180,88 @@ class SlackBot:
         self._conversation(body, event, context, client)
 
     async def on_message(self, body: dict[str, Any], event: dict[str, Any], context: Any, client: AsyncWebClient) -> None:
-        """Direct messages to the app. Channel messages are left to `app_mention`, edits and bots ignored."""
-        if event.get("channel_type") != "im" or event.get("subtype"):
+        """Direct messages, and new questions in help channels. Mentions are left to `app_mention`; edits,
+        thread replies and bots are ignored."""
+        if event.get("subtype"):
+            return  # message_changed (edits), bot_message, channel_join, thread_broadcast…
+        if event.get("channel_type") == "im":
+            self._conversation(body, event, context, client)
+        elif event.get("channel_type") in ("channel", "group"):
+            self._help_channel(body, event, context, client)
+
+    def _help_channel(self, body: dict[str, Any], event: dict[str, Any], context: Any, client: AsyncWebClient) -> None:
+        channel, ts, user = event.get("channel"), event.get("ts"), event.get("user")
+        if event.get("bot_id") or not user or not channel or not ts or user == context.get("bot_user_id"):
             return
-        self._conversation(body, event, context, client)
+        if event.get("thread_ts") and event.get("thread_ts") != ts:
+            return  # a reply in a thread, not a new question
+        bot_user = context.get("bot_user_id")
+        if bot_user and f"<@{bot_user}>" in (event.get("text") or ""):
+            return  # asked by name: app_mention answers it
+        if not self.service.auto_channel("slack", channel):
+            return
+        if not self.seen.add(body.get("event_id"), (channel, ts)):
+            return
+        asker = Asker(platform="slack", user=user, scope=body.get("team_id") or event.get("team") or None, channel=channel)
+        self._spawn(self._auto_answer(client, plain_question(event.get("text", ""), bot_user), asker, channel, ts))
+
+    async def _auto_answer(self, client: AsyncWebClient, text: str, asker: Asker, channel: str, ts: str) -> None:
+        """Answer in a thread on the question only when confident; otherwise nothing is posted at all."""
+        try:
+            answer = await self.service.auto_answer(text, asker)
+        except Exception:
+            log.exception("Slack help-channel question failed (channel %s)", channel)
+            return
+        if answer is not None:
+            await _post(client.chat_postMessage, render_answer(answer, question=answer.question, asker=asker.user),
+                        channel=channel, thread_ts=ts, unfurl_links=False, unfurl_media=False)
+
+    # --- /citebot-channel -------------------------------------------------------------------
+
+    async def on_channel_command(self, ack: Any, command: dict[str, Any], client: AsyncWebClient) -> None:
+        """`/citebot-channel on|off|collections NAMES|all`: an admin sets how citebot works in this channel."""
+        await ack()
+        self._spawn(self._channel_command(command, client))
+
+    async def _channel_command(self, command: dict[str, Any], client: AsyncWebClient) -> None:
+        user, channel = command.get("user_id", ""), command.get("channel_id", "")
+
+        async def say(text: str) -> None:
+            await _post(client.chat_postEphemeral, render_notice(text), channel=channel, user=user)
+
+        asker = Asker(platform="slack", user=user, scope=command.get("team_id") or None, channel=channel_of(channel))
+        try:
+            if not await self._is_admin(client, user):
+                await say(ADMIN_ONLY)
+                return
+            words = plain_question(command.get("text", "")).split(None, 1)
+            verb, rest = (words[0].lower(), words[1] if len(words) > 1 else "") if words else ("", "")
+            if verb in ("on", "off"):
+                rule = await self.service.set_channel(asker, auto=verb == "on")
+            elif verb == "collections" and rest.strip():
+                everything = rest.strip().lower() in ("all", "*", "everything")
+                rule = await self.service.set_channel(asker, collections=() if everything else parse_collection_names(rest))
+            elif not verb:
+                rule = await self.service.set_channel(asker)
+            else:
+                await say(CHANNEL_USAGE)
+                return
+        except UserError as exc:
+            await say(str(exc))
+            return
+        except Exception:
+            log.exception("Slack channel command failed")
+            await say(APOLOGY)
+            return
+        await say(("I answer new questions in this channel when I'm confident" if rule.auto
+                   else "I answer in this channel only when asked (/ask or a mention)")
+                  + "; articles from " + (", ".join(rule.collections) if rule.collections else "every collection") + ".")
+
+    async def _is_admin(self, client: AsyncWebClient, user: str) -> bool:
+        """A workspace admin or owner (users.info; needs the users:read scope)."""
+        resp = await client.users_info(user=user)
+        info = resp.get("user") or {}
+        return bool(info.get("is_admin") or info.get("is_owner") or info.get("is_primary_owner"))
 
     def _conversation(self, body: dict[str, Any], event: dict[str, Any], context: Any, client: AsyncWebClient) -> None:
         if event.get("bot_id") or event.get("subtype") == "bot_message" or not event.get("user"):
@@ -181,7 +275,8 @@ class SlackBot:
         # app_mention carries no channel_type; DM channel ids start with "D".
         im = event.get("channel_type") == "im" or str(channel).startswith("D")
         thread_ts = event.get("thread_ts") if im else (event.get("thread_ts") or ts)
-        asker = Asker(platform="slack", user=event["user"], scope=body.get("team_id") or event.get("team") or None)
+        asker = Asker(platform="slack", user=event["user"], scope=body.get("team_id") or event.get("team") or None,
+                      channel=None if im else channel_of(channel))
         question = plain_question(event.get("text", ""), context.get("bot_user_id"))
         self._spawn(self._answer_conversation(client, question, asker, channel, thread_ts, im))
 
@@ -224,7 +319,7 @@ class SlackBot:
             log.exception("Slack 'more sources' failed")
             await reply(render_notice(APOLOGY))
             return
-        await reply(render_more(answer))
+        await reply(render_passages(answer))
 
     async def on_vote(self, ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
         """👍/👎 under an answer: recorded in the shared feedback store (`citebot feedback`)."""
@@ -233,14 +328,25 @@ class SlackBot:
         if not question:
             return
         vote = 1 if action.get("action_id") == ACTION_UP else -1
-        self._spawn(self._vote(question, answer, vote, _action_asker(body), respond))
+        clicker = _action_asker(body)
+        # A 👎 from the person an unasked answer was for removes that answer.
+        hide = vote < 0 and button_asker(action.get("value", "")) == clicker.user
+        self._spawn(self._vote(question, answer, vote, clicker, respond, hide=hide))
 
-    async def _vote(self, question: str, answer: str | None, vote: int, asker: Asker, respond: Any) -> None:
+    async def _vote(self, question: str, answer: str | None, vote: int, asker: Asker, respond: Any,
+                    *, hide: bool = False) -> None:
         try:
             await asyncio.to_thread(self.service.record_vote, question, vote, asker, answer)
         except Exception:
             log.exception("recording Slack feedback failed")
             await _respond(respond, render_notice(APOLOGY), ephemeral=True, replace_original=False)
+            return
+        if hide:
+            try:
+                await respond(delete_original=True)
+            except Exception:
+                log.exception("removing an answer after its asker's 👎 failed")
+            await _respond(respond, render_notice(HIDDEN), ephemeral=True, replace_original=False)
             return
         thanks = "Thanks, noted 👍" if vote > 0 else "Thanks, noted 👎: the answer will be reviewed."
         # A private thank-you: the answer message with its buttons stays as everyone sees it.
@@ -299,7 +405,10 @@ def make_client(settings: Settings) -> AsyncWebClient:
     """The Web API client, on `SLACK_API_URL` (GovSlack or a test fake use another host)."""
     if settings.slack_bot_token is None:
         raise UserError("set SLACK_BOT_TOKEN to run the Slack app")
-    return AsyncWebClient(token=settings.slack_bot_token.get_secret_value(), base_url=api_url(settings))
+    client = AsyncWebClient(token=settings.slack_bot_token.get_secret_value(), base_url=api_url(settings))
+    # Slack answers a burst (a busy help channel) with 429 + Retry-After: wait that long and post once more.
+    client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=1))
+    return client
 
 
 class _WithholdRejectedBodies(logging.Filter):

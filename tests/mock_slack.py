@@ -1,6 +1,11 @@
 """A fake Slack on 127.0.0.1, at the protocol level: Web API methods, a response_url sink and the
 Socket Mode websocket (hello, envelopes, acks). Modelled on slack-bolt's own
 `tests/mock_web_api_server`: real clients talk to it over HTTP and the tests count what arrived.
+
+It says no like Slack does: a message with more than 50 blocks, a section text over 3,000
+characters, a context over 10 elements, a button over its limits… gets `invalid_blocks` with
+Slack's `[json-pointer:…]` messages (a response_url answers 400 `invalid_blocks`); text over 40,000
+characters gets `msg_too_long`; a method can be made to answer 429 `ratelimited` with Retry-After.
 """
 from __future__ import annotations
 
@@ -12,6 +17,58 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from aiohttp import WSMsgType, web
+
+# Block Kit and Web API limits (https://api.slack.com/reference/block-kit/blocks, …/methods/chat.postMessage).
+MAX_BLOCKS = 50
+TEXT_OBJECT = 3000  # a section's text, a context element's text
+CONTEXT_ELEMENTS = 10
+ACTIONS_ELEMENTS = 25
+BUTTON_TEXT, BUTTON_VALUE, ACTION_ID = 75, 2000, 255
+MESSAGE_TEXT = 40000
+MESSAGE_METHODS = ("chat.postMessage", "chat.postEphemeral", "chat.update")
+
+
+def block_errors(blocks: Any) -> list[str]:
+    """Slack's complaints about a blocks array, in its own words ([] when Slack would accept it)."""
+    if isinstance(blocks, str):
+        blocks = json.loads(blocks or "[]")
+    errors: list[str] = []
+    if len(blocks) > MAX_BLOCKS:
+        errors.append(f"must be less than {MAX_BLOCKS + 1} items [json-pointer:/blocks]")
+    for i, b in enumerate(blocks):
+        kind = b.get("type")
+        if kind == "section":
+            text = (b.get("text") or {}).get("text") or ""
+            if not text and not b.get("fields"):
+                errors.append(f"must provide either text or fields [json-pointer:/blocks/{i}]")
+            if len(text) > TEXT_OBJECT:
+                errors.append(f"must be less than {TEXT_OBJECT + 1} characters [json-pointer:/blocks/{i}/text/text]")
+        elif kind == "context":
+            elements = b.get("elements") or []
+            if not elements or len(elements) > CONTEXT_ELEMENTS:
+                errors.append(f"must be between 1 and {CONTEXT_ELEMENTS} items [json-pointer:/blocks/{i}/elements]")
+            for j, e in enumerate(elements):
+                if len(e.get("text") or "") > TEXT_OBJECT:
+                    errors.append(f"must be less than {TEXT_OBJECT + 1} characters "
+                                  f"[json-pointer:/blocks/{i}/elements/{j}/text]")
+        elif kind == "actions":
+            elements = b.get("elements") or []
+            if not elements or len(elements) > ACTIONS_ELEMENTS:
+                errors.append(f"must be between 1 and {ACTIONS_ELEMENTS} items [json-pointer:/blocks/{i}/elements]")
+            ids = [e.get("action_id") for e in elements if e.get("action_id")]
+            if len(ids) != len(set(ids)):
+                errors.append(f"action_id values must be unique [json-pointer:/blocks/{i}/elements]")
+            for j, e in enumerate(elements):
+                where = f"[json-pointer:/blocks/{i}/elements/{j}"
+                if len((e.get("text") or {}).get("text") or "") > BUTTON_TEXT:
+                    errors.append(f"must be less than {BUTTON_TEXT + 1} characters {where}/text/text]")
+                if len(e.get("value") or "") > BUTTON_VALUE:
+                    errors.append(f"must be less than {BUTTON_VALUE + 1} characters {where}/value]")
+                if len(e.get("action_id") or "") > ACTION_ID:
+                    errors.append(f"must be less than {ACTION_ID + 1} characters {where}/action_id]")
+        elif kind not in ("divider", "header", "image", "rich_text", "input", "file", "video"):
+            errors.append(f"unsupported type: {kind} [json-pointer:/blocks/{i}/type]")
+    return errors
 
 
 @dataclass
@@ -38,6 +95,11 @@ class MockSlack:
         self.calls: list[Call] = []
         self.acks: dict[str, dict[str, Any]] = {}
         self.connected = asyncio.Event()
+        # users.info answers: user id → is_admin (unknown users are plain members).
+        self.admins: dict[str, bool] = {}
+        # Calls Slack refused (method, error) — what a limit broke.
+        self.refused: list[tuple[str, str]] = []
+        self._rate_limits: dict[str, tuple[int, int]] = {}
         self._changed = asyncio.Condition()
         self._sockets: list[web.WebSocketResponse] = []
         self._ids = itertools.count(1)
@@ -49,6 +111,7 @@ class MockSlack:
     async def __aenter__(self) -> "MockSlack":
         app = web.Application()
         app.router.add_post("/api/{method}", self._api)
+        app.router.add_get("/api/{method}", self._api)  # slack_sdk sends users.info & co. as GET
         app.router.add_post("/response/{key}", self._response_url)
         app.router.add_get("/link/", self._socket)
         self._runner = web.AppRunner(app, access_log=None)
@@ -109,6 +172,10 @@ class MockSlack:
                 return self.posts
         return await asyncio.wait_for(find(), timeout)
 
+    def rate_limit(self, method: str, *, times: int = 1, retry_after: int = 1) -> None:
+        """Answer the next `times` calls of `method` with Slack's 429 `ratelimited`."""
+        self._rate_limits[method] = (times, retry_after)
+
     async def _record(self, call: Call) -> None:
         async with self._changed:
             self.calls.append(call)
@@ -131,6 +198,27 @@ class MockSlack:
         expected = self.app_token if method == "apps.connections.open" else self.bot_token
         if auth != f"Bearer {expected}":
             return web.json_response({"ok": False, "error": "invalid_auth"})
+        times, retry_after = self._rate_limits.get(method, (0, 0))
+        if times > 0:
+            self._rate_limits[method] = (times - 1, retry_after)
+            self.refused.append((method, "ratelimited"))
+            return web.json_response({"ok": False, "error": "ratelimited"}, status=429,
+                                     headers={"Retry-After": str(retry_after)})
+        if method in MESSAGE_METHODS:
+            errors = block_errors(body.get("blocks") or [])
+            if errors:
+                self.refused.append((method, "invalid_blocks"))
+                return web.json_response({"ok": False, "error": "invalid_blocks", "errors": errors,
+                                          "response_metadata": {"messages": [f"[ERROR] {e}" for e in errors]}})
+            if len(body.get("text") or "") > MESSAGE_TEXT:
+                self.refused.append((method, "msg_too_long"))
+                return web.json_response({"ok": False, "error": "msg_too_long"})
+        if method == "users.info":
+            user = body.get("user", "")
+            admin = self.admins.get(user, False)
+            return web.json_response({"ok": True, "user": {"id": user, "team_id": self.team_id, "name": user.lower(),
+                                                           "is_admin": admin, "is_owner": False,
+                                                           "is_primary_owner": False, "is_bot": False}})
         if method == "auth.test":
             return web.json_response({
                 "ok": True, "url": "https://test.slack.com/", "team": "Test", "user": "citebot",
@@ -148,7 +236,11 @@ class MockSlack:
         return web.json_response({"ok": False, "error": "unknown_method"})
 
     async def _response_url(self, request: web.Request) -> web.Response:
-        await self._record(Call("response/" + request.match_info["key"], await request.json(), dict(request.headers)))
+        body = await request.json()
+        await self._record(Call("response/" + request.match_info["key"], body, dict(request.headers)))
+        if block_errors(body.get("blocks") or []):
+            self.refused.append(("response/" + request.match_info["key"], "invalid_blocks"))
+            return web.Response(status=400, text="invalid_blocks")
         return web.Response(text="ok")
 
     # --- Socket Mode ----------------------------------------------------------------------

@@ -22,12 +22,13 @@ from bot.config import Settings
 from bot.feedback import FeedbackStore
 from bot.render.common import NOT_FOUND
 from bot.render.slack import (ACTION_DOWN, ACTION_MORE, ACTION_UP, BUTTON_VALUE_LIMIT, SlackMessage, button_value,
-                              parse_button_value, plain_question, render_answer, render_more, render_notice)
+                              parse_button_value, plain_question, render_answer, render_more, render_notice,
+                              render_passages)
 from bot.service import APOLOGY, Asker, CitebotService
 from bot.slack_app import RecentKeys, serve
 from index.errors import UserError
 from index.types import Answer, Citation
-from tests.mock_slack import Call, MockSlack
+from tests.mock_slack import Call, MockSlack, block_errors
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -196,8 +197,10 @@ def test_http_ask_acks_at_once_then_answers_in_channel(service: CitebotService, 
             blocks = call.body["blocks"]
             assert blocks[0]["type"] == "context" and "who founded 01.AI?" in blocks[0]["elements"][0]["text"]
             assert blocks[1]["text"]["text"].startswith(">")  # the quoted answer sentence
-            first = blocks[2]["text"]["text"]
-            assert first.startswith("*[1]* " + AI01_LINK + " (2024-03-04)\n>")
+            # compact: the quote's source as one line (link · date), the passages behind a button
+            source = blocks[2]["elements"][0]["text"]
+            assert blocks[2]["type"] == "context" and source.startswith("— " + AI01_LINK + " · 2024-03-04")
+            assert "\n>" not in source and not [b for b in blocks if b["type"] == "section"][1:]
             assert "01.AI" in call.body["text"]
             assert all(len(b["text"]["text"]) <= 3000 for b in blocks if b["type"] == "section")
             # The bot token went to the Web API (auth.test); nothing went to the channel by chat.postMessage.
@@ -342,7 +345,9 @@ def test_http_buttons_more_sources_and_votes(service: CitebotService) -> None:
             assert status == 200 and seconds < 3
             more = await answered(slack, "response/more")
             assert more.body["response_type"] == "ephemeral" and more.body["replace_original"] is False
-            assert "*[4]*" in more.text
+            assert "*[1]*" in more.text and "*[4]*" in more.text  # every passage, the quote's own first
+            first = [b for b in more.body["blocks"] if b["type"] == "section"][0]["text"]["text"]
+            assert first.startswith("*[1]* " + AI01_LINK) and "Kai-Fu Lee" in first
 
             await app.click(btn[ACTION_UP], "up", user="U2")
             await app.click(btn[ACTION_DOWN], "down", user="U3")
@@ -497,6 +502,10 @@ def sections(msg: SlackMessage) -> list[str]:
     return [b["text"]["text"] for b in msg.blocks if b["type"] == "section"]
 
 
+def contexts(msg: SlackMessage) -> list[str]:
+    return [e["text"] for b in msg.blocks if b["type"] == "context" for e in b["elements"]]
+
+
 def test_render_escapes_every_piece_and_links_only_http_urls() -> None:
     snippet = "Said <@U123> to <!here>: A & B <b>x</b> @everyone. Next."
     c1 = citation(title="<!channel> & Co", url="https://x.org/a?b=1&c=<2>|3", snippet=snippet,
@@ -505,15 +514,19 @@ def test_render_escapes_every_piece_and_links_only_http_urls() -> None:
     ans = Answer(question="q", found=True, answer="A & B <b>x</b> <!channel>", citations=(c1, c2),
                  highlights=((0, 5),))
     msg = render_answer(ans)
-    shown = visible(msg)
+    passages = render_passages(ans)
+    shown = visible(msg) + visible(passages)
     for ping in ("<!", "<@", "<b>", "<javascript"):
         assert ping not in shown
-    quote, first, second = sections(msg)
+    (quote,) = sections(msg)
     assert quote == ">*A &amp; B* &lt;b&gt;x&lt;/b&gt; &lt;!channel&gt;"
+    assert contexts(msg) == ["— <https://x.org/a?b=1&amp;c=%3C2%3E%7C3|&lt;!channel&gt; &amp; Co> · 2024-01-02\n"
+                             "• *Evil* · 2024-01-02 · _evil.md_"]  # no link, no server path
+    first, second = sections(passages)
     assert first.startswith("*[1]* <https://x.org/a?b=1&amp;c=%3C2%3E%7C3|&lt;!channel&gt; &amp; Co> (2024-01-02)\n>")
     assert "*Said &lt;@U123&gt; to &lt;!here&gt;: A &amp; B &lt;b&gt;x&lt;/b&gt; @\u200beveryone.* Next." in first
     assert second.startswith("*[2]* Evil (2024-01-02)\n_evil.md_\n>")  # no link, no server path
-    assert all(b["text"].get("verbatim") for b in msg.blocks if b["type"] == "section")
+    assert all(b["text"].get("verbatim") for b in msg.blocks + passages.blocks if b["type"] == "section")
 
 
 def test_render_respects_block_kit_limits() -> None:
@@ -522,14 +535,15 @@ def test_render_respects_block_kit_limits() -> None:
                            answer=(len(huge), len(huge) + 11)) for i in range(1, 80))
     ans = Answer(question="& " * 3000, found=True, answer="<&> " * 2000, citations=cites, more=cites,
                  highlights=((0, 3), (4000, 4003)))
-    for msg in (render_answer(ans, show_question=True), render_more(ans)):
+    for msg in (render_answer(ans, show_question=True), render_more(ans), render_passages(ans)):
+        assert not block_errors(msg.blocks)  # what the mock Slack (and Slack) would refuse
         assert len(msg.blocks) <= 50
         assert all(len(t) <= 3000 for t in sections(msg))
         assert len(msg.text) <= 3000
         for b in msg.blocks:
             for e in b.get("elements", []):
                 assert len(e.get("text", "")) <= 3000 and len(e.get("value", "")) <= 2000
-    first = sections(render_answer(ans))[1]
+    first = sections(render_passages(ans))[0]
     assert "*The answer.*" in first and "…" in first  # trimmed around the answer sentence, and says so
     q, a = parse_button_value(button_value("why? " * 1000, "because " * 1000))
     assert q.startswith("why? why?") and (a is None or a.endswith("…"))
@@ -561,3 +575,247 @@ def test_plain_question_reads_slack_text(raw: str, plain: str) -> None:
 def test_serve_says_which_setting_is_missing(service: CitebotService, env: dict[str, str], http: bool, needs: str) -> None:
     with pytest.raises(UserError, match=needs):
         run(serve(Settings(**env), service, http=http, port=free_port(), host="127.0.0.1"))
+
+
+# --- help channels ------------------------------------------------------------------------------
+
+HANDBOOK = (b"Staff handbook: leave\n\nEvery employee gets twenty-seven days of paid annual leave, plus public "
+            b"holidays. Unused leave may be carried over until the end of March of the following year.\n")
+LEAVE = "How many days of paid annual leave do we get?"
+
+
+@pytest.fixture
+def help_service(engine) -> CitebotService:
+    """The service with help channels: C_HELP (public), G_HELP (private) and C_HR (only the `hr` collection)."""
+    from bot.channels import ChannelStore
+    from index.engine import Document
+
+    engine.ingest([Document(name="handbook.txt", source="hr/handbook.txt", data=HANDBOOK)], collection="hr")
+    channels = ChannelStore(engine.index_dir / "channels.sqlite", auto_channels=frozenset({"C_HELP", "G_HELP", "C_HR"}),
+                            collections={"C_HR": ("hr",)})
+    return CitebotService(engine, FeedbackStore(engine.index_dir / "feedback.sqlite"), rate_limit_per_minute=0,
+                          channels=channels, auto_per_channel_per_minute=0)
+
+
+def channel_message(text: str, ts: str, channel: str = "C_HELP", **extra: Any) -> dict[str, Any]:
+    kind = "group" if channel.startswith("G") else "channel"
+    return message(text, ts, channel=channel, channel_type=kind, **extra)
+
+
+async def settle(app: HttpSlackApp) -> None:
+    """Wait until every answer the app started has been posted (or decided against)."""
+    await asyncio.sleep(0.2)
+    for _ in range(100):
+        bot_tasks = [t for t in asyncio.all_tasks() if "_auto_answer" in repr(t.get_coro()) or "_channel_command" in repr(t.get_coro())]
+        if not bot_tasks:
+            return
+        await asyncio.sleep(0.1)
+
+
+def test_help_channel_questions_are_answered_in_a_thread_public_and_private(help_service: CitebotService) -> None:
+    async def scenario() -> None:
+        async with MockSlack() as slack, HttpSlackApp(help_service, slack) as app:
+            await app.event(channel_message("Who founded 01.AI?", "1700000000.000100"), "Ev1")
+            public = await answered(slack, "chat.postMessage", channel="C_HELP")
+            assert public.body["thread_ts"] == "1700000000.000100"  # in a thread on the question
+            assert AI01_LINK in public.text and public.body["unfurl_links"] is False
+            down = buttons(public)[ACTION_DOWN]["value"]
+            assert json.loads(down)["u"] == "U1"  # the asker's 👎 can remove it
+
+            await app.event(channel_message("How long are Sora's video clips?", "1700000000.000200",
+                                            channel="G_HELP"), "Ev2")
+            private = await answered(slack, "chat.postMessage", channel="G_HELP")
+            assert private.body["thread_ts"] == "1700000000.000200" and SORA_URL in private.text
+            assert not slack.refused
+
+    run(scenario())
+
+
+def test_chatter_bots_edits_thread_replies_and_other_channels_are_left_alone(help_service: CitebotService) -> None:
+    async def scenario() -> None:
+        async with MockSlack() as slack, HttpSlackApp(help_service, slack) as app:
+            ignored = [
+                channel_message("thanks, that worked!", "1.1"),
+                channel_message("Who founded 01.AI?", "1.2", bot_id="B999", user="U9"),  # another bot
+                channel_message("Who founded 01.AI?", "1.3", user="UBOT"),  # itself
+                channel_message("Who founded 01.AI?", "1.4", subtype="bot_message"),
+                channel_message("Who founded 01.AI?", "1.5", thread_ts="1.0"),  # a reply in a thread
+                channel_message("", "1.6", subtype="message_changed",
+                                message={"text": "Who founded 01.AI?", "ts": "1.1", "user": "U1"}),  # an edit
+                channel_message("Who founded 01.AI?", "1.7", channel="C_OTHER"),  # not a help channel
+            ]
+            for n, ev in enumerate(ignored):
+                await app.event(ev, f"EvI{n}")
+            await app.event(channel_message("When was Python 3.13 released?", "1.9"), "EvS")
+            await answered(slack, "chat.postMessage", thread_ts="1.9")
+            await settle(app)
+            assert [c.body.get("thread_ts") for c in slack.posts] == ["1.9"]
+            assert not [r for r in help_service.feedback.report() if r.question == "thanks, that worked!"]
+
+    run(scenario())
+
+
+def test_low_confidence_question_is_silent_and_recorded(help_service: CitebotService) -> None:
+    async def scenario() -> None:
+        async with MockSlack() as slack, HttpSlackApp(help_service, slack) as app:
+            await app.event(channel_message("What is the capital of France?", "2.1", user="U7"), "EvL")
+            await settle(app)
+            assert slack.posts == []
+            (row,) = [r for r in help_service.feedback.report() if r.kind == "unanswered"]
+            assert (row.platform, row.scope, row.user, row.question) == ("slack", "T1", "U7", "What is the capital of France?")
+
+    run(scenario())
+
+
+def test_channel_collections_are_followed_by_unasked_answers_and_ask(help_service: CitebotService) -> None:
+    async def scenario() -> None:
+        async with MockSlack() as slack, HttpSlackApp(help_service, slack) as app:
+            await app.event(channel_message(LEAVE, "3.1", channel="C_HR"), "EvH")
+            hr = await answered(slack, "chat.postMessage", channel="C_HR")
+            assert "twenty-seven" in hr.text and "_handbook.txt_" in hr.text and "hr/" not in visible(hr)
+            # /ask in #hr-help: only `hr`, so a global article is not found there
+            body = urllib.parse.urlencode(dict(command_payload("who founded 01.AI?", slack.response_url("hr")),
+                                               channel_id="C_HR"))
+            await app.post(body, "application/x-www-form-urlencoded")
+            refused = await answered(slack, "response/hr")
+            assert refused.body["response_type"] == "ephemeral" and NOT_FOUND.split()[0] in refused.text
+            # elsewhere (and in DMs) the hr collection is not used, and the rest is as before
+            await app.command(LEAVE, "general")
+            general = await answered(slack, "response/general")
+            assert "twenty-seven" not in general.text
+
+    run(scenario())
+
+
+def test_the_askers_thumbs_down_removes_the_unasked_answer(help_service: CitebotService) -> None:
+    async def scenario() -> None:
+        async with MockSlack() as slack, HttpSlackApp(help_service, slack) as app:
+            await app.event(channel_message("Who founded 01.AI?", "4.1", user="U5"), "EvD")
+            answer = await answered(slack, "chat.postMessage", channel="C_HELP")
+            down = buttons(answer)[ACTION_DOWN]
+            await app.click(down, "other", user="U6")  # someone else: a vote only
+            other = await answered(slack, "response/other")
+            assert "Thanks" in other.body["text"] and not other.body.get("delete_original")
+            await app.click(down, "asker", user="U5")
+            gone = await slack.wait_for(lambda c: c.path == "response/asker" and c.body.get("delete_original"))
+            assert gone.body["delete_original"] is True
+            thanks = await slack.wait_for(lambda c: c.path == "response/asker" and "removed" in c.body.get("text", ""))
+            assert thanks.body["response_type"] == "ephemeral"
+            votes = sorted((r.user, r.vote) for r in help_service.feedback.report() if r.vote)
+            assert votes == [("U5", -1), ("U6", -1)]
+
+    run(scenario())
+
+
+def test_channel_command_is_for_admins(help_service: CitebotService) -> None:
+    async def scenario() -> None:
+        async with MockSlack() as slack, HttpSlackApp(help_service, slack) as app:
+            slack.admins["UADMIN"] = True
+
+            async def channel_command(text: str, user: str) -> Call:
+                payload = dict(command_payload(text, slack.response_url("x"), user=user), command="/citebot-channel",
+                               channel_id="C_NEW")
+                n = len(slack.of("chat.postEphemeral"))
+                await app.post(urllib.parse.urlencode(payload), "application/x-www-form-urlencoded")
+                await slack.wait_for(lambda c: c.path == "chat.postEphemeral" and len(slack.of("chat.postEphemeral")) > n)
+                return slack.of("chat.postEphemeral")[n]
+
+            refused = await channel_command("on", "U1")
+            assert "only workspace admins" in refused.body["text"] and refused.body["user"] == "U1"
+            assert not help_service.auto_channel("slack", "C_NEW")
+            on = await channel_command("on", "UADMIN")
+            assert "I answer new questions in this channel" in on.body["text"]
+            limited = await channel_command("collections hr, uploads", "UADMIN")
+            assert "hr, uploads" in limited.body["text"]
+            asker = Asker(platform="slack", user="U1", scope="T1", channel="C_NEW")
+            assert help_service.collections_for(asker) == ["hr", "slack:T1"]
+            bad = await channel_command("collections slack:T2", "UADMIN")
+            assert "not a collection name" in bad.body["text"]
+            await app.event(channel_message(LEAVE, "5.1", channel="C_NEW"), "EvN")
+            answer = await answered(slack, "chat.postMessage", channel="C_NEW")
+            assert "twenty-seven" in answer.text
+            await channel_command("off", "UADMIN")
+            assert not help_service.auto_channel("slack", "C_NEW")
+
+    run(scenario())
+
+
+def test_mock_slack_refuses_what_slack_refuses() -> None:
+    async def scenario() -> None:
+        from slack_sdk.errors import SlackApiError
+        from slack_sdk.web.async_client import AsyncWebClient
+
+        async with MockSlack() as slack:
+            client = AsyncWebClient(token=slack.bot_token, base_url=slack.api_url)
+            section = {"type": "section", "text": {"type": "mrkdwn", "text": "x"}}
+            cases = [
+                ([section] * 51, "must be less than 51 items [json-pointer:/blocks]"),
+                ([{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}],
+                 "must be less than 3001 characters [json-pointer:/blocks/0/text/text]"),
+                ([{"type": "context", "elements": [{"type": "mrkdwn", "text": "x"}] * 11}], "/blocks/0/elements"),
+            ]
+            for blocks, message in cases:
+                with pytest.raises(SlackApiError) as err:
+                    await client.chat_postMessage(channel="C1", text="x", blocks=blocks)
+                assert err.value.response["error"] == "invalid_blocks"
+                assert message in err.value.response["errors"][0]
+            with pytest.raises(SlackApiError) as err:
+                await client.chat_postMessage(channel="C1", text="x" * 40001)
+            assert err.value.response["error"] == "msg_too_long"
+            slack.rate_limit("chat.postMessage", retry_after=1)
+            with pytest.raises(SlackApiError) as err:
+                await client.chat_postMessage(channel="C1", text="ok")
+            assert err.value.response.status_code == 429 and err.value.response.headers["Retry-After"] == "1"
+            assert (await client.chat_postMessage(channel="C1", text="x", blocks=[section] * 50))["ok"]
+            async with aiohttp.ClientSession() as http:
+                async with http.post(slack.response_url("big"), json={"text": "x", "blocks": [section] * 51}) as r:
+                    assert (r.status, await r.text()) == (400, "invalid_blocks")
+
+    run(scenario())
+
+
+def test_every_reply_the_app_posts_fits_slacks_limits(help_service: CitebotService) -> None:
+    async def scenario() -> None:
+        async with MockSlack() as slack, HttpSlackApp(help_service, slack) as app:
+            await app.command("How do plot holders " + "really " * 60 + "pay per season?", "long")
+            await app.event(channel_message("When was Python 3.13 released?", "6.1"), "EvX")
+            long = await answered(slack, "response/long")
+            await app.click(buttons(long)[ACTION_MORE], "more")
+            await answered(slack, "response/more")
+            await answered(slack, "chat.postMessage", thread_ts="6.1")
+            assert not slack.refused
+
+    run(scenario())
+
+
+def test_socket_mode_help_channel_question_is_answered_in_a_thread(help_service: CitebotService) -> None:
+    async def scenario() -> None:
+        async with MockSlack() as slack:
+            settings = Settings(SLACK_BOT_TOKEN=slack.bot_token, SLACK_APP_TOKEN=slack.app_token,
+                                SLACK_API_URL=slack.api_url)
+            task = asyncio.create_task(serve(settings, help_service))
+            try:
+                env = await slack.send_envelope("events_api", event_payload(
+                    channel_message("what is Sora?", "1700000000.000300", channel="G_HELP"), "EvSock"))
+                await slack.wait_ack(env, timeout=3)
+                call = await answered(slack, "chat.postMessage", thread_ts="1700000000.000300")
+                assert call.body["channel"] == "G_HELP" and SORA_URL in call.text
+                assert not slack.refused
+            finally:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+
+    run(scenario())
+
+
+def test_a_rate_limited_answer_is_posted_after_slacks_retry_after(help_service: CitebotService) -> None:
+    async def scenario() -> None:
+        async with MockSlack() as slack, HttpSlackApp(help_service, slack) as app:
+            slack.rate_limit("chat.postMessage", retry_after=1)
+            await app.event(channel_message("When was Python 3.13 released?", "7.1"), "EvR")
+            await slack.wait_for(lambda c: c.path == "chat.postMessage" and len(slack.of("chat.postMessage")) == 2)
+            first, second = slack.of("chat.postMessage")
+            assert slack.refused == [("chat.postMessage", "ratelimited")] and second.body["thread_ts"] == "7.1"
+            assert first.body == second.body and "python-313" in second.text
+
+    run(scenario())

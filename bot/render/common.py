@@ -103,3 +103,37 @@ def answer_with_highlights(answer: Answer, bold: tuple[str, str]) -> str:
         pos = e
     out.append(text[pos:])
     return "".join(out)
+
+
+# --- compact replies: the quote, its source on one line, other sources one line per article -------
+
+SEP = " · "
+
+
+def display_source(c: Citation) -> str:
+    """A citation's source as a reader may see it: the file name, never a server path."""
+    return c.source.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+
+
+def quoted_citation(answer: Answer) -> Citation | None:
+    """The citation whose passage holds the quoted answer sentence (else the first one)."""
+    cites = answer.citations + answer.more
+    return next((c for c in cites if c.answer_start is not None), cites[0] if cites else None)
+
+
+def other_articles(answer: Answer) -> list[list[Citation]]:
+    """The other cited articles, one group per article in citation order (the quote's article left out)."""
+    first = quoted_citation(answer)
+    groups: dict[str, list[Citation]] = {}
+    for c in answer.citations + answer.more:
+        if first is not None and c.source == first.source:
+            continue
+        groups.setdefault(c.source, []).append(c)
+    return list(groups.values())
+
+
+def passages_of(answer: Answer) -> list[Citation]:
+    """Every cited passage, the quote's own first: what "Show passages" lists."""
+    first = quoted_citation(answer)
+    rest = [c for c in answer.citations + answer.more if c is not first]
+    return ([first] if first is not None else []) + rest

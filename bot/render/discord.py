@@ -14,7 +14,20 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from index.types import DEFAULT_COLLECTION, Answer, Citation
 
-from .common import ELLIPSIS, NOT_FOUND, answer_with_highlights, citation_heading, neutralize_mentions, one_line, snippet_parts
+from .common import (
+    ELLIPSIS,
+    NOT_FOUND,
+    SEP,
+    answer_with_highlights,
+    citation_heading,
+    display_source,
+    neutralize_mentions,
+    one_line,
+    other_articles,
+    passages_of,
+    quoted_citation,
+    snippet_parts,
+)
 
 if TYPE_CHECKING:  # the renderer only reads attributes; importing the store would load FAISS
     from index.store import SourceInfo
@@ -32,6 +45,10 @@ MAX_FIELDS = 25
 SNIPPET_CHARS = 700
 COLOR = 0x5865F2
 NO_MORE = "There are no further sources for this question."
+PASSAGES_TITLE = "Passages"
+# Compact replies: one line per other article, at most this many (the rest are counted).
+OTHER_ARTICLES = 4
+SOURCE_LINE_CHARS = 300
 TRIMMED_NOTE = "… marks where a quote was shortened to fit Discord."
 SOURCES_PAGE_SIZE = 10
 
@@ -140,20 +157,54 @@ def render_citations(citations: Sequence[Citation], budget: int, *, snippet_char
     return "\n\n".join(blocks), trimmed
 
 
+def source_line(c: Citation, *, passages: int = 1) -> str:
+    """One line naming an article: title (linked when it has a URL) · date · file name when no link."""
+    title = truncate(safe_text(c.title), 200)
+    parts = [f"[{title}]({_link(c.url)})" if c.url and _is_http(c.url) else f"**{title}**"]
+    if c.date:
+        parts.append(safe_text(c.date[:40]))
+    if not (c.url and _is_http(c.url)):
+        parts.append(f"`{_code(display_source(c))[:100]}`")
+    if passages > 1:
+        parts.append(f"{passages} passages")
+    return SEP.join(parts)
+
+
 def render_answer(answer: Answer, *, question: str | None = None, snippet_chars: int = SNIPPET_CHARS) -> DiscordReply:
-    """A found answer as one embed (question as title, quoted sentence, citations); else plain text."""
+    """A found answer, compact: the quote (answer words bold), its source on one line, other articles one line each.
+
+    The passages themselves sit behind the "Show passages" button (`render_passages`).
+    """
     if not answer.found:
         return DiscordReply(content=render_not_found(answer))
     title = truncate(safe_text(question or answer.question), TITLE_LIMIT) if (question or answer.question) else None
-    head = truncate(quote_answer(answer), DESCRIPTION_LIMIT // 2)
-    # Title (≤256) + description (≤4,096) + our short footer stay under the 6,000 total.
-    cites, trimmed = render_citations(answer.citations, DESCRIPTION_LIMIT - len(head) - 2, snippet_chars=snippet_chars)
-    embed: dict[str, Any] = {"type": "rich", "color": COLOR, "description": (head + "\n\n" + cites).strip()}
+    lines = [truncate(quote_answer(answer), DESCRIPTION_LIMIT // 2)]
+    first = quoted_citation(answer)
+    if first is not None:
+        same = sum(1 for c in answer.citations + answer.more if c.source == first.source)
+        lines.append("— " + truncate(source_line(first, passages=same), SOURCE_LINE_CHARS))
+    others = other_articles(answer)
+    if others:
+        lines.append("")
+        lines += [truncate("• " + source_line(g[0], passages=len(g)), SOURCE_LINE_CHARS) for g in others[:OTHER_ARTICLES]]
+        if len(others) > OTHER_ARTICLES:
+            lines.append(f"… and {len(others) - OTHER_ARTICLES} more (Show passages)")
+    embed: dict[str, Any] = {"type": "rich", "color": COLOR, "description": "\n".join(lines).strip()}
     if title:
         embed["title"] = title
+    return DiscordReply(embeds=[_fit(embed)], has_more=bool(answer.citations or answer.more))
+
+
+def render_passages(answer: Answer, *, snippet_chars: int = SNIPPET_CHARS) -> DiscordReply:
+    """Every cited passage, the quote's own first, quoted with the answer sentence in bold ("Show passages")."""
+    cites = passages_of(answer)[:10] if answer.found else []
+    if not cites:
+        return DiscordReply(content=NO_MORE)
+    text, trimmed = render_citations(cites, DESCRIPTION_LIMIT, snippet_chars=snippet_chars)
+    embed: dict[str, Any] = {"type": "rich", "color": COLOR, "title": PASSAGES_TITLE, "description": text}
     if trimmed:
         embed["footer"] = {"text": TRIMMED_NOTE}
-    return DiscordReply(embeds=[_fit(embed)], has_more=bool(answer.more))
+    return DiscordReply(embeds=[_fit(embed)])
 
 
 def render_more(answer: Answer, *, snippet_chars: int = SNIPPET_CHARS) -> DiscordReply:

@@ -15,7 +15,18 @@ from urllib.parse import urlsplit
 
 from index.types import Answer, Citation
 
-from .common import ELLIPSIS, NOT_FOUND, answer_with_highlights, one_line, snippet_parts
+from .common import (
+    ELLIPSIS,
+    NOT_FOUND,
+    SEP,
+    answer_with_highlights,
+    display_source,
+    one_line,
+    other_articles,
+    passages_of,
+    quoted_citation,
+    snippet_parts,
+)
 
 # Block Kit limits (https://api.slack.com/reference/block-kit/blocks).
 SECTION_TEXT_LIMIT = 3000
@@ -24,6 +35,8 @@ MAX_BLOCKS = 50
 BUTTON_VALUE_LIMIT = 2000
 FALLBACK_LIMIT = 3000
 SNIPPET_CHARS = 600
+# Compact replies: one line per other article, at most this many (the rest are counted).
+OTHER_ARTICLES = 4
 
 ACTION_MORE = "citebot_more_sources"
 ACTION_UP = "citebot_vote_up"
@@ -166,18 +179,32 @@ def answer_text(answer: Answer) -> str:
     return ">" + escape(one_line(answer_with_highlights(ans, ("*", "*"))))
 
 
-def button_value(question: str, answer: str | None = None) -> str:
-    """A button's `value` carrying the question (and answer) so any replica can handle the click."""
+def button_value(question: str, answer: str | None = None, asker: str | None = None) -> str:
+    """A button's `value` carrying the question (and answer) so any replica can handle the click.
+
+    Under an unasked answer it also names the asker (`u`), whose 👎 removes the answer.
+    """
     q = question[:1500]
     a = answer or ""
+    extra = {"u": asker[:40]} if asker else {}
     while True:
-        value = json.dumps({"q": q, "a": a} if a else {"q": q}, ensure_ascii=False)
+        value = json.dumps(({"q": q, "a": a} if a else {"q": q}) | extra, ensure_ascii=False)
         if len(value) <= BUTTON_VALUE_LIMIT:
             return value
         if a:
             a = _cut(a, max(0, len(a) - (len(value) - BUTTON_VALUE_LIMIT) - 2)) if len(a) > 10 else ""
         else:
             q = q[: len(q) - (len(value) - BUTTON_VALUE_LIMIT) - 1]
+
+
+def button_asker(value: str) -> str | None:
+    """The asker named in a button's value (unasked answers only)."""
+    try:
+        data = json.loads(value or "{}")
+    except ValueError:
+        return None
+    u = data.get("u") if isinstance(data, dict) else None
+    return u if isinstance(u, str) and u else None
 
 
 def parse_button_value(value: str) -> tuple[str, str | None]:
@@ -192,22 +219,37 @@ def parse_button_value(value: str) -> tuple[str, str | None]:
     return (q if isinstance(q, str) else ""), (a if isinstance(a, str) and a else None)
 
 
-def _buttons(answer: Answer, question: str) -> Block:
+def _buttons(answer: Answer, question: str, asker: str | None = None) -> Block:
     elements: list[Block] = []
-    if answer.more:
+    if answer.citations or answer.more:
         elements.append({"type": "button", "action_id": ACTION_MORE, "value": button_value(question),
-                         "text": {"type": "plain_text", "text": "More sources"}})
+                         "text": {"type": "plain_text", "text": "Show passages"}})
     vote = button_value(question, answer.answer)
     elements.append({"type": "button", "action_id": ACTION_UP, "value": vote,
                      "text": {"type": "plain_text", "text": "👍", "emoji": True}})
-    elements.append({"type": "button", "action_id": ACTION_DOWN, "value": vote,
+    elements.append({"type": "button", "action_id": ACTION_DOWN, "value": button_value(question, answer.answer, asker),
                      "text": {"type": "plain_text", "text": "👎", "emoji": True}})
     return {"type": "actions", "block_id": "citebot_feedback", "elements": elements}
 
 
+def source_line(c: Citation, *, passages: int = 1) -> str:
+    """One line naming an article: <url|Title> · date (· file name when it has no link) (· n passages)."""
+    parts = [link(c.url, c.title) if linkable(c.url) else f"*{_fit_escaped(one_line(c.title), 300)}*"]
+    if c.date:
+        parts.append(escape(c.date[:40]))
+    if not linkable(c.url):
+        parts.append(f"_{_fit_escaped(display_source(c), 200)}_")
+    if passages > 1:
+        parts.append(f"{passages} passages")
+    return SEP.join(parts)
+
+
 def render_answer(answer: Answer, *, question: str | None = None, show_question: bool = False,
-                  snippet_chars: int = SNIPPET_CHARS) -> SlackMessage:
-    """A found answer: (the question,) the quoted answer sentence, its citations, and buttons."""
+                  snippet_chars: int = SNIPPET_CHARS, asker: str | None = None) -> SlackMessage:
+    """A found answer, compact: (the question,) the quote, its source on one line, other articles one line each.
+
+    The passages sit behind "Show passages" (`render_passages`); `asker` marks an unasked answer.
+    """
     if not answer.found:
         return render_not_found(answer)
     question = question if question is not None else answer.question
@@ -215,11 +257,35 @@ def render_answer(answer: Answer, *, question: str | None = None, show_question:
     if show_question:
         blocks.append({"type": "context", "elements": [mrkdwn("*Q:* " + _fit_escaped(one_line(question), CONTEXT_TEXT_LIMIT - 10))]})
     blocks.append({"type": "section", "text": mrkdwn(answer_text(answer))})
-    room = MAX_BLOCKS - len(blocks) - 1  # keep one block for the buttons
-    for c in answer.citations[:room]:
-        blocks.append({"type": "section", "text": mrkdwn(citation_text(c, snippet_chars=snippet_chars))})
-    blocks.append(_buttons(answer, question))
+    lines = []
+    first = quoted_citation(answer)
+    if first is not None:
+        same = sum(1 for c in answer.citations + answer.more if c.source == first.source)
+        lines.append("— " + source_line(first, passages=same))
+    others = other_articles(answer)
+    lines += ["• " + source_line(g[0], passages=len(g)) for g in others[:OTHER_ARTICLES]]
+    if len(others) > OTHER_ARTICLES:
+        lines.append(f"… and {len(others) - OTHER_ARTICLES} more (Show passages)")
+    if lines:
+        text = "\n".join(lines)
+        while len(text) > CONTEXT_TEXT_LIMIT and len(lines) > 1:
+            lines.pop()
+            text = "\n".join(lines)
+        blocks.append({"type": "context", "elements": [mrkdwn(text[:CONTEXT_TEXT_LIMIT])]})
+    blocks.append(_buttons(answer, question, asker))
     return SlackMessage(text=fallback_text(answer), blocks=blocks)
+
+
+def render_passages(answer: Answer, *, snippet_chars: int = SNIPPET_CHARS) -> SlackMessage:
+    """Every cited passage, the quote's own first, with the answer sentence in bold ("Show passages")."""
+    cites = passages_of(answer) if answer.found else []
+    if not cites:
+        return render_notice("I have no passages to show for that question.")
+    blocks: list[Block] = [{"type": "context", "elements": [mrkdwn("Passages for: " + _fit_escaped(one_line(answer.question), 1500))]}]
+    for c in cites[: MAX_BLOCKS - 1]:
+        blocks.append({"type": "section", "text": mrkdwn(citation_text(c, snippet_chars=snippet_chars))})
+    text = "; ".join(f"[{c.n}] {one_line(c.title)}" for c in cites)
+    return SlackMessage(text=_fit_escaped(text, FALLBACK_LIMIT), blocks=blocks)
 
 
 def render_more(answer: Answer, *, snippet_chars: int = SNIPPET_CHARS) -> SlackMessage:
