@@ -268,7 +268,7 @@ def _hint_nothing_found(paths, report) -> None:  # type: ignore[no-untyped-def]
 
 
 def cmd_ask(app: App, args) -> int:
-    from .render import render_text
+    from .render import render_text, terminal_style
 
     collections = args.collection
     if args.question == ["-"]:
@@ -291,7 +291,7 @@ def cmd_ask(app: App, args) -> int:
         return 2
     require_index(app)
     ans = app.engine.ask(question, collections)
-    print(json.dumps(ans.to_json(), ensure_ascii=False) if args.json else render_text(ans, color=sys.stdout.isatty()))
+    print(json.dumps(ans.to_json(), ensure_ascii=False) if args.json else render_text(ans, style=terminal_style(sys.stdout)))
     return 0
 
 
@@ -342,7 +342,11 @@ def cmd_shell(app: App, args) -> int:
 
     require_index(app)
     app.engine.warm_up()
-    return run_shell(app.service, stdin=sys.stdin, stdout=sys.stdout, color=sys.stdout.isatty())
+    from .render import terminal_style
+    from .shell import default_history_file
+
+    return run_shell(app.service, stdin=sys.stdin, stdout=sys.stdout, style=terminal_style(sys.stdout),
+                     history_file=default_history_file())
 
 
 def _adapters(app: App, args) -> list:
