@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
@@ -17,6 +17,7 @@ from .errors import LoadError, UserError
 from .load import DEFAULT_MAX_BYTES, file_digest, is_supported, load_bytes
 from .rerank import CrossEncoderReranker
 from .search import HybridSearcher
+from .spelling import correct_question
 from .store import IndexReader, IndexWriter, SourceInfo, check_model
 from .types import DEFAULT_COLLECTION, Answer, Article
 
@@ -96,6 +97,9 @@ class Engine:
         self._reader: IndexReader | None = None
         self._reader_lock = threading.Lock()
         self.composer = AnswerComposer(embedder, citations=citations, min_confidence=min_confidence)
+        # Question words the index has never seen are matched to indexed words one typo away
+        # (measured in bench/typos.py; off only for comparisons).
+        self.correct_typos = True
 
     # --- reading --------------------------------------------------------------------------
 
@@ -129,6 +133,7 @@ class Engine:
         reader = self.reader
         if not reader.exists or reader.size == 0:
             return Answer(question=question, found=False, answer=None)
+        typed, question = question, self.spelled(question)
         encode_tokens = getattr(self.embedder, "encode_tokens", None)
         # With token vectors the question's are cached now, for the answer composer to reuse.
         qvec = encode_tokens([question])[0][0] if encode_tokens else self.embedder.encode([question])[0]
@@ -137,7 +142,23 @@ class Engine:
         hits = searcher.search(question, k=max(10, depth), collections=collections, qvec=qvec, mode=mode)
         if self.reranker is not None:
             hits = self.reranker.rerank(question, hits)
-        return self.composer.compose(question, hits, qvec)
+        answer = self.composer.compose(question, hits, qvec)
+        return answer if question == typed else replace(answer, question=typed)
+
+    def spelled(self, question: str) -> str:
+        """The question with words the index has never seen replaced by their likeliest indexed
+        spelling (index.spelling); unchanged when `correct_typos` is off or every word is known.
+
+        The one place a correction happens: retrieval (both sides) and the answer composer all
+        read the corrected question; the Answer keeps the question as typed.
+        """
+        lex = self.reader.lexical
+        if not self.correct_typos or lex is None:
+            return question
+        fixed, fixes = correct_question(question, lex.correction)
+        if fixes:
+            log.debug("typos corrected: %s", fixes)
+        return fixed
 
     def sources(self, collections: Sequence[str] | None = None) -> list[SourceInfo]:
         """Indexed articles, newest first."""

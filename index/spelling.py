@@ -1,0 +1,67 @@
+"""Typo forgiveness: a question word the index has never seen is replaced by its likeliest indexed spelling.
+
+Only words absent from the index's vocabulary are touched, so a question spelt right is asked
+unchanged. Candidates are the words one edit away (a letter deleted, inserted, replaced, or two
+neighbours swapped: Damerau-Levenshtein distance 1, which covers a single slip of the finger);
+of those whose stem the index holds, the one in the most passages wins (Norvig's corrector,
+with document frequency as the prior). Words shorter than `MIN_LENGTH` letters are left alone:
+one edit from a 4-letter word reaches too many real words to guess from.
+"""
+from __future__ import annotations
+
+import re
+from typing import Callable
+
+from .lexical import STOPWORDS, _stem
+
+MIN_LENGTH = 5
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?", re.U)
+
+
+def edits1(word: str) -> set[str]:
+    """Every string one delete, swap of neighbours, replace or insert away from `word`."""
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    deletes = {a + b[1:] for a, b in splits if b}
+    swaps = {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
+    replaces = {a + c + b[1:] for a, b in splits if b for c in _LETTERS}
+    inserts = {a + c + b for a, b in splits for c in _LETTERS}
+    return (deletes | swaps | replaces | inserts) - {word}
+
+
+def correct_word(word: str, frequency: Callable[[str], int]) -> str | None:
+    """The likeliest indexed spelling of `word` (lower case), or None when it is known or no guess fits.
+
+    `frequency(stem)` is the number of indexed passages holding a stem (0 when none do).
+    """
+    if len(word) < MIN_LENGTH or not word.isascii() or not word.isalpha() or word in STOPWORDS:
+        return None
+    if frequency(_stem(word)) > 0:
+        return None
+    best: tuple[int, str] | None = None
+    for cand in edits1(word):
+        if cand in STOPWORDS:
+            continue
+        df = frequency(_stem(cand))
+        # Most passages first; among equals the alphabetically first, so the choice is stable.
+        if df > 0 and (best is None or df > best[0] or (df == best[0] and cand < best[1])):
+            best = (df, cand)
+    return best[1] if best else None
+
+
+def correct_question(question: str, correct: Callable[[str], str | None]) -> tuple[str, dict[str, str]]:
+    """The question with each word `correct` knows a better spelling of replaced, and {typed: corrected}.
+
+    `correct(lower_case_word)` is `correct_word` bound to one index (see `LexicalIndex.correction`).
+    """
+    fixes: dict[str, str] = {}
+
+    def fix(m: re.Match[str]) -> str:
+        typed = m.group(0)
+        got = correct(typed.lower())
+        if got is None:
+            return typed
+        fixes[typed] = got
+        return got.capitalize() if typed[:1].isupper() else got
+
+    return _WORD.sub(fix, question), fixes
