@@ -58,6 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     sl = sub.add_parser("slack", parents=[common], help="run the Slack app (Socket Mode, or --http)")
     sl.add_argument("--http", action="store_true", help="serve HTTP at /slack/events instead of Socket Mode")
     sl.add_argument("--port", type=int, default=None, help="HTTP port (default: $CITEBOT_SLACK_PORT or 3000)")
+    doc = sub.add_parser("doctor", parents=[common], help="check the install, model, index and tokens (never shows their values)")
+    doc.add_argument("--json", action="store_true", help="print the checks as JSON")
     return p
 
 
@@ -403,6 +405,18 @@ def cmd_run(app: App, args) -> int:
     return 0
 
 
+def cmd_doctor(app: App, args) -> int:
+    """Print what is installed, configured and indexed; exit 1 when a check failed."""
+    from .doctor import Status, diagnose, render
+
+    checks = diagnose(app.settings, app.index_dir, lambda: app.engine)
+    if args.json:
+        print(json.dumps([c.to_json() for c in checks], ensure_ascii=False))
+    else:
+        print(render(checks))
+    return 1 if any(c.status is Status.FAIL for c in checks) else 0
+
+
 COMMANDS = {
     "ingest": cmd_ingest,
     "ask": cmd_ask,
@@ -413,6 +427,7 @@ COMMANDS = {
     "run": cmd_run,
     "discord": cmd_run,
     "slack": cmd_run,
+    "doctor": cmd_doctor,
 }
 
 

@@ -217,3 +217,24 @@ def test_ctrl_c_exits_130_without_traceback(tmp_path: Path) -> None:
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130 and "Traceback" not in err
+
+
+def test_doctor_reports_versions_backend_index_and_tokens_without_their_values(tmp_path: Path) -> None:
+    ix = str(tmp_path / "ix")
+    assert run("ingest", "--index", ix, str(EXAMPLES)).returncode == 0
+    secret_bot, secret_sign = "xoxb-1234-secretvalue", "0123456789abcdef0123456789abcdef"
+    r = run("doctor", "--index", ix, env={"SLACK_BOT_TOKEN": secret_bot, "SLACK_SIGNING_SECRET": secret_sign,
+                                          "DISCORD_TOKEN": "pasted-the-client-secret"})
+    out = r.stdout
+    assert secret_bot not in out + r.stderr and secret_sign not in out + r.stderr and "pasted-the-client" not in out
+    assert "Python" in out or "python" in out
+    assert re.search(r"ok\s+model\s+sentence-transformers/all-MiniLM-L6-v2 on (onnx-int8|torch)", out)
+    assert re.search(r"ok\s+index\s+.*generation gen-\d+, 4 articles", out)
+    assert re.search(r"FAIL\s+DISCORD_TOKEN\s+set, but does not look like one", out)
+    assert re.search(r"ok\s+SLACK_BOT_TOKEN\s+set", out) and re.search(r"SLACK_APP_TOKEN\s+not set", out)
+    assert r.returncode == 1  # the malformed Discord token is a failed check
+
+    r = run("doctor", "--json", "--index", str(tmp_path / "elsewhere"))
+    checks = {c["name"]: c for c in json.loads(r.stdout)}
+    assert checks["index"]["status"] == "fail" and "citebot ingest" in checks["index"]["detail"]
+    assert checks["DISCORD_TOKEN"]["detail"] == "not set" and r.returncode == 1
