@@ -93,13 +93,16 @@ class App:
         """The engine over the configured index and model."""
         if self._engine is None:
             from index.embed import make_embedder
+
+            from .progress import StepBar
             from index.engine import Engine
             from index.rerank import CrossEncoderReranker
 
             s = self.settings
             self._engine = Engine(
                 self.index_dir,
-                make_embedder(s.embedding_model, s.embedding_backend, cache_dir=s.cache_dir),
+                make_embedder(s.embedding_model, s.embedding_backend, cache_dir=s.cache_dir,
+                              on_step=StepBar("preparing the embedding model")),
                 citations=s.citations,
                 min_confidence=s.min_confidence,
                 max_file_bytes=int(s.max_file_mb * 1024 * 1024),
@@ -236,10 +239,12 @@ def cmd_ingest(app: App, args) -> int:
     def progress(i: int, n: int, name: str) -> None:
         nonlocal bar
         if bar is None and n > 1:
-            bar = tqdm(total=n, unit="file", file=sys.stderr, disable=None, leave=False)
+            bar = tqdm(total=n, unit="file", file=sys.stderr, disable=None, leave=False, desc="ingesting")
         if bar is not None:
-            bar.update(i - bar.n)
-            bar.set_postfix_str(name[-40:], refresh=False)
+            step = i - bar.n
+            bar.update(step)
+            # A new stage (embedding, building the index) is shown at once; file names as the bar redraws.
+            bar.set_postfix_str(name[-40:], refresh=step == 0)
 
     report = app.engine.ingest_paths(args.paths, collection=args.collection, progress=progress, lock_timeout=args.wait)
     if bar is not None:

@@ -229,23 +229,28 @@ class Engine:
                     continue
                 pending.append((article, digest, old is not None))
                 if len(pending) >= batch_articles:
-                    self._flush(writer, pending, report)
+                    self._flush(writer, pending, report, _noting(progress, i, len(docs)))
                     pending = []
                     if time.perf_counter() - last_commit > checkpoint_seconds:
                         writer.commit()
                         last_commit = time.perf_counter()
-            self._flush(writer, pending, report)
+            self._flush(writer, pending, report, _noting(progress, len(docs), len(docs)))
+            if progress:
+                progress(len(docs), len(docs), "building the index")
             writer.commit()
         if progress:
             progress(len(docs), len(docs), "")
         report.seconds = time.perf_counter() - t0
         return report
 
-    def _flush(self, writer: IndexWriter, pending: list[tuple[Article, str, bool]], report: IngestReport) -> None:
+    def _flush(self, writer: IndexWriter, pending: list[tuple[Article, str, bool]], report: IngestReport,
+               note: Callable[[str], None] | None = None) -> None:
         chunked = [(a, d, upd, chunk(a.text, title=a.title)) for a, d, upd in pending]
         texts = [p.text for *_, ps in chunked for p in ps]
         # Identical passages (boilerplate repeated across articles) are embedded once.
         unique = list(dict.fromkeys(texts))
+        if note is not None and unique:
+            note(f"embedding {len(unique):,} passages")
         vecs = self.embedder.encode(unique) if unique else np.zeros((0, self.embedder.dim), np.float32)
         row = {t: i for i, t in enumerate(unique)}
         for article, digest, updated, ps in chunked:
@@ -270,6 +275,11 @@ class Engine:
                 writer.remove(s.source, s.collection)
             writer.commit()
         return [s.source for s in matches]
+
+
+def _noting(progress: Callable[[int, int, str], None] | None, i: int, n: int) -> Callable[[str], None] | None:
+    """A progress callback that only changes the label (the file count stays at i of n)."""
+    return (lambda label: progress(i, n, label)) if progress else None
 
 
 def _read(path: Path | None, max_bytes: int) -> bytes:

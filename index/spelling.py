@@ -3,8 +3,8 @@
 Only words absent from the index's vocabulary are touched, so a question spelt right is asked
 unchanged. Candidates are the words one edit away (a letter deleted, inserted, replaced, or two
 neighbours swapped: Damerau-Levenshtein distance 1, which covers a single slip of the finger);
-of those whose stem the index holds, the one in the most passages wins (Norvig's corrector,
-with document frequency as the prior). Words shorter than `MIN_LENGTH` letters are left alone:
+of those whose stem the index holds, one that keeps the first letter wins, then the one in the
+most passages (Norvig's corrector, with document frequency as the prior). Words shorter than `MIN_LENGTH` letters are left alone:
 one edit from a 4-letter word reaches too many real words to guess from.
 """
 from __future__ import annotations
@@ -16,6 +16,7 @@ from .lexical import STOPWORDS, _stem
 
 MIN_LENGTH = 5
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
+_INFLECTIONS = ("e", "es", "en", "ed", "s")
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?", re.U)
 
 
@@ -38,15 +39,26 @@ def correct_word(word: str, frequency: Callable[[str], int]) -> str | None:
         return None
     if frequency(_stem(word)) > 0:
         return None
-    best: tuple[int, str] | None = None
+    # Not a typo but an inflection the stemmer does not strip ("waive" beside indexed "waived" →
+    # "waiv"): the indexed stem itself, rather than a commoner word one edit away ("wave").
+    for suffix in _INFLECTIONS:
+        base = word[: -len(suffix)]
+        if word.endswith(suffix) and len(base) >= 4 and frequency(base) > 0:
+            return base
+    best: tuple[bool, int, str] | None = None
     for cand in edits1(word):
         if cand in STOPWORDS:
             continue
         df = frequency(_stem(cand))
-        # Most passages first; among equals the alphabetically first, so the choice is stable.
-        if df > 0 and (best is None or df > best[0] or (df == best[0] and cand < best[1])):
-            best = (df, cand)
-    return best[1] if best else None
+        if df <= 0:
+            continue
+        # A slip rarely hits a word's first letter, so a candidate that keeps it comes first
+        # ("waken": "wake", not the commoner "taken"); then the most passages; then the
+        # alphabetically first, so the choice is stable.
+        key = (cand[0] == word[0], df, cand)
+        if best is None or key[:2] > best[:2] or (key[:2] == best[:2] and cand < best[2]):
+            best = key
+    return best[2] if best else None
 
 
 def correct_question(question: str, correct: Callable[[str], str | None]) -> tuple[str, dict[str, str]]:
