@@ -238,3 +238,14 @@ def test_doctor_reports_versions_backend_index_and_tokens_without_their_values(t
     checks = {c["name"]: c for c in json.loads(r.stdout)}
     assert checks["index"]["status"] == "fail" and "citebot ingest" in checks["index"]["detail"]
     assert checks["DISCORD_TOKEN"]["detail"] == "not set" and r.returncode == 1
+
+
+def test_first_run_is_quiet_with_one_summary_line_when_not_a_terminal(tmp_path: Path) -> None:
+    """A fresh model cache: the one-time ONNX export says what it did in one line, and no library warning shows."""
+    pytest.importorskip("onnxruntime")
+    r = run("ingest", "--index", str(tmp_path / "ix"), str(EXAMPLES), env={"CITEBOT_CACHE_DIR": str(tmp_path / "onnx")})
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.strip().splitlines() == [r.stderr.strip().splitlines()[0]]  # exactly one line
+    assert "preparing the embedding model" in r.stderr and re.search(r"in \d+\.\d s", r.stderr)
+    assert "Warning" not in r.stderr and "incorrect results" not in r.stderr and "pre-processing" not in r.stderr
+    assert "4 added" in r.stdout
