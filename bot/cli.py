@@ -93,10 +93,10 @@ class App:
         """The engine over the configured index and model."""
         if self._engine is None:
             from index.embed import make_embedder
-
-            from .progress import StepBar
             from index.engine import Engine
             from index.rerank import CrossEncoderReranker
+
+            from .progress import StepBar
 
             s = self.settings
             self._engine = Engine(
@@ -345,13 +345,11 @@ def cmd_feedback(app: App, args) -> int:
 
 
 def cmd_shell(app: App, args) -> int:
-    from .shell import run_shell
+    from .render import terminal_style
+    from .shell import default_history_file, run_shell
 
     require_index(app)
     app.engine.warm_up()
-    from .render import terminal_style
-    from .shell import default_history_file
-
     return run_shell(app.service, stdin=sys.stdin, stdout=sys.stdout, style=terminal_style(sys.stdout),
                      history_file=default_history_file())
 

@@ -12,12 +12,12 @@ import numpy as np
 
 from .answer import AnswerComposer
 from .chunk import chunk
-from .embed import Embedder
+from .embed import Embedder, resolve_model
 from .errors import LoadError, UserError
 from .load import DEFAULT_MAX_BYTES, file_digest, is_supported, load_bytes
 from .rerank import CrossEncoderReranker
 from .search import HybridSearcher
-from .spelling import correct_question
+from .spelling import correct_question, dictionary
 from .store import IndexReader, IndexWriter, SourceInfo, check_model
 from .types import DEFAULT_COLLECTION, Answer, Article
 
@@ -100,6 +100,7 @@ class Engine:
         # Question words the index has never seen are matched to indexed words one typo away
         # (measured in bench/typos.py; off only for comparisons).
         self.correct_typos = True
+        self._dictionary: frozenset[str] | None = None  # real words, from the model's vocabulary
 
     # --- reading --------------------------------------------------------------------------
 
@@ -155,7 +156,10 @@ class Engine:
         lex = self.reader.lexical
         if not self.correct_typos or lex is None:
             return question
-        fixed, fixes = correct_question(question, lex.correction)
+        if self._dictionary is None:
+            self._dictionary = dictionary(resolve_model(self.embedder.name))
+        known = self._dictionary
+        fixed, fixes = correct_question(question, lambda w: lex.correction(w, known))
         if fixes:
             log.debug("typos corrected: %s", fixes)
         return fixed

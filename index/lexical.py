@@ -121,14 +121,17 @@ class LexicalIndex:
         indptr = self._bm25.scores["indptr"]
         return int(indptr[row + 1] - indptr[row])
 
-    def correction(self, word: str) -> str | None:
-        """The indexed spelling of a lower-case word the index has never seen (see index.spelling), or None."""
+    def correction(self, word: str, known: frozenset[str] = frozenset()) -> str | None:
+        """The indexed spelling of a lower-case word the index has never seen (see index.spelling), or None.
+
+        `known`: real words never taken for typos (one set per engine, so the cache stays valid).
+        """
         from .spelling import correct_word
 
         if word not in self._corrections:
             if len(self._corrections) >= _CORRECTION_CACHE:
                 self._corrections.clear()
-            self._corrections[word] = correct_word(word, self.frequency) if self._bm25 is not None else None
+            self._corrections[word] = correct_word(word, self.frequency, known) if self._bm25 is not None else None
         return self._corrections[word]
 
     def search(self, query: str, k: int, mask: np.ndarray | None = None) -> list[tuple[int, float]]:

@@ -5,11 +5,14 @@ unchanged. Candidates are the words one edit away (a letter deleted, inserted, r
 neighbours swapped: Damerau-Levenshtein distance 1, which covers a single slip of the finger);
 of those whose stem the index holds, one that keeps the first letter wins, then the one in the
 most passages (Norvig's corrector, with document frequency as the prior). Words shorter than `MIN_LENGTH` letters are left alone:
-one edit from a 4-letter word reaches too many real words to guess from.
+one edit from a 4-letter word reaches too many real words to guess from; so are real words the
+index lacks (the model's own vocabulary says which: see `dictionary`).
 """
 from __future__ import annotations
 
+import functools
 import re
+from pathlib import Path
 from typing import Callable
 
 from .lexical import STOPWORDS, _stem
@@ -30,10 +33,30 @@ def edits1(word: str) -> set[str]:
     return (deletes | swaps | replaces | inserts) - {word}
 
 
-def correct_word(word: str, frequency: Callable[[str], int]) -> str | None:
+def dictionary(model_path: str | Path) -> frozenset[str]:
+    """Whole English words the embedding model's WordPiece vocabulary holds (vocab.txt), 5+ letters.
+
+    A word found there is a real word even when the index lacks it ("drink", "clarity", "Nexus"),
+    so it is not "corrected" into an indexed neighbour ("brink", "charity", "nexts"): that turned
+    right "not found" replies into wrong answers. Empty for a model without a vocab.txt.
+    """
+    return _dictionary(str(model_path))
+
+
+@functools.lru_cache(maxsize=4)
+def _dictionary(model_path: str) -> frozenset[str]:
+    vocab = Path(model_path) / "vocab.txt"
+    if not vocab.is_file():
+        return frozenset()
+    words = (w.strip() for w in vocab.read_text(encoding="utf-8", errors="replace").splitlines())
+    return frozenset(w for w in words if len(w) >= MIN_LENGTH and w.isascii() and w.isalpha() and w.islower())
+
+
+def correct_word(word: str, frequency: Callable[[str], int], known: frozenset[str] = frozenset()) -> str | None:
     """The likeliest indexed spelling of `word` (lower case), or None when it is known or no guess fits.
 
-    `frequency(stem)` is the number of indexed passages holding a stem (0 when none do).
+    `frequency(stem)` is the number of indexed passages holding a stem (0 when none do); `known`
+    holds real words (see `dictionary`) that are never taken for typos.
     """
     if len(word) < MIN_LENGTH or not word.isascii() or not word.isalpha() or word in STOPWORDS:
         return None
@@ -45,6 +68,8 @@ def correct_word(word: str, frequency: Callable[[str], int]) -> str | None:
         base = word[: -len(suffix)]
         if word.endswith(suffix) and len(base) >= 4 and frequency(base) > 0:
             return base
+    if word in known:
+        return None
     best: tuple[bool, int, str] | None = None
     for cand in edits1(word):
         if cand in STOPWORDS:

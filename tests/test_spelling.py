@@ -57,3 +57,21 @@ def test_a_typo_in_a_question_still_finds_the_answer(engine) -> None:
     assert ans.question == "who fonded 01.ai?"  # shown as typed
     engine.correct_typos = False
     assert "Kai-Fu Lee" not in (engine.ask("who fonded 01.ai?").answer or "")
+
+
+def test_real_words_the_index_lacks_are_not_taken_for_typos() -> None:
+    """'drink' is not in the index but is a word: turning it into an indexed 'brink' made wrong answers."""
+    f = {"brink": 3, "charity": 2}.get
+    assert correct_word("drink", lambda s: f(s, 0)) == "brink"  # without the dictionary it would be
+    assert correct_word("drink", lambda s: f(s, 0), frozenset({"drink"})) is None
+
+
+def test_the_dictionary_is_the_models_whole_words() -> None:
+    from index.embed import resolve_model
+    from index.spelling import dictionary
+
+    words = dictionary(resolve_model("sentence-transformers/all-MiniLM-L6-v2"))
+    if not words:
+        pytest.skip("the bundled model has no vocab.txt here")
+    assert {"drink", "clarity", "founded"} <= words
+    assert not {"fonded", "behnid", "seasn"} & words and not any(w.startswith("##") for w in words)
