@@ -138,6 +138,7 @@ def test_shell_on_a_terminal_edits_lines_keeps_history_and_shows_bold(examples_i
         assert "couldn't find" in t.screen
         t.ask(b"How much is the fee per season for a plot?")
         assert f"{BOLD}25" in t.screen and not any(c in t.screen for c in COLOURED)
+        time.sleep(0.5)  # let the prompt settle into readline: a person does not press Ctrl-C mid-redraw
         t.send(b"\x03")
         assert t.wait() == 130
     finally:
