@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -57,6 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     sl = sub.add_parser("slack", parents=[common], help="run the Slack app (Socket Mode, or --http)")
     sl.add_argument("--http", action="store_true", help="serve HTTP at /slack/events instead of Socket Mode")
     sl.add_argument("--port", type=int, default=None, help="HTTP port (default: $CITEBOT_SLACK_PORT or 3000)")
+    doc = sub.add_parser("doctor", parents=[common], help="check the install, model, index and tokens (never shows their values)")
+    doc.add_argument("--json", action="store_true", help="print the checks as JSON")
     return p
 
 
@@ -93,10 +96,13 @@ class App:
             from index.engine import Engine
             from index.rerank import CrossEncoderReranker
 
+            from .progress import StepBar
+
             s = self.settings
             self._engine = Engine(
                 self.index_dir,
-                make_embedder(s.embedding_model, s.embedding_backend, cache_dir=s.cache_dir),
+                make_embedder(s.embedding_model, s.embedding_backend, cache_dir=s.cache_dir,
+                              on_step=StepBar("preparing the embedding model")),
                 citations=s.citations,
                 min_confidence=s.min_confidence,
                 max_file_bytes=int(s.max_file_mb * 1024 * 1024),
@@ -135,8 +141,52 @@ def needs_hub(settings) -> bool:  # type: ignore[no-untyped-def]
     return any(not Path(n).expanduser().exists() for n in names)
 
 
+class NoIndexError(Exception):
+    """Questions asked before anything was ingested: setup is missing, not an answer (exit 2)."""
+
+
+def require_index(app: App) -> None:
+    """Refuse, with the folder and the command that fixes it, when the index is missing or empty.
+
+    Without this a newcomer in the wrong folder (or with a mistyped --index) got "not found" and
+    exit 0, which reads like a bad answer rather than missing setup.
+    """
+    folder = app.index_dir.expanduser().resolve()
+    reader = app.engine.reader
+    if not reader.exists:
+        raise NoIndexError(f"no index in {folder}: run `citebot ingest PATH` first "
+                           "(or point --index / CITEBOT_INDEX_DIR at an existing index)")
+    if reader.size == 0:
+        raise NoIndexError(f"the index in {folder} holds no articles: run `citebot ingest PATH` to add some")
+
+
+def settings_error(exc) -> str:  # type: ignore[no-untyped-def]
+    """A pydantic ValidationError as one line: each bad setting by its variable name, never its value."""
+    parts = []
+    for err in exc.errors():
+        name = ".".join(str(x) for x in err.get("loc", ())) or "setting"
+        parts.append(f"{name}: {err.get('msg', 'invalid value')}")
+    return "invalid setting " + "; ".join(parts) + " (see .env.example)"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `citebot` command."""
+    """Entry point of the `citebot` command: no traceback reaches the user (pipe closed, Ctrl-C, a bug)."""
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # a reader that closed the pipe early shows up here when the output was small
+        return code
+    except KeyboardInterrupt:
+        print(file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # `citebot sources --json | head`: the reader has what it wanted. Point stdout at devnull so
+        # the interpreter's own flush at exit does not complain a second time.
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a command a closed pipe ended
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if not args.command:
@@ -149,7 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings()
     except ValidationError as exc:
-        print(f"citebot: invalid setting: {exc}", file=sys.stderr)
+        print(f"citebot: {settings_error(exc)}", file=sys.stderr)
         return 2
     # One-shot commands keep stderr quiet; long-running bots log at the configured level.
     level = settings.log_level if args.command in ("run", "discord", "slack") else "WARNING"
@@ -168,7 +218,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"citebot: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
+        print(file=sys.stderr)
         return 130
+    except NoIndexError as exc:
+        print(f"citebot: {exc}", file=sys.stderr)
+        return 2
+    except (BrokenPipeError, SystemExit):
+        raise
+    except Exception as exc:  # noqa: BLE001 - a bug must not greet the user with a traceback
+        log.debug("unexpected error", exc_info=True)
+        print(f"citebot: unexpected error ({type(exc).__name__}: {exc}); run again with -v for details", file=sys.stderr)
+        if args.verbose:
+            import traceback
+
+            traceback.print_exc()
+        return 1
 
 
 def cmd_ingest(app: App, args) -> int:
@@ -179,10 +243,12 @@ def cmd_ingest(app: App, args) -> int:
     def progress(i: int, n: int, name: str) -> None:
         nonlocal bar
         if bar is None and n > 1:
-            bar = tqdm(total=n, unit="file", file=sys.stderr, disable=None, leave=False)
+            bar = tqdm(total=n, unit="file", file=sys.stderr, disable=None, leave=False, desc="ingesting")
         if bar is not None:
-            bar.update(i - bar.n)
-            bar.set_postfix_str(name[-40:], refresh=False)
+            step = i - bar.n
+            bar.update(step)
+            # A new stage (embedding, building the index) is shown at once; file names as the bar redraws.
+            bar.set_postfix_str(name[-40:], refresh=step == 0)
 
     report = app.engine.ingest_paths(args.paths, collection=args.collection, progress=progress, lock_timeout=args.wait)
     if bar is not None:
@@ -196,14 +262,28 @@ def cmd_ingest(app: App, args) -> int:
         )
         for f, reason in report.skipped:
             print(f"  skipped {f}: {reason}")
+        _hint_nothing_found(args.paths, report)
     return 0 if report.ok else 1
 
 
+def _hint_nothing_found(paths, report) -> None:  # type: ignore[no-untyped-def]
+    """Say which file types are looked for when the folders named held none of them."""
+    from index.load import SUPPORTED_SUFFIXES
+
+    if report.added or report.updated or report.unchanged or report.skipped:
+        return
+    folders = [str(p) for p in paths if Path(p).is_dir()]
+    if folders:
+        print(f"citebot: no supported file found in {', '.join(folders)} "
+              f"(citebot looks for {', '.join(SUPPORTED_SUFFIXES)} files, in subfolders too)", file=sys.stderr)
+
+
 def cmd_ask(app: App, args) -> int:
-    from .render import render_text
+    from .render import render_text, terminal_style
 
     collections = args.collection
     if args.question == ["-"]:
+        require_index(app)
         app.engine.warm_up()
         for line in sys.stdin:
             q = line.strip()
@@ -220,8 +300,9 @@ def cmd_ask(app: App, args) -> int:
     if not question:
         print(USAGE_HINT, file=sys.stderr)
         return 2
+    require_index(app)
     ans = app.engine.ask(question, collections)
-    print(json.dumps(ans.to_json(), ensure_ascii=False) if args.json else render_text(ans, color=sys.stdout.isatty()))
+    print(json.dumps(ans.to_json(), ensure_ascii=False) if args.json else render_text(ans, style=terminal_style(sys.stdout)))
     return 0
 
 
@@ -269,10 +350,13 @@ def cmd_feedback(app: App, args) -> int:
 
 
 def cmd_shell(app: App, args) -> int:
-    from .shell import run_shell
+    from .render import terminal_style
+    from .shell import default_history_file, run_shell
 
+    require_index(app)
     app.engine.warm_up()
-    return run_shell(app.service, stdin=sys.stdin, stdout=sys.stdout, color=sys.stdout.isatty())
+    return run_shell(app.service, stdin=sys.stdin, stdout=sys.stdout, style=terminal_style(sys.stdout),
+                     history_file=default_history_file())
 
 
 def _adapters(app: App, args) -> list:
@@ -301,7 +385,19 @@ def _adapters(app: App, args) -> list:
     return coros
 
 
+def _adapters_configured(s) -> bool:  # type: ignore[no-untyped-def]
+    """Whether `citebot run` would start a chat adapter rather than the shell."""
+    return s.discord_token is not None or s.slack_bot_token is not None
+
+
 def cmd_run(app: App, args) -> int:
+    try:
+        require_index(app)
+    except NoIndexError as exc:
+        if args.command != "run" or _adapters_configured(app.settings):
+            log.error("%s", exc)  # the bots' startup log says it, in the log's own format
+            return 2
+        raise
     coros = _adapters(app, args)
     if not coros:
         print("No chat token is set (DISCORD_TOKEN, SLACK_BOT_TOKEN): starting the local shell.", file=sys.stderr)
@@ -317,6 +413,18 @@ def cmd_run(app: App, args) -> int:
     return 0
 
 
+def cmd_doctor(app: App, args) -> int:
+    """Print what is installed, configured and indexed; exit 1 when a check failed."""
+    from .doctor import Status, diagnose, render
+
+    checks = diagnose(app.settings, app.index_dir, lambda: app.engine)
+    if args.json:
+        print(json.dumps([c.to_json() for c in checks], ensure_ascii=False))
+    else:
+        print(render(checks))
+    return 1 if any(c.status is Status.FAIL for c in checks) else 0
+
+
 COMMANDS = {
     "ingest": cmd_ingest,
     "ask": cmd_ask,
@@ -327,6 +435,7 @@ COMMANDS = {
     "run": cmd_run,
     "discord": cmd_run,
     "slack": cmd_run,
+    "doctor": cmd_doctor,
 }
 
 

@@ -66,3 +66,11 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_none(cls, v: object) -> object:
         return None if isinstance(v, str) and not v.strip() else v
+
+    @field_validator("embedding_backend")
+    @classmethod
+    def _known_backend(cls, v: str) -> str:
+        """A misspelt backend is a bad setting at startup, not a traceback at the first question."""
+        if v.strip().lower() not in ("auto", "torch", "onnx"):
+            raise ValueError("use auto, onnx or torch")
+        return v.strip().lower()

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import threading
+import warnings
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import cached_property
@@ -272,7 +273,10 @@ def export_onnx(path: Path, dest: Path) -> None:
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
     dummy = torch.ones((2, 8), dtype=torch.long)
     try:
-        with torch.no_grad():
+        # The tracer warns about Python booleans and index ops ("…will produce incorrect results"
+        # for negative indices): this graph has neither case, and a user cannot act on them.
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
             torch.onnx.export(
                 Pooled(bert), (dummy, dummy, torch.zeros_like(dummy)), str(tmp),
                 input_names=["input_ids", "attention_mask", "token_type_ids"], output_names=["embedding", "tokens"],
@@ -290,11 +294,27 @@ def quantize_onnx(src: Path, dest: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+    # onnxruntime logs advice for model authors ("consider pre-processing") on the root logger.
+    root = logging.getLogger()
+    advice = _DropFrom("onnxruntime")
+    root.addFilter(advice)
     try:
         quantize_dynamic(str(src), str(tmp), per_channel=True, weight_type=QuantType.QInt8)
         _publish(tmp, dest)
     finally:
+        root.removeFilter(advice)
         tmp.unlink(missing_ok=True)
+
+
+class _DropFrom(logging.Filter):
+    """Drops records logged from code under a package's folder (for libraries that log on the root logger)."""
+
+    def __init__(self, package: str) -> None:
+        super().__init__()
+        self.marker = f"{os.sep}{package}{os.sep}"
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return self.marker not in record.pathname
 
 
 class OnnxEmbedder:
@@ -314,6 +334,7 @@ class OnnxEmbedder:
         threads: int | None = None,
         fallback: bool = True,
         cache_size: int = 20_000,
+        on_step: Callable[[str, int, int], None] | None = None,
     ) -> None:
         if not model:
             raise ValueError("model name must not be empty")
@@ -326,6 +347,9 @@ class OnnxEmbedder:
         self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         self.threads = threads
         self.fallback = fallback
+        # Told (label, step, steps) around the one-time export, which takes a few seconds: the
+        # CLI shows a progress bar with it. Not called when the exported model is already cached.
+        self.on_step = on_step
         # Small (query-time) calls go through LRU caches: vectors ~1.5 kB a text (30 MB when
         # full); per-token vectors ~60 kB a text, so a tenth as many entries.
         self.cache_size = cache_size
@@ -374,11 +398,15 @@ class OnnxEmbedder:
         onnx_file = int8 if self.quantize else fp32
         if not onnx_file.exists():
             log.info("exporting %s to ONNX (%s), once, into %s", self.name, self.backend_name, folder)
+            step = self.on_step or (lambda label, i, n: None)
             try:
+                step("exporting the model to ONNX (once)", 0, 2)
                 if not fp32.exists():
                     export_onnx(path, fp32)
+                step("quantizing to int8 (once)", 1, 2)
                 if self.quantize:
                     quantize_onnx(fp32, int8)
+                step("model ready", 2, 2)
             except Exception as exc:
                 raise OnnxExportError(f"export failed: {exc}") from exc
         opts = ort.SessionOptions()
@@ -389,6 +417,7 @@ class OnnxEmbedder:
         # the spinning steals the cores the next request needs: measured 2x slower answers.
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.log_severity_level = 3  # errors only: ORT's graph-optimisation notes are not the user's concern
         session = ort.InferenceSession(str(onnx_file), opts, providers=["CPUExecutionProvider"])
         tok = Tokenizer.from_file(str(path / "tokenizer.json"))
         # tokenizer.json ships with truncation at 128 and fixed padding; sentence-transformers uses
@@ -469,7 +498,8 @@ def onnx_available() -> bool:
     return importlib.util.find_spec("onnxruntime") is not None and importlib.util.find_spec("onnx") is not None
 
 
-def make_embedder(model: str, backend: str = "auto", *, cache_dir: Path | None = None) -> Embedder:
+def make_embedder(model: str, backend: str = "auto", *, cache_dir: Path | None = None,
+                  on_step: Callable[[str, int, int], None] | None = None) -> Embedder:
     """The embedder for a model name and backend setting (auto, torch or onnx).
 
     auto: ONNX int8 when onnxruntime is installed (falling back to torch if the export fails),
@@ -485,4 +515,4 @@ def make_embedder(model: str, backend: str = "auto", *, cache_dir: Path | None =
         log.log(logging.WARNING if backend == "onnx" else logging.INFO,
                 "onnxruntime is not installed (pip install 'citebot[fast]'); embedding with torch")
         return SentenceTransformerEmbedder(model)
-    return OnnxEmbedder(model, cache_dir=cache_dir)
+    return OnnxEmbedder(model, cache_dir=cache_dir, on_step=on_step)

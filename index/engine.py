@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
@@ -12,11 +12,12 @@ import numpy as np
 
 from .answer import AnswerComposer
 from .chunk import chunk
-from .embed import Embedder
+from .embed import Embedder, resolve_model
 from .errors import LoadError, UserError
 from .load import DEFAULT_MAX_BYTES, file_digest, is_supported, load_bytes
 from .rerank import CrossEncoderReranker
 from .search import HybridSearcher
+from .spelling import correct_question, dictionary
 from .store import IndexReader, IndexWriter, SourceInfo, check_model
 from .types import DEFAULT_COLLECTION, Answer, Article
 
@@ -96,6 +97,10 @@ class Engine:
         self._reader: IndexReader | None = None
         self._reader_lock = threading.Lock()
         self.composer = AnswerComposer(embedder, citations=citations, min_confidence=min_confidence)
+        # Question words the index has never seen are matched to indexed words one typo away
+        # (measured in bench/typos.py; off only for comparisons).
+        self.correct_typos = True
+        self._dictionary: frozenset[str] | None = None  # real words, from the model's vocabulary
 
     # --- reading --------------------------------------------------------------------------
 
@@ -129,6 +134,7 @@ class Engine:
         reader = self.reader
         if not reader.exists or reader.size == 0:
             return Answer(question=question, found=False, answer=None)
+        typed, question = question, self.spelled(question)
         encode_tokens = getattr(self.embedder, "encode_tokens", None)
         # With token vectors the question's are cached now, for the answer composer to reuse.
         qvec = encode_tokens([question])[0][0] if encode_tokens else self.embedder.encode([question])[0]
@@ -137,7 +143,26 @@ class Engine:
         hits = searcher.search(question, k=max(10, depth), collections=collections, qvec=qvec, mode=mode)
         if self.reranker is not None:
             hits = self.reranker.rerank(question, hits)
-        return self.composer.compose(question, hits, qvec)
+        answer = self.composer.compose(question, hits, qvec)
+        return answer if question == typed else replace(answer, question=typed)
+
+    def spelled(self, question: str) -> str:
+        """The question with words the index has never seen replaced by their likeliest indexed
+        spelling (index.spelling); unchanged when `correct_typos` is off or every word is known.
+
+        The one place a correction happens: retrieval (both sides) and the answer composer all
+        read the corrected question; the Answer keeps the question as typed.
+        """
+        lex = self.reader.lexical
+        if not self.correct_typos or lex is None:
+            return question
+        if self._dictionary is None:
+            self._dictionary = dictionary(resolve_model(self.embedder.name))
+        known = self._dictionary
+        fixed, fixes = correct_question(question, lambda w: lex.correction(w, known))
+        if fixes:
+            log.debug("typos corrected: %s", fixes)
+        return fixed
 
     def sources(self, collections: Sequence[str] | None = None) -> list[SourceInfo]:
         """Indexed articles, newest first."""
@@ -208,23 +233,28 @@ class Engine:
                     continue
                 pending.append((article, digest, old is not None))
                 if len(pending) >= batch_articles:
-                    self._flush(writer, pending, report)
+                    self._flush(writer, pending, report, _noting(progress, i, len(docs)))
                     pending = []
                     if time.perf_counter() - last_commit > checkpoint_seconds:
                         writer.commit()
                         last_commit = time.perf_counter()
-            self._flush(writer, pending, report)
+            self._flush(writer, pending, report, _noting(progress, len(docs), len(docs)))
+            if progress:
+                progress(len(docs), len(docs), "building the index")
             writer.commit()
         if progress:
             progress(len(docs), len(docs), "")
         report.seconds = time.perf_counter() - t0
         return report
 
-    def _flush(self, writer: IndexWriter, pending: list[tuple[Article, str, bool]], report: IngestReport) -> None:
+    def _flush(self, writer: IndexWriter, pending: list[tuple[Article, str, bool]], report: IngestReport,
+               note: Callable[[str], None] | None = None) -> None:
         chunked = [(a, d, upd, chunk(a.text, title=a.title)) for a, d, upd in pending]
         texts = [p.text for *_, ps in chunked for p in ps]
         # Identical passages (boilerplate repeated across articles) are embedded once.
         unique = list(dict.fromkeys(texts))
+        if note is not None and unique:
+            note(f"embedding {len(unique):,} passages")
         vecs = self.embedder.encode(unique) if unique else np.zeros((0, self.embedder.dim), np.float32)
         row = {t: i for i, t in enumerate(unique)}
         for article, digest, updated, ps in chunked:
@@ -249,6 +279,11 @@ class Engine:
                 writer.remove(s.source, s.collection)
             writer.commit()
         return [s.source for s in matches]
+
+
+def _noting(progress: Callable[[int, int, str], None] | None, i: int, n: int) -> Callable[[str], None] | None:
+    """A progress callback that only changes the label (the file count stays at i of n)."""
+    return (lambda label: progress(i, n, label)) if progress else None
 
 
 def _read(path: Path | None, max_bytes: int) -> bytes:

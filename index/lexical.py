@@ -63,6 +63,7 @@ class LexicalIndex:
         self._bm25 = bm25
         self.ids = ids
         self._columns: dict[int, tuple[np.ndarray, np.ndarray, float, bool]] = {}
+        self._corrections: dict[str, str | None] = {}
 
     @classmethod
     def build(cls, ids: Sequence[int], texts: Iterable[str]) -> "LexicalIndex":
@@ -110,6 +111,28 @@ class LexicalIndex:
             df = max(1.0, float(indptr[row + 1] - indptr[row])) if row is not None else 1.0
             out[t] = math.log(1.0 + (n - df + 0.5) / (df + 0.5))
         return out
+
+    def frequency(self, term: str) -> int:
+        """How many passages hold a (tokenized) term; 0 for a word the index has never seen."""
+        vocab = getattr(self._bm25, "vocab_dict", None) or {}
+        row = vocab.get(term)
+        if row is None:
+            return 0
+        indptr = self._bm25.scores["indptr"]
+        return int(indptr[row + 1] - indptr[row])
+
+    def correction(self, word: str, known: frozenset[str] = frozenset()) -> str | None:
+        """The indexed spelling of a lower-case word the index has never seen (see index.spelling), or None.
+
+        `known`: real words never taken for typos (one set per engine, so the cache stays valid).
+        """
+        from .spelling import correct_word
+
+        if word not in self._corrections:
+            if len(self._corrections) >= _CORRECTION_CACHE:
+                self._corrections.clear()
+            self._corrections[word] = correct_word(word, self.frequency, known) if self._bm25 is not None else None
+        return self._corrections[word]
 
     def search(self, query: str, k: int, mask: np.ndarray | None = None) -> list[tuple[int, float]]:
         """Top-k (passage id, BM25 score) with a positive score, optionally only where `mask` is true.
@@ -210,6 +233,7 @@ _COMMON_SHARE = 0.25
 # win by more than their rounding to prune.
 _MARGIN = 1e-4
 _COLUMN_CACHE = 4096
+_CORRECTION_CACHE = 4096
 # Rows of each word's list that the lower bound of the k-th score looks at.
 _FLOOR_SAMPLE = 4096
 

@@ -140,3 +140,112 @@ def test_env_example_documents_every_setting() -> None:
         while at > 0 and re.match(r"[A-Z_]+=", lines[at - 1]):  # settings grouped under one comment
             at -= 1
         assert at > 0 and lines[at - 1].startswith("#"), f"{name} has no comment above it"
+
+
+# --- errors a newcomer meets (issue 17) -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("cmd", [["ask", "who founded 01.AI?"], ["ask", "-"], ["shell"], ["run"]])
+def test_no_index_is_one_line_naming_the_folder_and_ingest_exit_2(tmp_path: Path, cmd: list[str]) -> None:
+    missing = tmp_path / "no-such-index"
+    r = run(*cmd, "--index", str(missing), stdin="who founded 01.AI?\n")
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(missing) in lines[0] and "citebot ingest" in lines[0]
+    assert "couldn't find" not in r.stdout  # missing setup is not an answer
+
+
+def test_bots_refuse_to_start_without_an_index_in_their_log(tmp_path: Path) -> None:
+    r = run("discord", "--index", str(tmp_path / "ix"), env={"DISCORD_TOKEN": "not-a-real-token"})
+    assert r.returncode == 2
+    assert "ERROR" in r.stderr and "citebot ingest" in r.stderr and "Traceback" not in r.stderr
+    assert "not-a-real-token" not in r.stderr
+
+
+def test_empty_index_says_so(tmp_path: Path) -> None:
+    ix = tmp_path / "ix"
+    assert run("ingest", "--index", str(ix), str(EXAMPLES / "community-garden-2024-05-12.txt")).returncode == 0
+    assert run("forget", "--index", str(ix), "community-garden-2024-05-12.txt").returncode == 0
+    r = run("ask", "--index", str(ix), "How much is a plot?")
+    assert r.returncode == 2 and "holds no articles" in r.stderr and "citebot ingest" in r.stderr
+
+
+def test_ingest_of_a_folder_without_supported_files_names_the_extensions(tmp_path: Path) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "notes.docx").write_bytes(b"PK\x03\x04")
+    r = run("ingest", "--index", str(tmp_path / "ix"), str(folder))
+    assert "0 added" in r.stdout
+    assert "no supported file" in r.stderr and ".md" in r.stderr and ".pdf" in r.stderr and ".html" in r.stderr
+
+
+def test_closed_pipe_ends_quietly(tmp_path: Path) -> None:
+    ix = str(tmp_path / "ix")
+    assert run("ingest", "--index", ix, str(EXAMPLES)).returncode == 0
+    e = {k: v for k, v in os.environ.items() if not k.startswith(("CITEBOT_", "DISCORD_", "SLACK_"))}
+    # As `citebot sources --json | head` when head has read enough: the reader is gone before the write.
+    proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "sources", "--json", "--index", ix],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=e, cwd=ROOT)
+    proc.stdout.close()  # closed before anything is written
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141
+    assert "Traceback" not in err and "BrokenPipe" not in err
+
+
+@pytest.mark.parametrize("env, name", [({"CITEBOT_CITATIONS": "many"}, "CITEBOT_CITATIONS"),
+                                       ({"CITEBOT_EMBEDDING_BACKEND": "onxx"}, "CITEBOT_EMBEDDING_BACKEND")])
+def test_bad_setting_is_one_line_exit_2(tmp_path: Path, env: dict, name: str) -> None:
+    r = run("ask", "--index", str(tmp_path), "q", env=env)
+    assert r.returncode == 2
+    assert len(r.stderr.strip().splitlines()) == 1 and name in r.stderr and "Traceback" not in r.stderr
+
+
+def test_ctrl_c_exits_130_without_traceback(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    ix = str(tmp_path / "ix")
+    assert run("ingest", "--index", ix, str(EXAMPLES)).returncode == 0
+    e = {k: v for k, v in os.environ.items() if not k.startswith(("CITEBOT_", "DISCORD_", "SLACK_"))}
+    proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "ask", "--index", ix, "-"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=e, cwd=ROOT)
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write("who founded 01.AI?\n")
+    proc.stdin.flush()
+    assert "Kai-Fu Lee" in proc.stdout.readline() + proc.stdout.readline()  # answering, waiting for more
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "Traceback" not in err
+
+
+def test_doctor_reports_versions_backend_index_and_tokens_without_their_values(tmp_path: Path) -> None:
+    ix = str(tmp_path / "ix")
+    assert run("ingest", "--index", ix, str(EXAMPLES)).returncode == 0
+    secret_bot, secret_sign = "xoxb-1234-secretvalue", "0123456789abcdef0123456789abcdef"
+    r = run("doctor", "--index", ix, env={"SLACK_BOT_TOKEN": secret_bot, "SLACK_SIGNING_SECRET": secret_sign,
+                                          "DISCORD_TOKEN": "pasted-the-client-secret"})
+    out = r.stdout
+    assert secret_bot not in out + r.stderr and secret_sign not in out + r.stderr and "pasted-the-client" not in out
+    assert "Python" in out or "python" in out
+    assert re.search(r"ok\s+model\s+sentence-transformers/all-MiniLM-L6-v2 on (onnx-int8|torch)", out)
+    assert re.search(r"ok\s+index\s+.*generation gen-\d+, 4 articles", out)
+    assert re.search(r"FAIL\s+DISCORD_TOKEN\s+set, but does not look like one", out)
+    assert re.search(r"ok\s+SLACK_BOT_TOKEN\s+set", out) and re.search(r"SLACK_APP_TOKEN\s+not set", out)
+    assert r.returncode == 1  # the malformed Discord token is a failed check
+
+    r = run("doctor", "--json", "--index", str(tmp_path / "elsewhere"))
+    checks = {c["name"]: c for c in json.loads(r.stdout)}
+    assert checks["index"]["status"] == "fail" and "citebot ingest" in checks["index"]["detail"]
+    assert checks["DISCORD_TOKEN"]["detail"] == "not set" and r.returncode == 1
+
+
+def test_first_run_is_quiet_with_one_summary_line_when_not_a_terminal(tmp_path: Path) -> None:
+    """A fresh model cache: the one-time ONNX export says what it did in one line, and no library warning shows."""
+    pytest.importorskip("onnxruntime")
+    r = run("ingest", "--index", str(tmp_path / "ix"), str(EXAMPLES), env={"CITEBOT_CACHE_DIR": str(tmp_path / "onnx")})
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.strip().splitlines() == [r.stderr.strip().splitlines()[0]]  # exactly one line
+    assert "preparing the embedding model" in r.stderr and re.search(r"in \d+\.\d s", r.stderr)
+    assert "Warning" not in r.stderr and "incorrect results" not in r.stderr and "pre-processing" not in r.stderr
+    assert "4 added" in r.stdout
