@@ -173,7 +173,7 @@ def load_sources(path: Path) -> list[Source]:
             for target in targets:
                 if kind is SourceKind.FOLDER:
                     p = Path(target).expanduser()
-                    target = str(p if p.is_absolute() else (path.parent / p))
+                    target = str(p if p.is_absolute() else (path.parent / p).resolve())
                 else:
                     target = check_url(target)
                 out.append(Source(kind, target, collection.strip(), include, exclude, max_pages))
