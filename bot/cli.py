@@ -100,6 +100,7 @@ class App:
         self.index_dir = index_dir
         self._engine = None
         self._service = None
+        self._web = None
 
     @property
     def engine(self):
@@ -134,8 +135,19 @@ class App:
                 max_question_chars=s.max_question_chars,
                 rate_limit_per_minute=s.rate_limit_per_minute,
                 max_upload_bytes=int(s.max_upload_mb * 1024 * 1024),
+                web=self.web,
             )
         return self._service
+
+
+    @property
+    def web(self):
+        """Fetches web pages into the engine (chat `/ingest url:`), under the crawler's settings."""
+        if self._web is None:
+            from .sync import make_ingester
+
+            self._web = make_ingester(self.engine, self.settings)
+        return self._web
 
 
 def needs_hub(settings) -> bool:  # type: ignore[no-untyped-def]

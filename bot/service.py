@@ -18,6 +18,7 @@ from pathlib import Path
 from index.engine import Document, Engine, IngestReport
 from index.errors import UserError
 from index.load import SUPPORTED_SUFFIXES
+from index.sources import WebIngester
 from index.store import SourceInfo
 from index.types import DEFAULT_COLLECTION, Answer
 
@@ -108,6 +109,7 @@ class CitebotService:
         rate_limit_per_minute: int = 10,
         max_upload_bytes: int = 10 * 1024 * 1024,
         uploads_dir: Path | None = None,
+        web: WebIngester | None = None,
     ) -> None:
         if max_question_chars < 1:
             raise ValueError("max_question_chars must be positive")
@@ -118,6 +120,7 @@ class CitebotService:
         self.limiter = RateLimiter(rate_limit_per_minute)
         self.uploads_dir = Path(uploads_dir) if uploads_dir else engine.index_dir / "uploads"
         self._write_lock = asyncio.Lock()
+        self.web = web  # fetches `/ingest url:` pages; None = adding web pages is off
 
     # --- questions ------------------------------------------------------------------------
 
@@ -199,6 +202,19 @@ class CitebotService:
 
         async with self._write_lock:
             return await asyncio.to_thread(work)
+
+    async def ingest_url(self, url: str, asker: Asker) -> IngestReport:
+        """Fetch a web page into the asker's collection (the crawler's address and robots.txt rules apply)."""
+        if not asker.scope:
+            raise UserError("Web pages can only be added inside a server or workspace.")
+        if self.web is None:
+            raise UserError("Adding web pages is not enabled on this bot.")
+        url = (url or "").strip()
+        if not url:
+            raise UserError("Give the address of a web page, e.g. `https://example.com/post`.")
+        web = self.web
+        async with self._write_lock:
+            return await asyncio.to_thread(web.ingest_urls, [url], collection=asker.collection, lock_timeout=60.0)
 
     async def forget(self, source: str, asker: Asker) -> list[str]:
         """Remove an upload of this asker's own scope (never global articles or another scope's)."""
