@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 ROBOTS_MAX_BYTES = 512 * 1024
+ROBOTS_TTL = 3600.0  # RFC 9309 allows caching up to a day; an hour keeps a sync loop responsive
+ROBOTS_RETRY = 300.0  # after an unreachable robots.txt (everything disallowed meanwhile)
 # What citebot can read: HTML (and XHTML), XML (feeds, sitemaps), PDF and plain text.
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 XML_TYPES = frozenset({"application/xml", "text/xml", "application/rss+xml", "application/atom+xml",
@@ -151,7 +153,8 @@ class Fetcher:
         self._resolve = resolve or system_resolve
         self._lock = threading.Lock()
         self._gates: dict[str, _HostGate] = {}
-        self._robots: dict[str, urllib.robotparser.RobotFileParser | None] = {}
+        # origin -> (good until, rules or None for "no rules"); re-read so a long-running sync sees changes
+        self._robots: dict[str, tuple[float, urllib.robotparser.RobotFileParser | None]] = {}
         self._robots_locks: dict[str, threading.Lock] = {}
         self._pools: dict[tuple[str, str, int, str], urllib3.HTTPConnectionPool] = {}
 
@@ -336,9 +339,12 @@ class Fetcher:
         with self._lock:
             lock = self._robots_locks.setdefault(origin, threading.Lock())
         with lock:  # one robots.txt download per site, even with many workers
-            if origin not in self._robots:
-                self._robots[origin] = self._load_robots(origin)
-            rules = self._robots[origin]
+            cached = self._robots.get(origin)
+            if cached is None or cached[0] < time.monotonic():
+                rules = self._load_robots(origin)
+                ttl = ROBOTS_RETRY if rules is not None and rules.disallow_all else ROBOTS_TTL
+                self._robots[origin] = (time.monotonic() + ttl, rules)
+            rules = self._robots[origin][1]
         if rules is not None and not rules.can_fetch("citebot", url):
             raise BlockedURL(f"{_short(url)}: the site's robots.txt does not allow citebot to read it")
 

@@ -338,3 +338,24 @@ def test_redirect_loops_and_bad_schemes_are_refused(site: Site) -> None:
         f.get(site.base + "/loop")
     with pytest.raises(BlockedURL, match="only http"):
         f.get(site.base + "/file")
+
+
+def test_robots_txt_is_read_again_and_a_failing_one_means_wait(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    import index.web as web_mod
+
+    f = Fetcher(LOCAL)
+    with pytest.raises(BlockedURL, match="robots.txt"):
+        f.get(site.base + "/private/x")
+    site.page("/robots.txt", "User-agent: *\nDisallow:\n", content_type="text/plain")
+    site.page("/private/x", "now public", content_type="text/plain")
+    with pytest.raises(BlockedURL):  # cached for ROBOTS_TTL
+        f.get(site.base + "/private/x")
+    monkeypatch.setattr(web_mod, "ROBOTS_TTL", 0.0)
+    monkeypatch.setattr(web_mod, "ROBOTS_RETRY", 0.0)
+    f = Fetcher(LOCAL)
+    assert f.get(site.base + "/private/x").body == b"now public"
+    site.routes["/robots.txt"] = Route(status=503, body=b"busy")  # RFC 9309: unreachable = disallow all
+    with pytest.raises(BlockedURL, match="robots.txt"):
+        f.get(site.base + "/blog/orchard")
+    del site.routes["/robots.txt"]  # 404 = no rules
+    assert f.get(site.base + "/blog/orchard").status == 200

@@ -87,3 +87,47 @@ def test_sync_explains_a_missing_or_broken_sources_file(tmp_path: Path) -> None:
     assert r.returncode == 1 and "under a minute" in r.stderr
     r = run("ingest", "--index", str(tmp_path / "ix"))
     assert r.returncode == 2 and "--feed" in r.stderr
+
+
+def test_in_process_sync_loop_indexes_the_sources(site: Site, tmp_path: Path, embedder) -> None:
+    """CITEBOT_SYNC_EVERY: the loop `citebot run` starts beside the bots runs passes off the event loop."""
+    import asyncio
+
+    from bot.config import Settings
+    from bot.sync import parse_every, sync_forever
+    from index.engine import Engine
+
+    toml = tmp_path / "citebot.toml"
+    toml.write_text(f'[[url]]\nurl = "{site.base}/news/heron"\n')
+    settings = Settings(_env_file=None, CITEBOT_SOURCES_FILE=str(toml), CITEBOT_ALLOW_PRIVATE_URLS="1",
+                        CITEBOT_CRAWL_DELAY="0", CITEBOT_SYNC_EVERY="30m")
+    engine = Engine(tmp_path / "ix", embedder)
+    assert parse_every(settings.sync_every) == 1800
+
+    async def scenario() -> None:
+        task = asyncio.create_task(sync_forever(engine, settings, 1800, first_delay=0))
+        for _ in range(300):
+            if engine.sources():
+                break
+            await asyncio.sleep(0.05)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    asyncio.run(scenario())
+    assert [s.source for s in engine.sources()] == [site.base + "/news/heron"]
+
+
+@pytest.mark.parametrize("text, seconds", [("30m", 1800), ("2h", 7200), ("1d", 86400), ("90", 90), ("1.5h", 5400)])
+def test_sync_intervals(text: str, seconds: float) -> None:
+    from bot.sync import parse_every
+
+    assert parse_every(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["soon", "10s", "-5m", ""])
+def test_bad_sync_intervals_are_explained(text: str) -> None:
+    from bot.sync import parse_every
+    from index.errors import UserError
+
+    with pytest.raises(UserError):
+        parse_every(text)
