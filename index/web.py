@@ -151,6 +151,7 @@ class Fetcher:
     def __init__(self, policy: FetchPolicy | None = None, *, resolve: Resolver | None = None) -> None:
         self.policy = policy or FetchPolicy()
         self._resolve = resolve or system_resolve
+        self._user_agent = self.policy.user_agent
         self._lock = threading.Lock()
         self._gates: dict[str, _HostGate] = {}
         # origin -> (good until, rules or None for "no rules"); re-read so a long-running sync sees changes
@@ -170,18 +171,20 @@ class Fetcher:
         current = check_url(url)
         hops: list[str] = []
         for _ in range(self.policy.max_redirects + 1):
-            self._check_robots(current)
-            status, headers, resp = self._open(current, etag=etag, last_modified=last_modified)
-            if status in REDIRECTS and headers.get("location"):
+            self._check_robots(current)  # before taking a slot: robots.txt needs one of its own
+            # The slot is held until the body is read, so per-host concurrency counts downloads.
+            # Validators go to every hop: they came from the final page and other servers ignore them.
+            with self._gate((urlsplit(current).hostname or "").lower()).slot():
+                status, headers, resp = self._open(current, etag=etag, last_modified=last_modified)
+                if not (status in REDIRECTS and headers.get("location")):
+                    if status == 304 and not (etag or last_modified):
+                        resp.release_conn()
+                        raise FetchError(f"{_short(current)}: the server answered 304 to a plain request")
+                    return self._finish(current, status, headers, resp, accept, limit, tuple(hops))
                 resp.drain_conn() if _small(headers) else resp.close()
                 resp.release_conn()
-                nxt = check_url(urljoin(current, headers["location"].strip()))
-                hops.append(nxt)
-                if urlsplit(nxt).netloc != urlsplit(current).netloc:
-                    etag = last_modified = None  # validators belong to the original server
-                current = nxt
-                continue
-            return self._finish(current, status, headers, resp, accept, limit, tuple(hops))
+            current = check_url(urljoin(current, headers["location"].strip()))
+            hops.append(current)
         raise FetchError(f"{url}: more than {self.policy.max_redirects} redirects")
 
     def allowed_by_robots(self, url: str) -> bool:
@@ -258,7 +261,7 @@ class Fetcher:
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         headers = {
             "Host": parts.netloc.rsplit("@", 1)[-1],
-            "User-Agent": self.policy.user_agent,
+            "User-Agent": self._user_agent,
             "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,application/pdf;q=0.8,text/plain;q=0.7,*/*;q=0.1",
             "Accept-Encoding": "gzip, deflate",
         }
@@ -267,26 +270,26 @@ class Fetcher:
         if last_modified:
             headers["If-Modified-Since"] = last_modified
         last_exc: Exception | None = None
-        with self._gate(host.lower()).slot():
-            for address in addrs:
-                pool = self._pool(parts.scheme, address, port, host)
-                try:
-                    resp = pool.urlopen("GET", path, headers=headers, redirect=False, retries=False,
-                                        preload_content=False, assert_same_host=False, decode_content=True)
-                except urllib3.exceptions.NewConnectionError as exc:
-                    last_exc = exc  # try the host's next address
-                    continue
-                except urllib3.exceptions.ConnectTimeoutError as exc:
-                    raise FetchError(f"{_short(url)}: the server did not answer within "
-                                     f"{self.policy.connect_timeout:g} s") from exc
-                except (urllib3.exceptions.ReadTimeoutError, TimeoutError, socket.timeout) as exc:
-                    raise FetchError(f"{_short(url)}: the server did not answer within "
-                                     f"{self.policy.read_timeout:g} s") from exc
-                except urllib3.exceptions.SSLError as exc:
-                    raise FetchError(f"{_short(url)}: the TLS certificate could not be verified") from exc
-                except urllib3.exceptions.HTTPError as exc:
-                    raise FetchError(f"{_short(url)}: the connection failed ({type(exc).__name__})") from exc
-                return resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp
+        # The caller holds the host's slot.
+        for address in addrs:
+            pool = self._pool(parts.scheme, address, port, host)
+            try:
+                resp = pool.urlopen("GET", path, headers=headers, redirect=False, retries=False,
+                                    preload_content=False, assert_same_host=False, decode_content=True)
+            except urllib3.exceptions.NewConnectionError as exc:
+                last_exc = exc  # try the host's next address
+                continue
+            except urllib3.exceptions.ConnectTimeoutError as exc:
+                raise FetchError(f"{_short(url)}: the server did not answer within "
+                                 f"{self.policy.connect_timeout:g} s") from exc
+            except (urllib3.exceptions.ReadTimeoutError, TimeoutError, socket.timeout) as exc:
+                raise FetchError(f"{_short(url)}: the server did not answer within "
+                                 f"{self.policy.read_timeout:g} s") from exc
+            except urllib3.exceptions.SSLError as exc:
+                raise FetchError(f"{_short(url)}: the TLS certificate could not be verified") from exc
+            except urllib3.exceptions.HTTPError as exc:
+                raise FetchError(f"{_short(url)}: the connection failed ({type(exc).__name__})") from exc
+            return resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp
         raise FetchError(f"{_short(url)}: could not connect to the server") from last_exc
 
     def _finish(self, url: str, status: int, headers: dict[str, str], resp: urllib3.BaseHTTPResponse,
@@ -376,18 +379,15 @@ class Fetcher:
         """(status, body) of a small text resource, redirects followed and checked, robots not consulted."""
         current = check_url(url)
         for _ in range(self.policy.max_redirects + 1):
-            status, headers, resp = self._open(current, etag=None, last_modified=None)
-            if status in REDIRECTS and headers.get("location"):
-                resp.close()
-                resp.release_conn()
-                current = check_url(urljoin(current, headers["location"].strip()))
-                continue
-            try:
-                body = self._read_body(current, resp, ROBOTS_MAX_BYTES) if status == 200 else b""
-            finally:
-                resp.close()
-                resp.release_conn()
-            return status, body
+            with self._gate((urlsplit(current).hostname or "").lower()).slot():
+                status, headers, resp = self._open(current, etag=None, last_modified=None)
+                try:
+                    if not (status in REDIRECTS and headers.get("location")):
+                        return status, (self._read_body(current, resp, ROBOTS_MAX_BYTES) if status == 200 else b"")
+                finally:
+                    resp.close()
+                    resp.release_conn()
+            current = check_url(urljoin(current, headers["location"].strip()))
         raise FetchError(f"{url}: more than {self.policy.max_redirects} redirects")
 
 
