@@ -139,7 +139,6 @@ class App:
             )
         return self._service
 
-
     @property
     def web(self):
         """Fetches web pages into the engine (chat `/ingest url:`), under the crawler's settings."""
