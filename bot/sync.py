@@ -104,6 +104,8 @@ def _print_report(report: IngestReport, as_json: bool) -> None:
 
 def cmd_ingest_web(app: Any, args: Any) -> int:
     """`citebot ingest` with URLs, --feed or --sitemap (local paths may be mixed in)."""
+    if args.max_pages is not None and args.max_pages < 1:
+        raise UserError("--max-pages must be 1 or more")
     t0 = time.perf_counter()
     urls = [p for p in args.paths if is_url(p)]
     paths = [Path(p) for p in args.paths if not is_url(p)]

@@ -359,3 +359,18 @@ def test_robots_txt_is_read_again_and_a_failing_one_means_wait(site: Site, monke
         f.get(site.base + "/blog/orchard")
     del site.routes["/robots.txt"]  # 404 = no rules
     assert f.get(site.base + "/blog/orchard").status == 200
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "2130706433", "0x7f.1", "[::ffff:127.0.0.1]", "[::1]"])
+def test_loopback_spellings_are_all_refused(site: Site, host: str) -> None:
+    """Decimal, hex, IPv4-mapped and named spellings of loopback: resolved first, then refused."""
+    f = Fetcher(FetchPolicy(**{**LOCAL.__dict__, "allow_private": False}))
+    with pytest.raises(FetchError):
+        f.get(f"http://{host}:{site.port}/blog/orchard")
+    assert not site.log
+
+
+def test_a_page_given_as_feed_is_explained(site: Site, web: WebIngester) -> None:
+    report = web.ingest_feed(site.base + "/blog/orchard")
+    assert "not an RSS or Atom feed" in report.skipped[0][1]
+    assert not indexed(web)
