@@ -19,6 +19,7 @@ import fnmatch
 import hashlib
 import json
 import logging
+import re
 import sqlite3
 import threading
 import time
@@ -536,6 +537,11 @@ def page_name(resp: Response) -> str:
     """A file-like name for a fetched page: the reader follows the content type, the stem the URL."""
     path = PurePosixPath(unquote(urlsplit(resp.url).path))
     stem = (path.stem if path.name else "") or (urlsplit(resp.url).hostname or "page")
+    # Blogs put the date in the path (/2024/05/12/post): keep it in the name, where the loader
+    # looks for a date when the page's markup has none.
+    m = re.search(r"(?<!\d)((?:19|20)\d\d)[/_-]([01]\d)[/_-]([0-3]\d)(?!\d)", str(path))
+    if m and m.group(0) not in stem:
+        stem = "-".join(m.groups()) + "-" + stem
     ctype = resp.content_type
     if ctype in PDF_TYPES or (not ctype and resp.body[:5] == b"%PDF-"):
         suffix = ".pdf"

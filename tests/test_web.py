@@ -374,3 +374,12 @@ def test_a_page_given_as_feed_is_explained(site: Site, web: WebIngester) -> None
     report = web.ingest_feed(site.base + "/blog/orchard")
     assert "not an RSS or Atom feed" in report.skipped[0][1]
     assert not indexed(web)
+
+
+def test_a_date_in_the_url_path_dates_an_undated_page(site: Site, web: WebIngester) -> None:
+    site.page("/2023/11/05/harvest-fair", "<html><head><title>Harvest fair</title></head><body><article>"
+              "<p>The harvest fair at Coldmere sold three hundred jars of quince jelly this year.</p>"
+              "<p>Stalls stayed open until the lanterns were lit at dusk.</p></article></body></html>")
+    web.ingest_urls([site.base + "/2023/11/05/harvest-fair"])
+    row = indexed(web)[site.base + "/2023/11/05/harvest-fair"]
+    assert row.date == "2023-11-05" and row.title == "Harvest fair"
