@@ -506,16 +506,25 @@ class WebIngester:
         """One pass over every source: new pages added, changed replaced, unchanged left alone."""
         t0 = time.perf_counter()
         out = SyncReport()
+        # Single URLs of one collection are fetched together: one parallel pass and one publish,
+        # not one per line of `urls = [...]`; each still gets its own result.
+        url_runs: dict[str, tuple[IngestReport, dict[str, int]]] = {}
         for src in sources:
             try:
-                if src.kind is SourceKind.FOLDER:
+                if src.kind is SourceKind.URL:
+                    if src.collection not in url_runs:
+                        group = [s.target for s in sources if s.kind is SourceKind.URL and s.collection == src.collection]
+                        full = self.ingest_urls(group, collection=src.collection, progress=progress,
+                                                lock_timeout=lock_timeout)
+                        counts = {i.source: i.passages for i in self.engine.sources([src.collection])}
+                        url_runs[src.collection] = (full, counts)
+                    full, counts = url_runs[src.collection]
+                    rep = _only(full, src.target, counts)
+                elif src.kind is SourceKind.FOLDER:
                     if not Path(src.target).is_dir():
                         raise UserError(f"{src.target}: no such folder")
                     rep = self.engine.ingest_paths([Path(src.target)], collection=src.collection,
                                                    progress=progress, lock_timeout=lock_timeout)
-                elif src.kind is SourceKind.URL:
-                    rep = self.ingest_urls([src.target], collection=src.collection, progress=progress,
-                                           lock_timeout=lock_timeout)
                 elif src.kind is SourceKind.FEED:
                     rep = self.ingest_pages(self.feed_pages(src.target, src.collection), collection=src.collection,
                                             progress=progress, lock_timeout=lock_timeout)
@@ -531,6 +540,15 @@ class WebIngester:
                 out.results.append(SourceResult(src, IngestReport(), error=str(exc)))
         out.seconds = time.perf_counter() - t0
         return out
+
+
+def _only(full: IngestReport, url: str, passages: dict[str, int]) -> IngestReport:
+    """The part of a grouped report that concerns one URL."""
+    rep = IngestReport(added=[u for u in full.added if u == url], updated=[u for u in full.updated if u == url],
+                       unchanged=[u for u in full.unchanged if u == url],
+                       skipped=[(u, r) for u, r in full.skipped if u == url])
+    rep.passages = passages.get(url, 0) if rep.added or rep.updated else 0
+    return rep
 
 
 def page_name(resp: Response) -> str:

@@ -207,18 +207,29 @@ collection = "team"
 path = "notes"
 
 [[url]]
-urls = ["{site.base}/blog/orchard"]
+urls = ["{site.base}/blog/orchard", "{site.base}/gone"]
 collection = "web"
 
 [[sitemap]]
 url = "{site.base}/sm.xml"
 max_pages = 10
+
+[[url]]
+url = "{site.base}/blog/lighthouse"
+collection = "web"
 """)
     sources = load_sources(toml)
-    assert [(s.kind.value, s.collection) for s in sources] == [("folder", "team"), ("url", "web"), ("sitemap", "team")]
+    assert [(s.kind.value, s.collection) for s in sources] == [
+        ("folder", "team"), ("url", "web"), ("url", "web"), ("url", "web"), ("sitemap", "team")]
     report = web.sync(sources)
-    assert report.ok and report.count("added") == 3
-    assert report.to_json()["added"] == 3 and len(report.to_json()["sources"]) == 3
+    assert not report.ok and report.count("added") == 4 and report.count("skipped") == 1
+    out = report.to_json()
+    assert out["added"] == 4 and len(out["sources"]) == 5
+    per = {s["target"]: s for s in out["sources"]}
+    assert per[site.base + "/gone"]["skipped"][0]["file"] == site.base + "/gone"
+    assert per[site.base + "/blog/lighthouse"]["added"] == [site.base + "/blog/lighthouse"]
+    assert per[site.base + "/blog/lighthouse"]["passages"] >= 1
+    assert out["passages"] == sum(s["passages"] for s in out["sources"]) == sum(i.passages for i in web.engine.sources())
 
 
 @pytest.mark.parametrize("text, message", [
