@@ -435,6 +435,7 @@ class WebIngester:
                 futures = submit(batches[bi + 1]) if bi + 1 < len(batches) else []
                 docs: list[Document] = []
                 fetched: dict[str, Response] = {}
+                same: list[tuple[str, str, Response]] = []
                 for page, outcome in zip(batch, results):
                     done += 1
                     if progress:
@@ -446,9 +447,17 @@ class WebIngester:
                     if outcome.not_modified:
                         report.unchanged.append(page.url)
                         continue
+                    if page.url in indexed and self.state.page(page.url, collection)[2] == \
+                            hashlib.sha256(outcome.body).hexdigest():
+                        # Same bytes as the published version: no need to open the index for writing.
+                        report.unchanged.append(page.url)
+                        same.append((page.url, collection, outcome))
+                        continue
                     fetched[page.url] = outcome
                     docs.append(Document(name=page_name(outcome), source=page.url, data=outcome.body,
                                          url=outcome.url, title=page.title, date=page.date))
+                if same:
+                    self.state.record_pages(same)
                 if docs:
                     sub = self.engine.ingest(docs, collection=collection, lock_timeout=lock_timeout)
                     report.added += sub.added

@@ -295,6 +295,7 @@ class Fetcher:
     def _finish(self, url: str, status: int, headers: dict[str, str], resp: urllib3.BaseHTTPResponse,
                 accept: frozenset[str], limit: int, hops: tuple[str, ...]) -> Response:
         ctype = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        reusable = status == 304  # a connection goes back to the pool only when its response was read to the end
         try:
             if status == 304:
                 return Response(url, 304, ctype, b"", headers.get("etag"), headers.get("last-modified"), hops)
@@ -309,9 +310,11 @@ class Fetcher:
                 raise FetchError(f"{_short(url)}: the page is {int(declared) / 1048576:.1f} MB, "
                                  f"over the {limit / 1048576:g} MB limit")
             body = self._read_body(url, resp, limit)
+            reusable = True
             return Response(url, 200, ctype, body, headers.get("etag"), headers.get("last-modified"), hops)
         finally:
-            resp.close()
+            if not reusable:
+                resp.close()  # unread bytes would corrupt the next request on this connection
             resp.release_conn()
 
     def _read_body(self, url: str, resp: urllib3.BaseHTTPResponse, limit: int) -> bytes:
@@ -381,11 +384,15 @@ class Fetcher:
         for _ in range(self.policy.max_redirects + 1):
             with self._gate((urlsplit(current).hostname or "").lower()).slot():
                 status, headers, resp = self._open(current, etag=None, last_modified=None)
+                read = False
                 try:
                     if not (status in REDIRECTS and headers.get("location")):
-                        return status, (self._read_body(current, resp, ROBOTS_MAX_BYTES) if status == 200 else b"")
+                        body = self._read_body(current, resp, ROBOTS_MAX_BYTES) if status == 200 else b""
+                        read = status == 200
+                        return status, body
                 finally:
-                    resp.close()
+                    if not read:
+                        resp.close()
                     resp.release_conn()
             current = check_url(urljoin(current, headers["location"].strip()))
         raise FetchError(f"{url}: more than {self.policy.max_redirects} redirects")

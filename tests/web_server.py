@@ -59,6 +59,9 @@ class Site:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in two writes: without TCP_NODELAY, Nagle plus the client's
+            # delayed ACK adds ~40 ms to every keep-alive response (real servers do not do this).
+            disable_nagle_algorithm = True
 
             def log_message(self, *args: object) -> None:  # keep pytest output clean
                 pass
