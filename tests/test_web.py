@@ -2,6 +2,7 @@
 crawler's safety rules (private addresses, robots.txt, timeouts, size caps, errors)."""
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -76,7 +77,7 @@ def test_pages_are_indexed_and_answers_cite_their_url(site: Site, web: WebIngest
 
 
 def test_user_agent_names_the_contact(site: Site, tmp_path: Path, embedder) -> None:
-    pol = FetchPolicy(**{**LOCAL.__dict__, "contact": "ops@example.org"})
+    pol = replace(LOCAL, contact="ops@example.org")
     ing = WebIngester(Engine(tmp_path / "ix2", embedder), Fetcher(pol))
     ing.ingest_urls([site.base + "/blog/bridge"])
     assert "(+ops@example.org)" in site.requests("/blog/bridge")[0][0]["user-agent"]
@@ -257,7 +258,7 @@ def test_address_classes(address: str, public: bool) -> None:
 
 
 def test_private_addresses_refused_without_the_setting(site: Site, tmp_path: Path, embedder) -> None:
-    strict = FetchPolicy(**{**LOCAL.__dict__, "allow_private": False})
+    strict = replace(LOCAL, allow_private=False)
     ing = WebIngester(Engine(tmp_path / "ix3", embedder), Fetcher(strict))
     url = site.base + "/blog/orchard"
     report = ing.ingest_urls([url])
@@ -271,7 +272,7 @@ def test_names_are_checked_after_dns_resolution(site: Site) -> None:
     """A public-looking name that resolves to loopback or the metadata address is refused."""
     answers = {"intranet.example": ["127.0.0.1"], "meta.example": ["169.254.169.254"],
                "mixed.example": ["93.184.215.14", "10.0.0.5"]}
-    strict = FetchPolicy(**{**LOCAL.__dict__, "allow_private": False})
+    strict = replace(LOCAL, allow_private=False)
     f = Fetcher(strict, resolve=lambda host, port: answers[host])
     for host in answers:
         with pytest.raises(BlockedURL, match="private or local"):
@@ -284,7 +285,7 @@ def test_redirect_to_a_private_address_is_refused(site: Site, tmp_path: Path, em
     site.page("/secret", "internal admin page with secrets", content_type="text/plain")
     site.routes["/go"] = Route(status=302, location=f"http://127.0.0.1:{site.port}/secret")
     site.routes["/ok"] = Route(status=301, location="/blog/bridge")
-    strict = FetchPolicy(**{**LOCAL.__dict__, "allow_private": False, "private_hosts": frozenset({"localhost"})},)
+    strict = replace(LOCAL, allow_private=False, private_hosts=frozenset({"localhost"}))
     ing = WebIngester(Engine(tmp_path / "ix4", embedder), Fetcher(strict))
     base = f"http://localhost:{site.port}"
     report = ing.ingest_urls([base + "/go", base + "/ok"])
@@ -309,7 +310,7 @@ def test_robots_txt_disallow_is_honoured(site: Site, web: WebIngester) -> None:
 
 
 def test_slow_oversized_failing_and_wrong_type_pages_are_skipped_cleanly(site: Site, tmp_path: Path, embedder) -> None:
-    pol = FetchPolicy(**{**LOCAL.__dict__, "read_timeout": 0.5, "max_bytes": 20_000})
+    pol = replace(LOCAL, read_timeout=0.5, max_bytes=20_000)
     ing = WebIngester(Engine(tmp_path / "ix5", embedder), Fetcher(pol))
     big = article_html("Big", "2024-01-01", ["A very long paragraph about nothing in particular."] * 800)
     site.page("/slow", article_html("Slow", "2024-01-01", ["This page arrives too late."]), delay=2.0)
@@ -375,7 +376,7 @@ def test_robots_txt_is_read_again_and_a_failing_one_means_wait(site: Site, monke
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "2130706433", "0x7f.1", "[::ffff:127.0.0.1]", "[::1]"])
 def test_loopback_spellings_are_all_refused(site: Site, host: str) -> None:
     """Decimal, hex, IPv4-mapped and named spellings of loopback: resolved first, then refused."""
-    f = Fetcher(FetchPolicy(**{**LOCAL.__dict__, "allow_private": False}))
+    f = Fetcher(replace(LOCAL, allow_private=False))
     with pytest.raises(FetchError):
         f.get(f"http://{host}:{site.port}/blog/orchard")
     assert not site.log
