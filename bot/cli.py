@@ -26,12 +26,13 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="citebot", description="Answers questions from your articles, with cited snippets.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
-    ing = sub.add_parser("ingest", parents=[common], help="add files or folders (recursive) to the index")
-    ing.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    ing = sub.add_parser("ingest", parents=[common], help="add files, folders (recursive) or web pages to the index")
+    ing.add_argument("paths", nargs="*", metavar="PATH_OR_URL")
     ing.add_argument("--collection", default="global", help="collection to add to (default: global)")
     ing.add_argument("--json", action="store_true", help="print the summary as JSON")
     ing.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
                      help="wait this long for another running ingest to finish (default: refuse at once)")
+    _web_ingest_options(ing)
 
     ask = sub.add_parser("ask", parents=[common], help="answer a question (use - to read one per line from stdin)")
     ask.add_argument("question", nargs="*", help="the question, or - for one question per line on stdin")
@@ -52,6 +53,13 @@ def _parser() -> argparse.ArgumentParser:
     fb.add_argument("--all", action="store_true", help="include answers voted up")
     fb.add_argument("--limit", type=int, default=50)
 
+    syn = sub.add_parser("sync", parents=[common], help="fetch the folders, pages, feeds and sitemaps of citebot.toml again")
+    syn.add_argument("--file", metavar="TOML", help="sources file (default: $CITEBOT_SOURCES_FILE or ./citebot.toml)")
+    syn.add_argument("--every", metavar="INTERVAL", help="repeat every INTERVAL (e.g. 30m, 2h) until stopped")
+    syn.add_argument("--json", action="store_true", help="print each pass's summary as JSON")
+    syn.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                     help="wait this long for another running ingest to finish (default: refuse at once)")
+
     sub.add_parser("shell", parents=[common], help="chat with the index in the terminal")
     sub.add_parser("run", parents=[common], help="start the chat adapters whose tokens are set (else the shell)")
     sub.add_parser("discord", parents=[common], help="run the Discord bot (needs DISCORD_TOKEN)")
@@ -61,6 +69,14 @@ def _parser() -> argparse.ArgumentParser:
     doc = sub.add_parser("doctor", parents=[common], help="check the install, model, index and tokens (never shows their values)")
     doc.add_argument("--json", action="store_true", help="print the checks as JSON")
     return p
+
+
+def _web_ingest_options(ing: argparse.ArgumentParser) -> None:
+    ing.add_argument("--feed", action="append", metavar="URL", help="index every entry of this RSS or Atom feed (repeatable)")
+    ing.add_argument("--sitemap", action="append", metavar="URL", help="index the pages of this sitemap or sitemap index (repeatable)")
+    ing.add_argument("--include", action="append", metavar="PATTERN", help="sitemap pages: only URLs matching (repeatable)")
+    ing.add_argument("--exclude", action="append", metavar="PATTERN", help="sitemap pages: skip URLs matching (repeatable)")
+    ing.add_argument("--max-pages", type=int, default=None, metavar="N", help="sitemap pages: at most N")
 
 
 def _setup_logging(level: str) -> None:
@@ -87,6 +103,7 @@ class App:
         self.index_dir = index_dir
         self._engine = None
         self._service = None
+        self._web = None
 
     @property
     def engine(self):
@@ -128,8 +145,18 @@ class App:
                 channels=channel_store(s, self.index_dir),
                 auto_min_confidence=s.auto_min_confidence,
                 auto_per_channel_per_minute=s.auto_per_channel_per_minute,
+                web=self.web,
             )
         return self._service
+
+    @property
+    def web(self):
+        """Fetches web pages into the engine (chat `/ingest url:`), under the crawler's settings."""
+        if self._web is None:
+            from .sync import make_ingester
+
+            self._web = make_ingester(self.engine, self.settings)
+        return self._web
 
 
 def needs_hub(settings) -> bool:  # type: ignore[no-untyped-def]
@@ -237,6 +264,14 @@ def _main(argv: Sequence[str] | None = None) -> int:
 
 def cmd_ingest(app: App, args) -> int:
     from tqdm import tqdm
+
+    from .sync import cmd_ingest_web, is_url
+
+    if not args.paths and not args.feed and not args.sitemap:
+        print("citebot: name files, folders or URLs to ingest (or --feed URL, --sitemap URL)", file=sys.stderr)
+        return 2
+    if args.feed or args.sitemap or any(is_url(p) for p in args.paths):
+        return cmd_ingest_web(app, args)
 
     bar = None
 
@@ -395,9 +430,14 @@ def cmd_run(app: App, args) -> int:
         require_index(app)
     except NoIndexError as exc:
         if args.command != "run" or _adapters_configured(app.settings):
-            log.error("%s", exc)  # the bots' startup log says it, in the log's own format
-            return 2
-        raise
+            if app.settings.sync_every:
+                # The in-process sync is about to fill the index: start, but say why answers are empty.
+                log.warning("%s; CITEBOT_SYNC_EVERY is set, so the bots start and the first sync fills it", exc)
+            else:
+                log.error("%s", exc)  # the bots' startup log says it, in the log's own format
+                return 2
+        else:
+            raise
     coros = _adapters(app, args)
     if not coros:
         print("No chat token is set (DISCORD_TOKEN, SLACK_BOT_TOKEN): starting the local shell.", file=sys.stderr)
@@ -405,6 +445,9 @@ def cmd_run(app: App, args) -> int:
             logging.getLogger().setLevel(logging.WARNING)  # log lines would interleave with the chat
         return cmd_shell(app, args)
     app.engine.warm_up()
+    from .sync import sync_coroutines
+
+    coros += sync_coroutines(app)  # CITEBOT_SYNC_EVERY: keep citebot.toml's sources fresh in-process
 
     async def both() -> None:
         await asyncio.gather(*coros)
@@ -425,12 +468,20 @@ def cmd_doctor(app: App, args) -> int:
     return 1 if any(c.status is Status.FAIL for c in checks) else 0
 
 
+def cmd_sync(app: App, args) -> int:
+    """One pass (or a loop with --every) over the sources file."""
+    from .sync import cmd_sync as sync
+
+    return sync(app, args)
+
+
 COMMANDS = {
     "ingest": cmd_ingest,
     "ask": cmd_ask,
     "sources": cmd_sources,
     "forget": cmd_forget,
     "feedback": cmd_feedback,
+    "sync": cmd_sync,
     "shell": cmd_shell,
     "run": cmd_run,
     "discord": cmd_run,

@@ -53,6 +53,16 @@ class Settings(BaseSettings):
     slack_port: int = Field(3000, validation_alias=AliasChoices("CITEBOT_SLACK_PORT", "PORT"))
     slack_host: str = Field("0.0.0.0", validation_alias="CITEBOT_SLACK_HOST")
 
+    # --- web sources (citebot ingest URL, citebot sync) ---
+    allow_private_urls: bool = Field(False, validation_alias="CITEBOT_ALLOW_PRIVATE_URLS")
+    private_url_hosts: str | None = Field(None, validation_alias="CITEBOT_PRIVATE_URL_HOSTS")
+    crawl_contact: str | None = Field(None, validation_alias="CITEBOT_CRAWL_CONTACT")
+    crawl_concurrency: int = Field(2, ge=1, le=16, validation_alias="CITEBOT_CRAWL_CONCURRENCY")
+    crawl_delay: float = Field(0.25, ge=0, le=60, validation_alias="CITEBOT_CRAWL_DELAY")
+    fetch_timeout: float = Field(20.0, gt=0, le=300, validation_alias="CITEBOT_FETCH_TIMEOUT")
+    sources_file: Path = Field(Path("./citebot.toml"), validation_alias="CITEBOT_SOURCES_FILE")
+    sync_every: str | None = Field(None, validation_alias="CITEBOT_SYNC_EVERY")
+
     @field_validator(
         "discord_token", "slack_bot_token", "slack_app_token", "slack_signing_secret", mode="before"
     )
@@ -62,7 +72,8 @@ class Settings(BaseSettings):
         return None if isinstance(v, str) and not v.strip() else v
 
     @field_validator("discord_guild_id", "min_confidence", "discord_shards", "discord_shard_ids", "cache_dir",
-                     "rerank_model", "auto_channels", "auto_min_confidence", "channel_collections", mode="before")
+                     "rerank_model", "auto_channels", "auto_min_confidence", "channel_collections",
+                     "private_url_hosts", "crawl_contact", "sync_every", mode="before")
     @classmethod
     def _blank_is_none(cls, v: object) -> object:
         return None if isinstance(v, str) and not v.strip() else v

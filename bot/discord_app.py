@@ -40,6 +40,7 @@ from .service import APOLOGY, Asker, CitebotService, is_question
 log = logging.getLogger(__name__)
 
 NO_PINGS = discord.AllowedMentions.none()
+INGEST_ONE_OF = "Give either a `file:` or a `url:` to add (one at a time)."
 ADMIN_ONLY = "Sorry, only members with the **Manage Server** permission can change this server's documents."
 THANKS = "Thanks for the feedback!"
 EXPIRED = "That answer is too old for this button; please ask the question again."
@@ -293,12 +294,19 @@ class CitebotMixin:
             view = sources_view(0, sources_pages(rows))
             await interaction.followup.send(ephemeral=True, **_send_kwargs(reply), **({"view": view} if view else {}))
 
-        @self.tree.command(name="ingest", description="Add a document (.txt, .md, .html, .pdf) to this server's articles.")
-        @app_commands.describe(file="The document to add")
+        @self.tree.command(name="ingest", description="Add a document (.txt, .md, .html, .pdf) or a web page to this server's articles.")
+        @app_commands.describe(file="The document to add", url="A web page to add (https://...)")
         @app_commands.guild_only()
         @app_commands.default_permissions(manage_guild=True)
-        async def ingest(interaction: discord.Interaction, file: discord.Attachment) -> None:
-            await self.ingest_command(interaction, file)
+        async def ingest(interaction: discord.Interaction, file: Optional[discord.Attachment] = None,
+                         url: Optional[app_commands.Range[str, 1, 2000]] = None) -> None:
+            if url and file is None:
+                await self.ingest_url_command(interaction, url)
+            elif file is not None and not url:
+                await self.ingest_command(interaction, file)
+            else:
+                await interaction.response.send_message(render_message(INGEST_ONE_OF), ephemeral=True,
+                                                        allowed_mentions=NO_PINGS)
 
         @self.tree.command(name="forget", description="Remove a document this server added.")
         @app_commands.describe(source="The document's file name (see /sources)")
@@ -413,6 +421,22 @@ class CitebotMixin:
         else:
             verb = "Updated" if report.updated else "Added"
             text = f"{verb} `{file.filename}` ({report.passages} passages): questions in this server can now cite it."
+        await interaction.followup.send(render_message(text), ephemeral=True, allowed_mentions=NO_PINGS)
+
+    async def ingest_url_command(self, interaction: discord.Interaction, url: str) -> None:
+        """/ingest url: Manage Server only; the page is fetched (public addresses only) into this server's collection."""
+        if not self._may_manage(interaction):
+            await interaction.response.send_message(ADMIN_ONLY, ephemeral=True, allowed_mentions=NO_PINGS)
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        report = await self.service.ingest_url(url, self._asker(interaction))
+        if report.skipped:
+            text = "I couldn't add that page: " + "; ".join(reason for _, reason in report.skipped)
+        elif report.unchanged and not (report.added or report.updated):
+            text = "That page is already indexed, unchanged."
+        else:
+            verb = "Updated" if report.updated else "Added"
+            text = f"{verb} <{url}> ({report.passages} passages): questions in this server can now cite it."
         await interaction.followup.send(render_message(text), ephemeral=True, allowed_mentions=NO_PINGS)
 
     async def forget_command(self, interaction: discord.Interaction, source: str) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 from index.engine import Document, Engine, IngestReport
 from index.errors import UserError
 from index.load import SUPPORTED_SUFFIXES
+from index.sources import WebIngester
 from index.store import SourceInfo
 from index.types import DEFAULT_COLLECTION, Answer
 
@@ -145,6 +146,7 @@ class CitebotService:
         channels: ChannelStore | None = None,
         auto_min_confidence: float | None = None,
         auto_per_channel_per_minute: int = 6,
+        web: WebIngester | None = None,
     ) -> None:
         if max_question_chars < 1:
             raise ValueError("max_question_chars must be positive")
@@ -158,6 +160,7 @@ class CitebotService:
         self.channels = channels if channels is not None else ChannelStore(engine.index_dir / "channels.sqlite")
         self.auto_min_confidence = load_auto_confidence() if auto_min_confidence is None else auto_min_confidence
         self.channel_limiter = RateLimiter(auto_per_channel_per_minute)
+        self.web = web  # fetches `/ingest url:` pages; None = adding web pages is off
 
     # --- questions ------------------------------------------------------------------------
 
@@ -294,6 +297,19 @@ class CitebotService:
 
         async with self._write_lock:
             return await asyncio.to_thread(work)
+
+    async def ingest_url(self, url: str, asker: Asker) -> IngestReport:
+        """Fetch a web page into the asker's collection (the crawler's address and robots.txt rules apply)."""
+        if not asker.scope:
+            raise UserError("Web pages can only be added inside a server or workspace.")
+        if self.web is None:
+            raise UserError("Adding web pages is not enabled on this bot.")
+        url = (url or "").strip()
+        if not url:
+            raise UserError("Give the address of a web page, e.g. `https://example.com/post`.")
+        web = self.web
+        async with self._write_lock:
+            return await asyncio.to_thread(web.ingest_urls, [url], collection=asker.collection, lock_timeout=60.0)
 
     async def forget(self, source: str, asker: Asker) -> list[str]:
         """Remove an upload of this asker's own scope (never global articles or another scope's)."""

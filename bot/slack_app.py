@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections import OrderedDict
 from typing import Any, Awaitable, Callable, Coroutine
@@ -20,6 +21,7 @@ from aiohttp import web
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from index.errors import UserError
@@ -44,6 +46,8 @@ from .service import APOLOGY, Asker, CitebotService
 
 log = logging.getLogger(__name__)
 
+INGEST_COMMAND = "/citebot-ingest"
+SLACK_ADMIN_ONLY = "Sorry, only workspace admins and owners can add web pages to this workspace's articles."
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
 # Retry reasons meaning "you took too long": Slack did deliver, and we had already acked and started.
@@ -108,6 +112,7 @@ class SlackBot:
         app.middleware(self.skip_retries)
         app.command("/ask")(self.on_ask)
         app.command(CHANNEL_COMMAND)(self.on_channel_command)
+        app.command(INGEST_COMMAND)(self.on_ingest)
         app.event("app_mention")(self.on_mention)
         app.event("message")(self.on_message)
         app.action(ACTION_MORE)(self.on_more)
@@ -172,6 +177,49 @@ class SlackBot:
             await _respond(respond, render_answer(answer, question=question, show_question=True), ephemeral=False)
         else:
             await _respond(respond, render_not_found(answer), ephemeral=True)
+
+    # --- /citebot-ingest URL ---------------------------------------------------------------
+
+    async def on_ingest(self, ack: Any, command: dict[str, Any], respond: Any, client: AsyncWebClient) -> None:
+        """`/citebot-ingest URL`: workspace admins and owners add a web page to the workspace's articles."""
+        asker = Asker(platform="slack", user=command.get("user_id", ""), scope=command.get("team_id") or None)
+        url = slack_link(command.get("text", ""))
+        if not url:
+            await ack(**render_notice(f"Give the address of a web page: `{INGEST_COMMAND} https://example.com/post`").to_kwargs())
+            return
+        await ack()
+        self._spawn(self._ingest_url(url, asker, respond, client))
+
+    async def _ingest_url(self, url: str, asker: Asker, respond: Any, client: AsyncWebClient) -> None:
+        async def say(text: str) -> None:
+            await _respond(respond, render_notice(text), ephemeral=True)
+
+        try:
+            # Slash commands do not say who is an admin: users.info does (scope users:read).
+            info = await client.users_info(user=asker.user)
+            user = info.get("user") or {}
+            if not (user.get("is_admin") or user.get("is_owner")):
+                await say(SLACK_ADMIN_ONLY)
+                return
+            report = await self.service.ingest_url(url, asker)
+        except UserError as exc:
+            await say(str(exc))
+            return
+        except SlackApiError as exc:
+            log.warning("users.info failed: %s", exc.response.get("error"))
+            await say("I couldn't check your permissions: the app needs the `users:read` scope.")
+            return
+        except Exception:
+            log.exception("%s failed", INGEST_COMMAND)
+            await say(APOLOGY)
+            return
+        if report.skipped:
+            await say("I couldn't add that page: " + "; ".join(reason for _, reason in report.skipped))
+        elif report.unchanged and not (report.added or report.updated):
+            await say("That page is already indexed, unchanged.")
+        else:
+            verb = "Updated" if report.updated else "Added"
+            await say(f"{verb} {url} ({report.passages} passages): questions in this workspace can now cite it.")
 
     # --- mentions and DMs -----------------------------------------------------------------
 
@@ -365,6 +413,13 @@ class SlackBot:
             log.exception("Slack question failed (user %s, team %s)", asker.user, asker.scope or "-")
             await reply_private(render_notice(APOLOGY))
         return None
+
+
+def slack_link(text: str) -> str:
+    """The URL of a command's text: Slack may send a link as <https://x|label> or <https://x>."""
+    text = (text or "").strip()
+    m = re.fullmatch(r"<([^|>]+)(?:\|[^>]*)?>", text)
+    return m.group(1).strip() if m else text
 
 
 def _action_asker(body: dict[str, Any]) -> Asker:

@@ -57,6 +57,11 @@ class Document:
     source: str
     data: bytes | None = None
     path: Path | None = None
+    # For web pages: the link a citation shows, and a feed entry's own title and date, which win
+    # over what the page's markup yields (a publisher's feed metadata is the more reliable).
+    url: str | None = None
+    title: str | None = None
+    date: str | None = None
 
 
 def expand_paths(paths: Iterable[Path]) -> tuple[list[Path], list[tuple[str, str]]]:
@@ -227,6 +232,9 @@ class Engine:
                         report.unchanged.append(doc.source)
                         continue
                     article = load_bytes(data, doc.name, source=doc.source, collection=collection, max_bytes=self.max_file_bytes)
+                    if doc.url or doc.title or doc.date:
+                        article = replace(article, url=doc.url or article.url, title=(doc.title or article.title)[:300],
+                                          date=doc.date or article.date)
                 except LoadError as exc:
                     log.warning("skipped %s: %s", doc.source, exc)
                     report.skipped.append((doc.source, str(exc)))
