@@ -165,3 +165,16 @@ def test_a_leaning_answer_sentence_is_quoted_with_the_sentence_before(tmp_path: 
     # A sentence that stands alone is quoted alone.
     ans = eng.ask("Where did Ingrid Solberg study physics?")
     assert ans.found and ans.answer == "Ingrid Solberg studied physics in Bergen before she started the firm."
+
+
+def test_shell_shows_the_closest_passages_when_nothing_answers(service: CitebotService) -> None:
+    import io
+
+    from bot.shell import run_shell
+
+    service.engine.composer.min_confidence = 1.01
+    out = io.StringIO()
+    run_shell(service, stdin=io.StringIO("How many vegetable plots did the Riverside community garden open?\n"), stdout=out)
+    text = out.getvalue()
+    assert "I couldn't find a sentence that answers that." in text and "Closest passages (not an answer):" in text
+    assert "Riverside" in text
