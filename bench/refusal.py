@@ -47,6 +47,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+import index.select  # noqa: E402
+
+index.select.REFITTING = True  # this script rewrites index/fitted.json: a stale one must not stop it
 from bench.quality import OUT, _key, build_engine, load_squad, questions  # noqa: E402
 from index.answer import AnswerComposer, evidence  # noqa: E402
 from index.embed import make_embedder  # noqa: E402
@@ -58,7 +61,7 @@ V1 = SHARED / "squad-v1.1-dev-part-a.json"
 V2 = SHARED / "squad-v2.0-dev-part-a.json"
 CACHE = Path("/tmp/citebot-refusal")
 SEED = 0
-COLLECT_VERSION = 1
+COLLECT_VERSION = 2
 
 
 def sha256(path: Path) -> str:
@@ -89,7 +92,7 @@ def _record(q, golds: list[str], got: dict, src: str, article: int, fold: int, k
         "linear": [c.score for c in cands],
         "chars": [len(c.text) for c in cands],
         # What `evidence` reads, per candidate, so any sentence scorer can be replayed offline.
-        "feat": [(c.coverage, c.context, c.dense, c.typed, c.feat.align, c.feat.align_strong, c.feat.align_min, c.feat.missing) for c in cands],
+        "feat": [(c.coverage, c.context, c.dense, c.typed, c.feat.align, c.feat.align_strong, c.feat.align_min, c.feat.missing, c.feat.names_missing, c.feat.negation) for c in cands],
         "hits_dense": got["hits_dense"], "hits_lexical": got["hits_lexical"],
     }
 

@@ -31,6 +31,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+import index.select  # noqa: E402
+
+index.select.REFITTING = True  # this script rewrites index/fitted.json: a stale one must not stop it
 from bench.quality import DEFAULT_DATA, OUT, _key, build_engine, load_squad, questions  # noqa: E402
 from index.answer import AnswerComposer  # noqa: E402
 from index.embed import make_embedder  # noqa: E402

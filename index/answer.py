@@ -35,6 +35,8 @@ _CAP = r"[A-Z][\w’'.]*(?:-[A-Z0-9][\w’'.]*)*(?![\w-])"
 _NAME = re.compile(rf"\b{_CAP}(?:\s+(?:of\s+|de\s+|von\s+|the\s+)?{_CAP})*")
 _PLACE_PREP = re.compile(r"\b(in|at|near|from|to)\s+(the\s+)?[A-Z]")
 _QWORD = re.compile(r"\w+")
+# A negated question ("Which city was not ...?") that a sentence without a negation cannot answer.
+_NEG = re.compile(r"\b(?:not|never|no|none|without|neither|nor)\b|n't\b", re.I)
 
 
 @dataclass
@@ -227,6 +229,11 @@ class AnswerComposer:
         qtokens = tokenize(question)
         total = sum(weights.values())
         heaviest = max(weights.values(), default=0.0) or 1.0
+        # The question's names and numbers (capitalised past its first word, or with a digit).
+        raw_words = _QWORD.findall(question)
+        specific = {t for k, w in enumerate(raw_words) if (k > 0 and w[0].isupper()) or any(ch.isdigit() for ch in w)
+                    for t in tokenize(w)}
+        q_neg = bool(_NEG.search(question))
         top_score = hits[0].score or 1.0
         seen: set[tuple[int, int, int]] = set()
         cands: list[_Candidate] = []
@@ -252,6 +259,8 @@ class AnswerComposer:
                     first=i == 0, spread=spread, passage_score=h.score / top_score, passage_dense=h.dense,
                     words=len(text.split()), qtype=qtype,
                     missing=max((w for t, w in weights.items() if t not in around and t not in title_terms), default=0.0) / heaviest,
+                    names_missing=sum(1 for t in specific if t not in around and t not in title_terms) / len(specific) if specific else 0.0,
+                    negation=float(q_neg and not _NEG.search(text)),
                 )
                 cands.append(_Candidate(rank, h, s, e, text, feat))
         if not cands:
@@ -337,7 +346,8 @@ def standalone_start(c: _Candidate) -> int:
 
 def evidence(best: _Candidate, cands: Sequence[_Candidate], hits: Sequence[Hit]) -> list[float]:
     """The confidence's inputs, in select.EVIDENCE order (see `select.evidence_row`)."""
-    inputs = [(c.coverage, c.context, c.dense, c.typed, c.feat.align, c.feat.align_strong, c.feat.align_min, c.feat.missing) for c in cands]
+    inputs = [(c.coverage, c.context, c.dense, c.typed, c.feat.align, c.feat.align_strong, c.feat.align_min, c.feat.missing,
+               c.feat.names_missing, c.feat.negation) for c in cands]
     return evidence_row(inputs, [c.score for c in cands], cands.index(best), max(h.dense for h in hits))
 
 

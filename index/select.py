@@ -34,14 +34,15 @@ FEATURES = (
 # What the confidence reads, over the scored sentences of one question (order = fitted weights):
 # the best wording, context, cosine and alignment among them and the passages' best cosine, then
 # the chosen sentence's own: its answer type, wording, alignment, worst-matched question word,
-# heaviest missing question term, share of closely matched words, and the scorer's score for it
-# and its margin over the runner-up.
+# heaviest missing question term, share of closely matched words, the scorer's score for it and
+# its margin over the runner-up, and whether it lacks the question's names/numbers or negation.
 EVIDENCE = (
     "coverage", "context", "dense", "passage_dense", "typed", "align",
     "best_coverage", "best_align", "best_align_min", "best_missing", "best_align_strong", "score", "margin",
+    "best_names_missing", "best_negation",
 )
 # Per candidate, what `evidence_row` reads (the bench records these tuples).
-EVIDENCE_INPUTS = ("coverage", "context", "dense", "typed", "align", "align_strong", "align_min", "missing")
+EVIDENCE_INPUTS = ("coverage", "context", "dense", "typed", "align", "align_strong", "align_min", "missing", "names_missing", "negation")
 # Question words that name the kind of answer rather than its content.
 _FILLER = frozenset({"many", "much", "year", "name", "type", "kind", "did", "does", "called"})
 _SKIP = STOPWORDS | _FILLER
@@ -72,6 +73,10 @@ class SentenceFeatures:
     # neighbours and the title (as a share of the heaviest question term's weight).
     align_min: float = 0.0
     missing: float = 0.0
+    # The share of the question's names and numbers absent from the sentence, its neighbours and
+    # the title; 1 when the question is negated and the sentence is not.
+    names_missing: float = 0.0
+    negation: float = 0.0
 
     def row(self, best: dict[str, float]) -> list[float]:
         """The feature vector, in FEATURES order; `best` holds the question's best coverage etc."""
@@ -97,7 +102,7 @@ def evidence_row(inputs: Sequence[Sequence[float]], scores: Sequence[float], bes
     return [
         max(col[0]), max(col[1]), max(col[2]), float(passage_dense), float(b[3]), max(col[4]),
         float(b[0]), float(b[4]), float(b[6]), float(b[7]), float(b[5]), score,
-        score - max(rest) if rest else 1.0,
+        score - max(rest) if rest else 1.0, float(b[8]), float(b[9]),
     ]
 
 
@@ -164,6 +169,9 @@ class TreeScorer:
 
 FITTED_FILE = "fitted.json"
 FORMAT = 1
+# Set by the bench scripts that refit the file (before importing index.answer): a stale file is
+# then only warned about, since refitting it is what they are about to do.
+REFITTING = False
 
 
 class FittedModelError(ValueError):
@@ -261,6 +269,9 @@ def load_fitted(path: Path | None = None) -> Fitted | None:
     try:
         return parse_fitted(data)
     except FittedModelError as exc:
+        if REFITTING:
+            log.warning("ignoring %s while refitting it: %s", path.name, exc)
+            return None
         raise FittedModelError(f"{path.name}: {exc}") from None
 
 
