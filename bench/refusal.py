@@ -31,7 +31,6 @@ With --write the confidence fitted on all folds, and its threshold, go into inde
 from __future__ import annotations
 
 import argparse
-import datetime
 import hashlib
 import json
 import logging
@@ -51,7 +50,7 @@ import index.select  # noqa: E402
 
 index.select.REFITTING = True  # this script rewrites index/fitted.json: a stale one must not stop it
 from bench.quality import OUT, _key, build_engine, load_squad, questions  # noqa: E402
-from index.answer import AnswerComposer, evidence  # noqa: E402
+from index.answer import AnswerComposer  # noqa: E402
 from index.embed import make_embedder  # noqa: E402
 from index.search import HybridSearcher  # noqa: E402
 
@@ -149,8 +148,6 @@ def collect(emb, folds: int, ooc_per_fold: int) -> list[dict]:  # type: ignore[n
             out.append(_record(q, [], _cands(composer, s2, q.text, v), "", q.article, k, "ooc"))
         log.info("out of corpus fold %d done, %.0f s", k, time.perf_counter() - t0)
     CACHE.mkdir(parents=True, exist_ok=True)
-    for r in out:  # the candidates themselves are not picklable-light; keep only what is recorded
-        r.pop("cands", None)
     path.write_bytes(pickle.dumps(out))
     return out
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 import datetime
 import json
 import math
-from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
@@ -163,8 +162,8 @@ RATES = (0.0, 0.02, 0.04, 0.06, 0.08, 0.10, 0.15, 0.20, 0.30, 0.40, 0.50)
 
 
 def report(recs: list[dict], args, backend: str) -> int:  # type: ignore[no-untyped-def]
-    for r in recs:
-        r["chars_all"] = r.pop("chars") if "chars" in r and isinstance(r["chars"], list) else r.get("chars_all", [])
+    for r in recs:  # per-candidate quote lengths; `_scored` sets "chars" to the chosen one's
+        r.setdefault("chars_all", r.pop("chars", []))
     folds = args.folds
     held: list[dict] = []
     chosen = []

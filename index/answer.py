@@ -339,9 +339,16 @@ def standalone_start(c: _Candidate) -> int:
     stays one contiguous, verbatim piece of the cited snippet; at most two sentences)."""
     if not _LEANS.match(c.text):
         return c.start
-    spans = c.hit.sentences
+    spans, h = c.hit.sentences, c.hit
     i = next((k for k, (s, e) in enumerate(spans) if s == c.start), 0)
-    return spans[i - 1][0] if i > 0 else c.start
+    if i == 0:
+        return c.start
+    s, e = spans[i - 1]
+    prev, gap = h.text[s - h.start: e - h.start], h.text[e - h.start: c.start - h.start]
+    # Only a sentence of the same paragraph, not a heading or a list item above it.
+    if "\n\n" in gap or not re.search(r"[.!?][\"'”’)]*\s*$", prev) or len(prev.split()) < 4:
+        return c.start
+    return s
 
 
 def evidence(best: _Candidate, cands: Sequence[_Candidate], hits: Sequence[Hit]) -> list[float]:

@@ -153,6 +153,13 @@ ROCKETS = (
 )
 
 
+BOREALIS = (
+    "Notes from the field\n\n"
+    "Borealis station\n\n"
+    "It opened in 2003 on the coast of Svalbard as a small weather station for the Borealis project.\n"
+)
+
+
 def test_a_leaning_answer_sentence_is_quoted_with_the_sentence_before(tmp_path: Path, embedder) -> None:
     eng = Engine(tmp_path / "ix", embedder, min_confidence=0.0)
     assert eng.ingest([Document(name="acme.txt", source="acme.txt", data=ROCKETS.encode())]).ok
@@ -165,6 +172,10 @@ def test_a_leaning_answer_sentence_is_quoted_with_the_sentence_before(tmp_path: 
     # A sentence that stands alone is quoted alone.
     ans = eng.ask("Where did Ingrid Solberg study physics?")
     assert ans.found and ans.answer == "Ingrid Solberg studied physics in Bergen before she started the firm."
+    # A heading above a leaning sentence is not a sentence to quote with it.
+    assert eng.ingest([Document(name="borealis.txt", source="borealis.txt", data=BOREALIS.encode())]).ok
+    ans = eng.ask("When did the Borealis weather station open?")
+    assert ans.found and ans.answer == "It opened in 2003 on the coast of Svalbard as a small weather station for the Borealis project."
 
 
 def test_shell_shows_the_closest_passages_when_nothing_answers(service: CitebotService) -> None:
