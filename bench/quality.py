@@ -152,6 +152,7 @@ class Record:
     cite_hits: list[bool] = field(default_factory=list)  # per citation: contains a gold answer
     para_hits: list[bool] = field(default_factory=list)  # per citation: inside the question's paragraph
     ms: float = 0.0
+    quote_chars: int = 0  # length of the quoted answer (a longer quote must not pass for a better one)
 
 
 def _contains(text: str | None, golds: Sequence[str]) -> bool:
@@ -175,6 +176,7 @@ def ask_all(engine: Engine, qs: Sequence[Question], articles: Sequence[SquadArti
             cite_hits=[_contains(c.snippet, q.golds) for c in cites],
             para_hits=[c.source == src and q.para_start <= c.start and c.end <= q.para_end for c in cites],
             ms=ms,
+            quote_chars=len(ans.answer or ""),
         ))
     return recs
 
@@ -196,6 +198,7 @@ def answerable_metrics(recs: Sequence[Record], threshold: float) -> dict[str, fl
         "mrr@10": mrr / n,
         "refused_answerable": sum(not s for s in ok) / n,
         "ms_per_question": statistics.fmean(r.ms for r in recs) if recs else 0.0,
+        "mean_quote_chars": statistics.fmean([r.quote_chars for r, s in zip(recs, ok) if s] or [0]),
     }
 
 
@@ -228,6 +231,7 @@ def run(
     cache: Path | None = None,
     trees: bool = True,
     reranker: CrossEncoderReranker | None = None,
+    standalone: bool = True,
 ) -> dict:
     """Build (or reuse) the three indexes, ask the sampled questions in each mode, return the metrics."""
     arts = load_squad(data, articles, max_paragraphs)
@@ -246,6 +250,7 @@ def run(
             eng.composer.scorer = None
     for eng in (full, *folds):
         eng.reranker = reranker
+        eng.composer.standalone = standalone  # quote the sentence a leaning answer sentence needs
 
     rng = random.Random(seed)
     qs_all = questions(full, arts, range(len(arts)))
@@ -298,6 +303,7 @@ ROWS = (
     ("out-of-corpus → not found", "abstain_out_of_corpus"),
     ("answerable → not found", "refused_answerable"),
     ("ms / question", "ms_per_question"),
+    ("mean quote (characters)", "mean_quote_chars"),
 )
 _LABEL = {"lexical": "BM25 alone", "dense": "dense alone", "hybrid": "hybrid (citebot)"}
 
@@ -308,7 +314,7 @@ def table(report: dict) -> str:
     lines = ["| metric | " + " | ".join(_LABEL.get(m, m) for m in modes) + " |", "|---" * (len(modes) + 1) + "|"]
     for label, key in ROWS:
         vals = [report["results"][m][key] for m in modes]
-        fmt = (lambda v: f"{v:.1f}") if key == "ms_per_question" else (lambda v: f"{v:.3f}")
+        fmt = (lambda v: f"{v:.1f}") if key in ("ms_per_question", "mean_quote_chars") else (lambda v: f"{v:.3f}")
         lines.append(f"| {label} | " + " | ".join(fmt(v) for v in vals) + " |")
     cvs = []
     for m in modes:
@@ -331,6 +337,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--backend", default="auto", help="embedding backend: auto (what citebot uses by default), onnx or torch")
     ap.add_argument("--rerank-model", default="", help="a cross-encoder to re-order the top passages (as CITEBOT_RERANK_MODEL)")
     ap.add_argument("--rerank-depth", type=int, default=10)
+    ap.add_argument("--single-sentence", action="store_true", help="never quote the previous sentence with a leaning one (before issue 12)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     for noisy in ("index.store", "sentence_transformers", "httpx", "bm25s"):
@@ -345,10 +352,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         reranker.warm_up()
     rep = run(args.data, emb, limit=args.limit, ooc_limit=args.ooc_limit, seed=args.seed,
               modes=[m for m in args.modes.split(",") if m], threshold=args.threshold, trees=not args.linear,
-              reranker=reranker)
+              reranker=reranker, standalone=not args.single_sentence)
     rep["backend"] = getattr(emb, "backend", "?")
     rep["reranker"] = args.rerank_model or None
     rep["sentence_scorer"] = "linear" if args.linear else "trees"
+    rep["quotes"] = "single sentence" if args.single_sentence else "with the sentence a leaning one needs"
     print(f"\n{rep['data']}: {rep['articles']} articles, backend {rep['backend']}, {rep['questions']} answerable questions "
           f"(seed {rep['seed']}), {rep['out_of_corpus_questions']} out-of-corpus; threshold {rep['threshold']}\n")
     print(table(rep))

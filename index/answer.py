@@ -11,17 +11,19 @@ import numpy as np
 
 from .embed import Embedder
 from .lexical import STOPWORDS, tokenize
-from .select import SentenceFeatures, TreeScorer, alignment, hand_confidence, lexical_shape, linear_score, load_fitted
+from .select import SentenceFeatures, TreeScorer, alignment, evidence_row, hand_confidence, lexical_shape, linear_score, load_fitted
 from .types import Answer, Citation, Hit
 
 log = logging.getLogger(__name__)
 
+# The fitted scorer and confidence (index/fitted.json); None without the file. A file made for
+# other features raises FittedModelError here: a half-matching model is never used.
 _FITTED = load_fitted()
-# Below this confidence the honest reply is "not found". With the fitted confidence
-# (index/_fitted.py) it is the value that refuses 3% of answerable SQuAD questions, chosen by
-# bench/train_selector.py; with the hand-set confidence, 0.42 (chosen with bench/quality.py).
+# Below this confidence the honest reply is "not found". With the fitted confidence it is the
+# threshold stored beside it by bench/refusal.py (it refuses 7% of the answerable SQuAD v2.0
+# questions it was fitted on); with the hand-set confidence, 0.42 (chosen with bench/quality.py).
 # CITEBOT_MIN_CONFIDENCE overrides it.
-DEFAULT_MIN_CONFIDENCE = round(_FITTED.threshold, 4) if _FITTED is not None else 0.42
+DEFAULT_MIN_CONFIDENCE = round(_FITTED.threshold, 4) if _FITTED is not None and _FITTED.threshold is not None else 0.42
 
 _YEAR = re.compile(r"\b(1[0-9]{3}|20[0-9]{2})s?\b")
 _MONTHS = r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
@@ -33,6 +35,8 @@ _CAP = r"[A-Z][\w’'.]*(?:-[A-Z0-9][\w’'.]*)*(?![\w-])"
 _NAME = re.compile(rf"\b{_CAP}(?:\s+(?:of\s+|de\s+|von\s+|the\s+)?{_CAP})*")
 _PLACE_PREP = re.compile(r"\b(in|at|near|from|to)\s+(the\s+)?[A-Z]")
 _QWORD = re.compile(r"\w+")
+# A negated question ("Which city was not ...?") that a sentence without a negation cannot answer.
+_NEG = re.compile(r"\b(?:not|never|no|none|without|neither|nor)\b|n't\b", re.I)
 
 
 @dataclass
@@ -127,7 +131,7 @@ class AnswerComposer:
     "who", a date for "when", a number for "how many") and how highly retrieval ranked its
     passage. The best wording, cosine and alignment among the scored sentences, the passages'
     cosine and the chosen sentence's type make the confidence that decides between an answer and
-    "not found" (fitted weights from index/_fitted.py, or hand-set ones without it).
+    "not found" (fitted weights from index/fitted.json, or hand-set ones without it).
     """
 
     def __init__(
@@ -141,6 +145,7 @@ class AnswerComposer:
         min_confidence: float | None = None,
         idf: Callable[[Sequence[str]], Mapping[str, float]] | None = None,
         scorer: TreeScorer | None | bool = True,
+        standalone: bool = True,
     ) -> None:
         if citations < 1 or candidates < 1 or embed_sentences < 1 or embed_words < 1:
             raise ValueError("citations, candidates, embed_sentences and embed_words must be at least 1")
@@ -153,7 +158,9 @@ class AnswerComposer:
         self.idf = idf
         # True: the fitted trees when present; False/None: the hand-set linear score; or a given scorer.
         self.scorer = (_FITTED.scorer if _FITTED else None) if scorer is True else (scorer or None)
-        self.fitted_confidence = _FITTED
+        # Quote the previous sentence too when the answering one leans on it ("It was founded in ...").
+        self.standalone = standalone
+        self.fitted_confidence = _FITTED if _FITTED is not None and _FITTED.confidence is not None else None
 
     def compose(self, question: str, hits: Sequence[Hit], qvec: np.ndarray | None = None) -> Answer:
         """The Answer for `question` from ranked hits (best first)."""
@@ -165,11 +172,18 @@ class AnswerComposer:
         cands = self._candidates(question, weights, hits[: self.candidates], qvec)
         nearest = tuple(dict.fromkeys(h.title for h in hits[:3]))
         if not cands:
-            return Answer(question=question, found=False, answer=None, nearest=nearest)
+            return Answer(question=question, found=False, answer=None, nearest=nearest, closest=self._closest(hits))
         best = max(cands, key=lambda c: c.score)
         confidence = self._confidence(best, cands, hits[: self.candidates])
         if confidence < self.min_confidence:
-            return Answer(question=question, found=False, answer=None, nearest=nearest, confidence=confidence)
+            return Answer(question=question, found=False, answer=None, nearest=nearest, confidence=confidence,
+                          closest=self._closest(hits))
+        bold = highlight(question, best.text)
+        if self.standalone:
+            lead = standalone_start(best)
+            if lead < best.start:  # quote the sentence it leans on too; bold words shift with it
+                best.text, shift, best.start = best.hit.text[lead - best.hit.start: best.end - best.hit.start], best.start - lead, lead
+                bold = tuple((a + shift, b + shift) for a, b in bold)
         cites = self._citations(best, hits)
         return Answer(
             question=question,
@@ -178,8 +192,21 @@ class AnswerComposer:
             citations=tuple(cites[: self.citations]),
             more=tuple(cites[self.citations:]),
             confidence=confidence,
-            highlights=highlight(question, best.text),
+            highlights=bold,
         )
+
+    def _closest(self, hits: Sequence[Hit]) -> tuple[Citation, ...]:
+        """Up to `citations` passages that share a word with the question (BM25 matched them),
+        best first, one per stretch of an article: shown, labelled as not an answer, with "not found"."""
+        out: list[Citation] = []
+        for h in hits:
+            if len(out) >= self.citations:
+                break
+            if h.lexical <= 0 or any(c.source == h.source and c.collection == h.collection and h.start < c.end and c.start < h.end for c in out):
+                continue
+            out.append(Citation(n=len(out) + 1, title=h.title, date=h.date, url=h.url, source=h.source, snippet=h.text,
+                                start=h.start, end=h.end, score=round(float(h.score), 6), collection=h.collection))
+        return tuple(out)
 
     def _weights(self, question: str, hits: Sequence[Hit]) -> dict[str, float]:
         """idf of each question term: from the index when retrieval passed it on, else a guess."""
@@ -201,6 +228,12 @@ class AnswerComposer:
         qtype = question_type(question)
         qtokens = tokenize(question)
         total = sum(weights.values())
+        heaviest = max(weights.values(), default=0.0) or 1.0
+        # The question's names and numbers (capitalised past its first word, or with a digit).
+        raw_words = _QWORD.findall(question)
+        specific = {t for k, w in enumerate(raw_words) if (k > 0 and w[0].isupper()) or any(ch.isdigit() for ch in w)
+                    for t in tokenize(w)}
+        q_neg = bool(_NEG.search(question))
         top_score = hits[0].score or 1.0
         seen: set[tuple[int, int, int]] = set()
         cands: list[_Candidate] = []
@@ -225,6 +258,9 @@ class AnswerComposer:
                     typed=_typed(qtype, text, qwords), rank=rank, bigrams=pairs, new_words=new,
                     first=i == 0, spread=spread, passage_score=h.score / top_score, passage_dense=h.dense,
                     words=len(text.split()), qtype=qtype,
+                    missing=max((w for t, w in weights.items() if t not in around and t not in title_terms), default=0.0) / heaviest,
+                    names_missing=sum(1 for t in specific if t not in around and t not in title_terms) / len(specific) if specific else 0.0,
+                    negation=float(q_neg and not _NEG.search(text)),
                 )
                 cands.append(_Candidate(rank, h, s, e, text, feat))
         if not cands:
@@ -240,13 +276,13 @@ class AnswerComposer:
             vecs, toks = encode_tokens([question, *texts])
             vecs, qtok = vecs[1:], toks[0]
             for c, tv in zip(prior, toks[1:]):
-                c.feat.align, c.feat.align_strong, c.feat.align_back = alignment(qtok, tv)
+                c.feat.align, c.feat.align_strong, c.feat.align_back, c.feat.align_min = alignment(qtok, tv)
         else:
             vecs = self.embedder.encode(texts)
         for c, v in zip(prior, vecs @ qvec):
             c.feat.dense = float(v)
             if encode_tokens is None:  # an embedder without token vectors: sentence cosine stands in
-                c.feat.align = c.feat.align_back = c.feat.dense
+                c.feat.align = c.feat.align_back = c.feat.align_min = c.feat.dense
         best = {k: max(getattr(c.feat, k) for c in prior) for k in ("coverage", "dense", "context", "align")}
         for c in prior:
             c.row = c.feat.row(best)
@@ -288,15 +324,38 @@ class AnswerComposer:
 
 
 _TITLE_CREDIT = 0.8
+# A sentence that cannot stand alone: it starts with a pronoun or demonstrative ("It was founded
+# in ...", "These were ...", "He said ..."), or a connective that continues the one before.
+_LEANS = re.compile(
+    r"^[\"'“‘(]*(?:he|she|it|they|this|these|that|those|his|her|its|their|such|however|moreover|furthermore|"
+    r"also|but|and|thus|therefore|hence|instead|likewise|similarly|in addition|as a result)\b",
+    re.I,
+)
+
+
+def standalone_start(c: _Candidate) -> int:
+    """Where a quote of candidate `c` should start (an article offset): its own start, or the
+    previous sentence's when `c` leans on it and that sentence is in the same passage (so the quote
+    stays one contiguous, verbatim piece of the cited snippet; at most two sentences)."""
+    if not _LEANS.match(c.text):
+        return c.start
+    spans, h = c.hit.sentences, c.hit
+    i = next((k for k, (s, e) in enumerate(spans) if s == c.start), 0)
+    if i == 0:
+        return c.start
+    s, e = spans[i - 1]
+    prev, gap = h.text[s - h.start: e - h.start], h.text[e - h.start: c.start - h.start]
+    # Only a sentence of the same paragraph, not a heading or a list item above it.
+    if "\n\n" in gap or not re.search(r"[.!?][\"'”’)]*\s*$", prev) or len(prev.split()) < 4:
+        return c.start
+    return s
 
 
 def evidence(best: _Candidate, cands: Sequence[_Candidate], hits: Sequence[Hit]) -> list[float]:
-    """The confidence's inputs, in select.EVIDENCE order: best wording, context, cosine, passage
-    cosine and alignment among the scored sentences, and whether the chosen one has the asked type."""
-    return [
-        max(c.coverage for c in cands), max(c.context for c in cands), max(c.dense for c in cands),
-        max(h.dense for h in hits), best.typed, max(c.feat.align for c in cands),
-    ]
+    """The confidence's inputs, in select.EVIDENCE order (see `select.evidence_row`)."""
+    inputs = [(c.coverage, c.context, c.dense, c.typed, c.feat.align, c.feat.align_strong, c.feat.align_min, c.feat.missing,
+               c.feat.names_missing, c.feat.negation) for c in cands]
+    return evidence_row(inputs, [c.score for c in cands], cands.index(best), max(h.dense for h in hits))
 
 
 def _share(weights: Mapping[str, float], total: float, have: set[str], title: set[str]) -> float:

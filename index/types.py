@@ -92,6 +92,8 @@ class Answer:
     confidence: float = 0.0
     # Spans (offsets into `answer`) of the words that answer the question, for bold rendering.
     highlights: tuple[tuple[int, int], ...] = field(default=())
+    # When nothing answers: the passages that matched best (not an answer), same fields as citations.
+    closest: tuple[Citation, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """The CLI's --json object: question, found, answer, citations (+ extensions)."""
@@ -103,4 +105,5 @@ class Answer:
             "confidence": round(self.confidence, 4),
             "nearest": list(self.nearest),
             "highlights": [list(h) for h in self.highlights],
+            "closest": [c.to_json() for c in self.closest],
         }

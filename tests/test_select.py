@@ -47,7 +47,7 @@ def test_lexical_shape_counts_word_pairs_in_order() -> None:
 
 
 def test_without_the_fitted_models_the_hand_set_scores_still_answer(engine, monkeypatch: pytest.MonkeyPatch) -> None:
-    # index/_fitted.py is generated: a checkout without it (or with stale features) must still
+    # index/fitted.json is fitted data: a checkout without it must still
     # answer and still refuse, with the hand-set sentence score and confidence.
     from index.answer import AnswerComposer
 

@@ -60,8 +60,8 @@ def test_uploads_stay_in_their_scope(service: CitebotService) -> None:
     in_b = service.ask_sync(q, b)
     assert in_b.found and "ninety minutes" in in_b.answer
     in_a = service.ask_sync(q, a)
-    assert not any(c.collection == "discord:guildB" for c in in_a.citations + in_a.more)
-    assert not any("ninety" in c.snippet for c in in_a.citations + in_a.more)
+    assert not any(c.collection == "discord:guildB" for c in in_a.citations + in_a.more + in_a.closest)
+    assert not any("ninety" in c.snippet for c in in_a.citations + in_a.more + in_a.closest)
     assert "ferry.txt" not in " ".join(s.source for s in asyncio.run(service.sources(a)))
     # A server can only forget its own uploads, never global articles.
     assert asyncio.run(service.forget("01ai-profile-2024-03-04.md", b)) == []

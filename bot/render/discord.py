@@ -220,10 +220,28 @@ def render_more(answer: Answer, *, snippet_chars: int = SNIPPET_CHARS) -> Discor
 
 def render_not_found(answer: Answer) -> str:
     """'Not found', said plainly, with the closest articles when there are some."""
+    if answer.closest:
+        return render_closest(answer)
     text = NOT_FOUND
     if answer.nearest:
         text += "\nClosest articles: " + "; ".join(safe_text(t) for t in answer.nearest)
     return truncate(text, CONTENT_LIMIT)
+
+
+NO_ANSWER_SENTENCE = "I couldn't find a sentence that answers that."
+CLOSEST_LABEL = "Closest passages (not an answer):"
+
+
+def render_closest(answer: Answer, *, snippet_chars: int = 300) -> str:
+    """Not found, but passages matched: the plain sentence, then up to 3 of them labelled as not
+    an answer, as message content (links in <> so Discord shows no preview), within 2,000 characters."""
+    parts = [NO_ANSWER_SENTENCE, f"**{CLOSEST_LABEL}**"]
+    share = (CONTENT_LIMIT - 120) // max(1, len(answer.closest[:3]))
+    for c in answer.closest[:3]:
+        head = safe_text(citation_heading(c)) + (f" <{_link(c.url)}>" if c.url and _is_http(c.url) else "")
+        quote, _ = quote_snippet(c, max(40, min(snippet_chars, share - len(head) - 10)))
+        parts.append(truncate(head + "\n" + quote, share))
+    return truncate("\n".join(parts), CONTENT_LIMIT)
 
 
 def render_message(text: str) -> str:

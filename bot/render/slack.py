@@ -301,10 +301,24 @@ def render_more(answer: Answer, *, snippet_chars: int = SNIPPET_CHARS) -> SlackM
 
 def render_not_found(answer: Answer) -> SlackMessage:
     """'Not found', said plainly, with the nearest articles when there are some."""
+    if answer.closest:
+        return render_closest(answer)
     text = NOT_FOUND
     if answer.nearest:
         text += " Closest articles: " + "; ".join(one_line(t) for t in answer.nearest)
     return render_notice(text)
+
+
+NO_ANSWER_SENTENCE = "I couldn't find a sentence that answers that."
+CLOSEST_LABEL = "Closest passages (not an answer):"
+
+
+def render_closest(answer: Answer, *, snippet_chars: int = 300) -> SlackMessage:
+    """Not found, but passages matched: the plain sentence, then up to 3 of them labelled as not an answer."""
+    blocks: list[Block] = [{"type": "section", "text": mrkdwn(escape(NO_ANSWER_SENTENCE))},
+                           {"type": "context", "elements": [mrkdwn(CLOSEST_LABEL)]}]
+    blocks += [{"type": "section", "text": mrkdwn(citation_text(c, snippet_chars=snippet_chars))} for c in answer.closest[:3]]
+    return SlackMessage(text=escape(NO_ANSWER_SENTENCE), blocks=blocks)
 
 
 def render_notice(text: str) -> SlackMessage:

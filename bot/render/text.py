@@ -59,6 +59,8 @@ def render_text(answer: Answer, *, snippet_chars: int = 600, color: bool = False
     `style` (see `terminal_style`) wins over `color`, which means ANSI with colours.
     """
     style = style or (TextStyle(ansi=True, colors=True) if color else PLAIN)
+    if not answer.found and answer.closest:
+        return render_closest(answer, snippet_chars=min(snippet_chars, 300), style=style)
     if not answer.found:
         lines = [NOT_FOUND]
         if answer.nearest:
@@ -81,3 +83,15 @@ def render_citation(c: Citation, *, snippet_chars: int = 600, style: TextStyle =
         + (ELLIPSIS if sn.cut_end else "")
     )
     return [style.heading(citation_heading(c)), f"    {style.link(c.url or c.source)}", f"    \"{quote}\"", ""]
+
+
+NO_ANSWER_SENTENCE = "I couldn't find a sentence that answers that."
+CLOSEST_LABEL = "Closest passages (not an answer):"
+
+
+def render_closest(answer: Answer, *, snippet_chars: int = 300, style: TextStyle = PLAIN) -> str:
+    """Not found, but passages matched: say so plainly, then up to 3 of them, labelled as not an answer."""
+    lines = [NO_ANSWER_SENTENCE, "", CLOSEST_LABEL, ""]
+    for c in answer.closest[:3]:
+        lines.extend(render_citation(c, snippet_chars=snippet_chars, style=style))
+    return "\n".join(lines).rstrip()
