@@ -327,7 +327,9 @@ def test_ask_defers_within_deadline_then_cites_the_article(world: World) -> None
     assert source_links(embed)[0] == "https://example.org/citebot-samples/01ai-profile"
     source = unrender(embed["description"].split("\n")[1])
     assert source.startswith("— [Who is behind 01.AI? A short profile](") and " · 2024-03-04" in source
-    assert len(embed["description"]) < 700 and "\n> " not in embed["description"]
+    # no quoted passages in the reply itself (they sit behind "Show passages"); the quote may be two
+    # sentences when the answer leans on the one before ("It was founded in 2023 by ...")
+    assert len(embed["description"]) < 900 and "\n> " not in embed["description"]
     buttons = [c for row in fu.payload["components"] for c in row["components"]]
     assert [b.get("label") or b["emoji"]["name"] for b in buttons] == ["Show passages", "👍", "👎"]
     assert all(len(b["custom_id"]) <= 100 for b in buttons)
