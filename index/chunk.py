@@ -163,3 +163,13 @@ def _words(text: str, span: tuple[int, int]) -> int:
 
 def _norm(s: str) -> str:
     return re.sub(r"\W+", " ", s).strip().lower()
+
+
+# Structure marks the loaders put at the start of a line: "## " heading, "- " list item,
+# "> " caption / quote-like furniture kept for context. They are not words of the article.
+_MARK = re.compile(r"^[ \t]*(?:#{1,6}[ \t]+|[-*•][ \t]+|>[ \t]*)", re.M)
+
+
+def strip_marks(text: str) -> str:
+    """The text without its line-start structure marks (for measuring and display)."""
+    return _MARK.sub("", text)
