@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from dataclasses import replace
 from datetime import date as _date
 from pathlib import Path
 from typing import Callable
@@ -145,6 +146,12 @@ def _normalise_date(value: object) -> str | None:
     m = re.match(r"(\d\d?)/(\d\d?)/((?:19|20)\d\d)", s)  # US style, as news sites print it
     if m:
         return _valid_date(m.group(3), m.group(1).zfill(2), m.group(2).zfill(2))
+    m = re.match(r"(\d\d?)\.(\d\d?)\.((?:19|20)\d\d)", s)  # 10.06.2013: day first, as in Europe
+    if m:
+        return _valid_date(m.group(3), m.group(2).zfill(2), m.group(1).zfill(2))
+    m = re.match(r"((?:19|20)\d\d)(\d\d)(\d\d)(?:T|$)", s)  # 20191118 / 20191118T0930
+    if m:
+        return _valid_date(*m.groups())
     return None
 
 
@@ -191,22 +198,341 @@ def read_markdown(data: bytes, name: str) -> tuple[str | None, str, str | None, 
 
 
 def read_html(data: bytes, name: str) -> tuple[str | None, str, str | None, str | None]:
-    """HTML: the main article text only (trafilatura drops menus, scripts and ads), plus metadata."""
-    import trafilatura  # heavy import, only when HTML is ingested
+    """HTML: the main article text only (menus, scripts, ads and sidebars dropped), plus metadata."""
+    return extract_html(_decode_html(data, name), name=name)
 
-    html = _decode(data, name)
+
+def html_to_article(
+    html: str | bytes,
+    url: str | None = None,
+    *,
+    source: str | None = None,
+    collection: str = DEFAULT_COLLECTION,
+) -> Article:
+    """A web page (text or bytes) → Article with the page's own title, date, link and body text.
+
+    `url` is where the page was fetched from: the link when the page names no canonical URL, and
+    the source when none is given. Raises LoadError when the page has no article text.
+    """
+    name = (url or source or "page") + ("" if (url or source or "").lower().endswith((".html", ".htm")) else ".html")
+    data = html if isinstance(html, bytes) else html.encode("utf-8")
+    article = load_bytes(data, name, source=source or url or name, collection=collection)
+    if url and not article.url and url.startswith(("http://", "https://")):
+        article = replace(article, url=url)
+    return article
+
+
+def _decode_html(data: bytes, name: str) -> str:
+    """HTML bytes → text, honouring a declared <meta charset> when the bytes are not UTF-8."""
     try:
-        doc = trafilatura.bare_extraction(
-            html, with_metadata=True, include_comments=False, include_tables=True, favor_precision=True
-        )
-    except Exception as exc:  # trafilatura raises a zoo of lxml errors on broken markup
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    m = re.search(rb"""<meta[^>]+charset=["']?([\w-]+)""", data[:4096], re.I)
+    if m:
+        try:
+            return data.decode(m.group(1).decode("ascii"))
+        except (LookupError, UnicodeDecodeError):
+            pass
+    return _decode(data, name)
+
+
+# A precise extract shorter than this share of the default one lost the article (seen: a paywalled
+# news page reduced to its teaser, 8% of the body); then the default, fuller extract is used.
+_SHORT_EXTRACT = 0.2
+
+
+def extract_html(html: str, *, name: str = "page.html") -> tuple[str | None, str, str | None, str | None]:
+    """(title, text with structure marks, date, url) of an HTML page; LoadError when there is no text."""
+    try:
+        import trafilatura  # heavy import, only when HTML is ingested
+    except ImportError as exc:  # e.g. lxml_html_clean missing: say which package to install
+        raise LoadError(f"{name}: cannot read HTML, a package is missing ({exc}); reinstall citebot") from exc
+    try:
+        tree = _parse_html(html)
+        meta = _page_meta(tree) if tree is not None else {}
+        opts = dict(with_metadata=True, include_comments=False, include_tables=True)
+        doc = trafilatura.bare_extraction(html, favor_precision=True, **opts)
+        text = _render_body(doc.body) if doc is not None and doc.body is not None else ""
+        full = trafilatura.bare_extraction(html, **opts)
+        full_text = _render_body(full.body) if full is not None and full.body is not None else ""
+    except LoadError:
+        raise
+    except Exception as exc:  # trafilatura/lxml raise a zoo of errors on broken markup
         raise LoadError(f"{name}: could not parse the HTML ({type(exc).__name__})") from exc
-    if doc is None or not (doc.text or "").strip():
+    if len(text) < _SHORT_EXTRACT * len(full_text):
+        text, doc = full_text, full
+    if not text.strip():
         raise LoadError(f"{name}: no article text found in the HTML page")
-    # trafilatura separates paragraphs with one newline; a blank line makes them paragraphs here too.
-    text = re.sub(r"\n+", "\n\n", doc.text)
-    url = doc.url if doc.url and doc.url.startswith(("http://", "https://")) else None
-    return doc.title, text, _normalise_date(doc.date), url
+    title = _clean_title(meta.get("title") or (doc.title if doc is not None else None), meta)
+    date = meta.get("date") or _normalise_date(doc.date if doc is not None else None)
+    url = meta.get("url") or (doc.url if doc is not None else None)
+    url = url if url and url.startswith(("http://", "https://")) else None
+    return title, text, date, url
+
+
+def _parse_html(html: str):  # -> lxml.html.HtmlElement | None
+    import lxml.html
+
+    try:
+        return lxml.html.fromstring(html.encode("utf-8", "replace"))
+    except Exception:  # an empty or hopeless document: trafilatura decides about the text
+        return None
+
+
+# --- rendering trafilatura's body: paragraphs, "## " headings, "- " list items ----------------
+
+_TERMINAL = tuple(".!?:;\"”’)»")
+_LIST_MARK = re.compile(r"^\s*(?:[-*•+]\s|\d{1,3}[.)]\s|#{1,6}\s|>|\|)")
+
+
+def _render_body(body) -> str:  # body: lxml element of trafilatura's XML-ish tree
+    out: list[str] = []
+    for el in body:
+        tag = el.tag
+        if tag == "head":
+            level = int((el.get("rend") or "h2")[1:] or 2) if (el.get("rend") or "h2")[1:].isdigit() else 2
+            t = _inline(el, join=True)
+            if t:
+                out.append("#" * max(1, min(level, 6)) + " " + t)
+        elif tag == "list":
+            items = [_inline(it, join=True) for it in el.iter("item")]
+            items = [i for i in items if i]
+            if items:
+                out.append("\n".join("- " + i for i in items))
+        elif tag == "table":
+            rows = []
+            for row in el.iter("row"):
+                cells = [_inline(c, join=True) for c in row.iter("cell")]
+                cells = [c for c in cells if c]
+                if cells:
+                    rows.append(" | ".join(cells))
+            if rows:
+                out.append("\n".join(rows))
+        else:  # p, quote, div, ...
+            t = _inline(el, join=False)
+            if t:
+                out.append(join_wrapped(t))
+        tail = " ".join((el.tail or "").split())
+        if tail:  # text loose between blocks is a paragraph of its own
+            out.append(tail)
+    return "\n\n".join(out)
+
+
+def _inline(el, *, join: bool) -> str:
+    """An element's text with <lb/> as a newline; `join` makes it one line."""
+    parts: list[str] = []
+
+    def walk(e) -> None:
+        if e.tag == "lb":
+            parts.append("\n")
+        elif e.text:
+            parts.append(e.text)
+        for child in e:
+            walk(child)
+            if child.tail:
+                parts.append(child.tail)
+
+    walk(el)
+    text = "".join(parts)
+    lines = [re.sub(r"[ \t\u00a0]+", " ", ln).strip() for ln in text.split("\n")]
+    lines = [ln for ln in lines if ln]
+    return " ".join(lines) if join else "\n".join(lines)
+
+
+def join_wrapped(block: str) -> str:
+    """Join the hard-wrapped lines of one paragraph; keep line ends that are real ones.
+
+    A line end is real before a list item, heading, quote or table line, after a short line that
+    ends a sentence (a line of an address, a poem, a one-line paragraph in single-newline text) and
+    after a short line without end punctuation followed by a capital (a heading above text).
+    Everything else is a wrap inside a sentence, and the lines are joined with a space.
+    """
+    lines = block.split("\n")
+    if len(lines) < 2:
+        return block
+    longest = max(len(ln.rstrip()) for ln in lines)
+    out = [lines[0]]
+    for line in lines[1:]:
+        prev = out[-1].rstrip()
+        nxt = line.strip()
+        if not prev or not nxt or _LIST_MARK.match(line) or _LIST_MARK.match(prev.split("\n")[-1]):
+            out.append(line)
+            continue
+        last = prev.split("\n")[-1]
+        short = len(last) < 0.7 * longest or longest < 40
+        if short and (last.endswith(_TERMINAL) or (nxt[:1].isupper() and len(last.split()) <= 8)):
+            out.append(line)
+        else:
+            out[-1] = prev + " " + nxt
+    return "\n".join(out)
+
+
+# --- the page's own metadata: JSON-LD, Open Graph, <meta>, <link rel=canonical>, <h1>, <time> ---
+
+_ARTICLE_TYPES = ("article", "newsarticle", "blogposting", "reportagenewsarticle", "analysisnewsarticle",
+                  "opinionnewsarticle", "webpage", "report", "socialmediaposting", "liveblogposting")
+_TITLE_SEPARATORS = re.compile(r"\s+[|\-–—·•»]+\s+")
+
+
+def _page_meta(tree) -> dict[str, str]:
+    """title, date, url and the site's names as the page itself declares them."""
+    meta: dict[str, str] = {}
+    props: dict[str, str] = {}
+    for m in tree.iter("meta"):
+        key = (m.get("property") or m.get("name") or m.get("itemprop") or "").strip().lower()
+        value = (m.get("content") or "").strip()
+        if key and value and key not in props:
+            props[key] = value
+    ld = _json_ld(tree)
+    article = next((o for o in ld if _ld_type(o) in _ARTICLE_TYPES and _ld_type(o) != "webpage"), None) or next(
+        (o for o in ld if _ld_type(o) in _ARTICLE_TYPES), None)
+    sites = []
+    for o in ld:
+        if _ld_type(o) in ("website", "organization", "newsmediaorganization"):
+            sites.append(str(o.get("name") or ""))
+    if article is not None:
+        pub = article.get("publisher")
+        if isinstance(pub, dict):
+            sites.append(str(pub.get("name") or ""))
+    sites += [props.get("og:site_name", ""), props.get("application-name", ""), props.get("twitter:site", "").lstrip("@")]
+    meta["sites"] = "\n".join(s.strip() for s in sites if s and s.strip())
+
+    h1s = [" ".join(h.text_content().split()) for h in tree.iter("h1")]
+    h1s = [h for h in h1s if 3 <= len(h) <= 300]
+    headline = str(article.get("headline") or article.get("name") or "").strip() if article is not None else ""
+    og_title = props.get("og:title") or props.get("twitter:title") or ""
+    title_el = tree.find(".//title")
+    page_title = " ".join(title_el.text_content().split()) if title_el is not None else ""
+    for cand in (headline, og_title, h1s[0] if len(h1s) == 1 else "", page_title):
+        cand = _unescape(cand)
+        if cand:
+            meta["title"] = cand
+            break
+    if h1s:
+        meta["h1"] = "\n".join(h1s)
+
+    dates = []
+    if article is not None:
+        dates.append(article.get("datePublished") or article.get("dateCreated"))
+    for key in ("article:published_time", "og:published_time", "datepublished", "publishdate", "pubdate",
+                "date", "dc.date.issued", "dc.date", "sailthru.date", "parsely-pub-date", "publish-date",
+                "article.published", "dcterms.created"):
+        dates.append(props.get(key))
+    for scope in tree.iter("article"):
+        dates += [t.get("datetime") for t in scope.iter("time")][:1]
+        break
+    for d in dates:
+        nd = _normalise_date(d)
+        if nd:
+            meta["date"] = nd
+            break
+
+    canonical = next((ln.get("href") for ln in tree.iter("link")
+                      if "canonical" in (ln.get("rel") or "").lower().split() and ln.get("href")), None)
+    og_url = props.get("og:url") or props.get("twitter:url")
+    ld_url = None
+    if article is not None:
+        main = article.get("mainEntityOfPage")
+        ld_url = article.get("url") or (main.get("@id") if isinstance(main, dict) else main)
+    meta_url = _pick_url(canonical, og_url, ld_url if isinstance(ld_url, str) else None)
+    if meta_url:
+        meta["url"] = meta_url
+    return meta
+
+
+def _pick_url(canonical: str | None, og: str | None, ld: str | None) -> str | None:
+    """The page's own address: canonical, unless it names another site (syndication) while og:url
+    names this one; og:url or JSON-LD otherwise. Only absolute http(s) addresses count."""
+    ok = [u.strip() if u else None for u in (canonical, og, ld)]
+    canonical, og, ld = (u if u and u.startswith(("http://", "https://")) else None for u in ok)
+    if canonical and og and _site(canonical) != _site(og):
+        return og
+    return canonical or og or ld
+
+
+def _site(url: str) -> str:
+    host = re.sub(r"^https?://", "", url).split("/")[0].split(":")[0].lower()
+    parts = host.split(".")
+    return ".".join(parts[-2:]) if len(parts) >= 2 else host
+
+
+def _json_ld(tree) -> list[dict]:
+    import json
+
+    out: list[dict] = []
+
+    def walk(o: object) -> None:
+        if isinstance(o, dict):
+            out.append(o)
+            for v in o.values():
+                if isinstance(v, (dict, list)):
+                    walk(v)
+        elif isinstance(o, list):
+            for v in o:
+                walk(v)
+
+    for s in tree.iter("script"):
+        if (s.get("type") or "").strip().lower() != "application/ld+json":
+            continue
+        try:
+            walk(json.loads(s.text_content().strip() or "null", strict=False))
+        except ValueError:
+            continue
+    return out
+
+
+def _ld_type(o: dict) -> str:
+    t = o.get("@type")
+    if isinstance(t, list):
+        t = next((x for x in t if isinstance(x, str) and x.lower() in _ARTICLE_TYPES), t[0] if t else "")
+    return str(t or "").lower()
+
+
+def _unescape(s: str) -> str:
+    import html as _html
+
+    return " ".join(_html.unescape(s).split())
+
+
+def _clean_title(title: str | None, meta: dict[str, str]) -> str | None:
+    """The headline without the site's name or a date tacked on ('… | DW | 10.06.2013')."""
+    if not title:
+        return None
+    title = _unescape(title)
+    for h1 in meta.get("h1", "").split("\n"):
+        # The page's own <h1> inside a longer title: the rest is the site's name.
+        if len(h1) >= 12 and title != h1 and title.startswith(h1) and _TITLE_SEPARATORS.match(title[len(h1):] + " "):
+            return h1
+    sites = {_norm_words(s) for s in meta.get("sites", "").split("\n") if s}
+    parts = _TITLE_SEPARATORS.split(title)
+    if len(parts) < 2:
+        return title
+
+    def furniture(part: str) -> bool:
+        n = _norm_words(part)
+        return (not n or n in sites or any(s and (s in n.replace(" ", "") or n.replace(" ", "") in s.replace(" ", ""))
+                                             for s in sites if len(n) >= 2)
+                or bool(re.fullmatch(r"[\d .:/-]+", part.strip())))
+
+    while len(parts) > 1 and furniture(parts[-1]):
+        parts.pop()
+    while len(parts) > 1 and furniture(parts[0]):
+        parts.pop(0)
+    if len(parts) > 1 and len(parts[-1].split()) <= 3 and len(parts[0].split()) >= 4 and len(parts) == 2:
+        parts.pop()  # "Long headline here - Short Site": a short tail is most often the site
+    # Rejoin with the separators as they were written.
+    kept = " ".join(parts)
+    m = title.find(parts[0])
+    if m >= 0:
+        end = title.find(parts[-1], m) + len(parts[-1])
+        if end > m:
+            kept = title[m:end]
+    return kept.strip() or title
+
+
+def _norm_words(s: str) -> str:
+    return re.sub(r"\W+", " ", s.lower()).strip()
 
 
 def read_pdf(data: bytes, name: str) -> tuple[str | None, str, str | None, str | None]:
