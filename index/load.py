@@ -264,6 +264,8 @@ def extract_html(html: str, *, name: str = "page.html") -> tuple[str | None, str
         text, doc = full_text, full
     if not text.strip():
         raise LoadError(f"{name}: no article text found in the HTML page")
+    if tree is not None:
+        text = _add_sibling_paragraphs(tree, text)
     title = _clean_title(meta.get("title") or (doc.title if doc is not None else None), meta)
     date = meta.get("date") or _normalise_date(doc.date if doc is not None else None)
     url = meta.get("url") or (doc.url if doc is not None else None)
@@ -271,11 +273,71 @@ def extract_html(html: str, *, name: str = "page.html") -> tuple[str | None, str
     return title, text, date, url
 
 
+_SKIP_ANCESTORS = {"script", "style", "noscript", "nav", "footer", "aside", "form", "header", "button", "figcaption", "figure"}
+
+
+def _add_sibling_paragraphs(tree, text: str) -> str:
+    """Paragraphs the extractor missed although they sit in the same kind of container as the
+    article's own: a body split into several blocks with ads between them loses all but one.
+
+    The container kind is a paragraph's three nearest ancestors (tag and class). The kind that
+    holds most of the extracted text is the article's; its other paragraphs under the same third
+    ancestor as an extracted one (not a look-alike teaser elsewhere on the page) are added after
+    the nearest extracted paragraph before them, in page order.
+    """
+    flat = _squash(text)
+    paras: list[tuple[str, tuple, bool]] = []  # (text, container kind, already extracted)
+    roots: list[object] = []  # each paragraph's third ancestor: the article's blocks share it
+    for el in tree.iter("p"):
+        ancestors = list(el.iterancestors())
+        if any(a.tag in _SKIP_ANCESTORS for a in ancestors):
+            continue
+        t = " ".join(el.text_content().split())
+        if len(t) < 2:
+            continue
+        kind = tuple((a.tag, a.get("class") or "") for a in ancestors[:3])
+        paras.append((t, kind, _squash(t)[:150] in flat))
+        roots.append(ancestors[2] if len(ancestors) > 2 else None)
+    weight: dict[tuple, int] = {}
+    found_roots = set()
+    for (t, kind, found), root in zip(paras, roots):
+        if found:
+            weight[kind] = weight.get(kind, 0) + len(t)
+            found_roots.add(root)
+    if not weight:
+        return text
+    best = max(weight, key=lambda k: weight[k])
+    if weight[best] < 0.5 * sum(weight.values()) or not any(kind == best and not f for _, kind, f in paras):
+        return text
+    blocks = text.split("\n\n")
+    flat_blocks = [_squash(b) for b in blocks]
+    inserts: dict[int, list[str]] = {}
+    anchor = -1  # block index of the last extracted paragraph seen, in page order
+    for (t, kind, found), root in zip(paras, roots):
+        key = _squash(t)[:150]
+        if found:
+            anchor = next((i for i, fb in enumerate(flat_blocks) if key and key in fb), anchor)
+        elif kind == best and root in found_roots and len(t) >= 40 and t[-1:] in _TERMINAL + ("…",) and key not in flat:
+            inserts.setdefault(anchor, []).append(t)
+            flat += "|" + key
+    out = list(inserts.get(-1, []))
+    for i, b in enumerate(blocks):
+        out.append(b)
+        out += inserts.get(i, [])
+    return "\n\n".join(out)
+
+
+def _squash(s: str) -> str:
+    """Letters and digits only: the extractor and the DOM space and quote text differently."""
+    return re.sub(r"\W+", "", s).lower()
+
+
 def _parse_html(html: str):  # -> lxml.html.HtmlElement | None
     import lxml.html
 
     try:
-        return lxml.html.fromstring(html.encode("utf-8", "replace"))
+        parser = lxml.html.HTMLParser(encoding="utf-8")  # the text is decoded already: say so
+        return lxml.html.fromstring(html.encode("utf-8", "replace"), parser=parser)
     except Exception:  # an empty or hopeless document: trafilatura decides about the text
         return None
 
