@@ -252,9 +252,11 @@ def extract_html(html: str, *, name: str = "page.html") -> tuple[str | None, str
         tree = _parse_html(html)
         meta = _page_meta(tree) if tree is not None else {}
         opts = dict(with_metadata=True, include_comments=False, include_tables=True)
-        doc = trafilatura.bare_extraction(html, favor_precision=True, **opts)
+        page = _without_teasers(tree) if tree is not None else None
+        doc = trafilatura.bare_extraction(page if page is not None else html, favor_precision=True, **opts)
         text = _render_body(doc.body) if doc is not None and doc.body is not None else ""
-        full = trafilatura.bare_extraction(html, **opts)
+        page = _without_teasers(tree) if tree is not None else None  # trafilatura edits the tree
+        full = trafilatura.bare_extraction(page if page is not None else html, **opts)
         full_text = _render_body(full.body) if full is not None and full.body is not None else ""
     except LoadError:
         raise
@@ -330,6 +332,30 @@ def _add_sibling_paragraphs(tree, text: str) -> str:
 def _squash(s: str) -> str:
     """Letters and digits only: the extractor and the DOM space and quote text differently."""
     return re.sub(r"\W+", "", s).lower()
+
+
+def _without_teasers(tree):  # -> a pruned copy of the page, or None when nothing is pruned
+    """A copy of the page without the other posts listed inside the article: an <article> holding
+    its own text and two or more <article>s side by side (related-post teasers) loses those."""
+    import copy
+
+    page = copy.deepcopy(tree)
+    pruned = False
+    for outer in page.iter("article"):
+        inner = [a for a in outer.iter("article") if a is not outer]
+        by_parent: dict[object, list] = {}
+        for a in inner:
+            by_parent.setdefault(a.getparent(), []).append(a)
+        for group in by_parent.values():
+            if len(group) < 2:
+                continue
+            own = len(" ".join(outer.text_content().split())) - sum(len(" ".join(a.text_content().split())) for a in group)
+            if own >= 200:
+                for a in group:
+                    if a.getparent() is not None:
+                        a.getparent().remove(a)
+                pruned = True
+    return page if pruned else None
 
 
 def _parse_html(html: str):  # -> lxml.html.HtmlElement | None

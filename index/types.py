@@ -32,6 +32,9 @@ class Passage:
     text: str
     # Sentence boundaries inside the passage, as (start, end) offsets into the *article*.
     sentences: tuple[tuple[int, int], ...] = ()
+    # Structure inside the passage, (start, end, kind) into the article: a "heading" that opens it
+    # (context only: headings are never among `sentences`, so never quoted), "list" items.
+    marks: tuple[tuple[int, int, str], ...] = ()
 
 
 @dataclass(frozen=True)
