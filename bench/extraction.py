@@ -122,8 +122,11 @@ def non_body_chars(pred: str, true: str) -> int:
 def _norm_url(u: str | None) -> str:
     if not u:
         return ""
-    u = re.sub(r"^https?://(www\.)?", "", u.strip())
-    return u.rstrip("/")
+    u = re.sub(r"^https?://(www\.)?", "", u.strip()).split("#")[0]
+    # Tracking parameters name the same page: ?utm_source=..., ?srcref=rss.
+    base, _, query = u.partition("?")
+    keep = [q for q in query.split("&") if q and not re.match(r"(utm_\w+|srcref|ref|cmpid|ocid)=", q)]
+    return base.rstrip("/") + ("?" + "&".join(keep) if keep else "")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -179,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
           f"median per page {statistics.median(r['extra_chars'] for r in rows):.0f}")
     exact = sum((r["url"] or "") == (r["true_url"] or "") for r in rows)
     loose = sum(_norm_url(r["url"]) == _norm_url(r["true_url"]) for r in rows)
-    print(f"URL agreement: exact {exact}/{n} ({exact / n:.1%}), ignoring scheme/www/trailing slash {loose}/{n} ({loose / n:.1%})")
+    print(f"URL agreement: exact {exact}/{n} ({exact / n:.1%}), ignoring scheme/www/trailing slash/#fragment/tracking parameters {loose}/{n} ({loose / n:.1%})")
     print(f"pages with a date: {sum(bool(r['date']) for r in rows)}/{n}")
     if args.worst:
         print("\nworst pages (F1 words / P / R, indexed vs true chars):")

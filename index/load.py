@@ -169,7 +169,7 @@ def read_txt(data: bytes, name: str) -> tuple[str | None, str, str | None, str |
     if title:
         m = re.search(r"(\d\d?/\d\d?/(?:19|20)\d\d|(?:19|20)\d\d-\d\d-\d\d)", title)
         date = _normalise_date(m.group(1)) if m else None
-    return title, text, date, None
+    return title, join_paragraphs(text), date, None
 
 
 def read_markdown(data: bytes, name: str) -> tuple[str | None, str, str | None, str | None]:
@@ -194,7 +194,7 @@ def read_markdown(data: bytes, name: str) -> tuple[str | None, str, str | None, 
     elif not title:
         title = h.group(1).strip() if h else None
     url = meta.get("url") or meta.get("link") or meta.get("canonical_url")
-    return title, text, _normalise_date(meta.get("date") or meta.get("published")), url or None
+    return title, join_paragraphs(text, markdown=True), _normalise_date(meta.get("date") or meta.get("published")), url or None
 
 
 def read_html(data: bytes, name: str) -> tuple[str | None, str, str | None, str | None]:
@@ -426,6 +426,31 @@ def _inline(el, *, join: bool) -> str:
     lines = [re.sub(r"[ \t\u00a0]+", " ", ln).strip() for ln in text.split("\n")]
     lines = [ln for ln in lines if ln]
     return " ".join(lines) if join else "\n".join(lines)
+
+
+_FENCE = re.compile(r"^\s*(```|~~~)")
+
+
+def join_paragraphs(text: str, *, markdown: bool = False) -> str:
+    """`join_wrapped` on every blank-line separated paragraph of a plain-text or Markdown file.
+
+    Markdown code blocks (fenced or indented) and tables keep their lines as written.
+    """
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    out: list[str] = []
+    in_fence = False
+    for block in re.split(r"(\n[ \t]*\n)", text):
+        if not block.strip() or block.strip("\n \t") == "":
+            out.append(block)
+            continue
+        lines = block.split("\n")
+        fences = sum(1 for ln in lines if _FENCE.match(ln))
+        code = markdown and (in_fence or fences or all(ln.startswith(("    ", "\t")) for ln in lines if ln.strip())
+                             or any(ln.lstrip().startswith("|") for ln in lines))
+        if fences % 2:
+            in_fence = not in_fence
+        out.append(block if code else join_wrapped(block))
+    return "".join(out)
 
 
 def join_wrapped(block: str) -> str:
