@@ -54,7 +54,15 @@ def load_bytes(
         )
     if not data.strip():
         raise LoadError(f"{name}: file is empty")
-    title, text, date, url = reader(data, name)
+    try:
+        title, text, date, url = reader(data, name)
+    except LoadError:
+        raise
+    except ImportError as exc:  # a loader's package missing from the install: name it
+        raise LoadError(f"{name}: cannot read {suffix} files, a package is missing ({exc}); reinstall citebot") from exc
+    except Exception as exc:  # any other reader failure skips this file with a reason, never a traceback
+        log.debug("reader failed on %s", name, exc_info=True)
+        raise LoadError(f"{name}: could not read the file ({type(exc).__name__}: {str(exc)[:120]})") from exc
     text = _clean_text(text)
     if not text.strip():
         raise LoadError(f"{name}: no readable text in the file")
