@@ -195,6 +195,7 @@ class Engine:
             pending: list[tuple[Article, str, bool]] = []
             last_commit = time.perf_counter()
             seen: dict[str, str] = {}  # content digest (file bytes, article text) -> source, this run
+            aliases: list[tuple[str, str]] = []  # (second location, article) waiting for the article
             for i, doc in enumerate(docs):
                 if progress:
                     progress(i, len(docs), doc.name)
@@ -228,7 +229,9 @@ class Engine:
                     else:
                         if old is not None:
                             writer.remove(doc.source, collection)
-                        writer.add_alias(doc.source, collection, twin)
+                        # Recorded after the twin itself is written (it may still be pending):
+                        # writing an article clears the aliases of its previous content.
+                        aliases.append((doc.source, twin))
                         report.duplicates.append((doc.source, twin))
                     continue
                 seen[digest] = doc.source
@@ -237,15 +240,23 @@ class Engine:
                 if len(pending) >= batch_articles:
                     self._flush(writer, pending, report)
                     pending = []
+                    self._record_aliases(writer, aliases, collection)
                     if time.perf_counter() - last_commit > checkpoint_seconds:
                         writer.commit()
                         last_commit = time.perf_counter()
             self._flush(writer, pending, report)
+            self._record_aliases(writer, aliases, collection)
             writer.commit()
         if progress:
             progress(len(docs), len(docs), "")
         report.seconds = time.perf_counter() - t0
         return report
+
+    @staticmethod
+    def _record_aliases(writer: IndexWriter, aliases: list[tuple[str, str]], collection: str) -> None:
+        for source, twin in aliases:
+            writer.add_alias(source, collection, twin)
+        aliases.clear()
 
     def _flush(self, writer: IndexWriter, pending: list[tuple[Article, str, bool]], report: IngestReport) -> None:
         chunked = [(a, d, upd, chunk(a.text, title=a.title)) for a, d, upd in pending]
