@@ -183,6 +183,9 @@ def main(argv: list[str] | None = None) -> int:
     exact = sum((r["url"] or "") == (r["true_url"] or "") for r in rows)
     loose = sum(_norm_url(r["url"]) == _norm_url(r["true_url"]) for r in rows)
     print(f"URL agreement: exact {exact}/{n} ({exact / n:.1%}), ignoring scheme/www/trailing slash/#fragment/tracking parameters {loose}/{n} ({loose / n:.1%})")
+    missing = sum(not r["url"] for r in rows)
+    print(f"  pages that declare no address of their own: {missing}; fetched with `citebot ingest URL`, such a page "
+          f"gets its fetch address (html_to_article(url=...)): {loose + missing}/{n} ({(loose + missing) / n:.1%})")
     print(f"pages with a date: {sum(bool(r['date']) for r in rows)}/{n}")
     if args.worst:
         print("\nworst pages (F1 words / P / R, indexed vs true chars):")

@@ -280,6 +280,7 @@ def extract_html(html: str, *, name: str = "page.html") -> tuple[str | None, str
     date = meta.get("date") or _normalise_date(doc.date if doc is not None else None)
     url = meta.get("url") or (doc.url if doc is not None else None)
     url = url if url and url.startswith(("http://", "https://")) else None
+    date = _local_date(date, url)
     return title, text, date, url
 
 
@@ -364,6 +365,20 @@ def _without_teasers(tree):  # -> a pruned copy of the page, or None when nothin
                         a.getparent().remove(a)
                 pruned = True
     return page if pruned else None
+
+
+_URL_DATE = re.compile(r"/((?:19|20)\d\d)/([01]\d)/([0-3]\d)/")
+
+
+def _local_date(date: str | None, url: str | None) -> str | None:
+    """The date in the article's own URL (/2019/11/18/) when the metadata's differs by a day:
+    metadata often gives the time in UTC, the URL the day the site itself published it."""
+    m = _URL_DATE.search(url or "")
+    in_url = _valid_date(*m.groups()) if m else None
+    if in_url is None or date is None:
+        return date or in_url
+    gap = abs((_date.fromisoformat(in_url) - _date.fromisoformat(date)).days)
+    return in_url if gap == 1 else date
 
 
 def _parse_html(html: str):  # -> lxml.html.HtmlElement | None
@@ -640,8 +655,10 @@ def _clean_title(title: str | None, meta: dict[str, str]) -> str | None:
         parts.pop()
     while len(parts) > 1 and furniture(parts[0]):
         parts.pop(0)
-    if len(parts) > 1 and len(parts[-1].split()) <= 3 and len(parts[0].split()) >= 4 and len(parts) == 2:
+    if len(parts) == 2 and len(parts[-1].split()) <= 3 and len(parts[0].split()) >= 4:
         parts.pop()  # "Long headline here - Short Site": a short tail is most often the site
+    elif len(parts) == 2 and len(parts[0].split()) <= 2 and len(parts[1].split()) >= 4:
+        parts.pop(0)  # "Opinion | Long headline here": a one- or two-word section label
     # Rejoin with the separators as they were written.
     kept = " ".join(parts)
     m = title.find(parts[0])
