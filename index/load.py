@@ -277,6 +277,9 @@ def extract_html(html: str, *, name: str = "page.html") -> tuple[str | None, str
     if tree is not None:
         text = _add_sibling_paragraphs(tree, text)
     title = _clean_title(meta.get("title") or (doc.title if doc is not None else None), meta)
+    h1 = meta.get("lone_h1")
+    if h1 and (not title or _norm_words(title) in {_norm_words(x) for x in meta.get("sites", "").split("\n") if x}):
+        title = h1  # the page's title is only the site's name: its one <h1> is the headline
     date = meta.get("date") or _normalise_date(doc.date if doc is not None else None)
     url = meta.get("url") or (doc.url if doc is not None else None)
     url = url if url and url.startswith(("http://", "https://")) else None
@@ -367,7 +370,7 @@ def _without_teasers(tree):  # -> a pruned copy of the page, or None when nothin
     return page if pruned else None
 
 
-_URL_DATE = re.compile(r"/((?:19|20)\d\d)/([01]\d)/([0-3]\d)/")
+_URL_DATE = re.compile(r"/((?:19|20)\d\d)[/-]([01]\d)[/-]([0-3]\d)/")
 
 
 def _local_date(date: str | None, url: str | None) -> str | None:
@@ -540,11 +543,15 @@ def _page_meta(tree) -> dict[str, str]:
     og_title = props.get("og:title") or props.get("twitter:title") or ""
     title_el = tree.find(".//title")
     page_title = " ".join(title_el.text_content().split()) if title_el is not None else ""
-    for cand in (headline, og_title, h1s[0] if len(h1s) == 1 else "", page_title):
+    # The headline as the page declares it; the <title> before a lone <h1>, which on some sites
+    # is the site's own name in a banner.
+    for cand in (headline, og_title, page_title):
         cand = _unescape(cand)
         if cand:
             meta["title"] = cand
             break
+    if len(h1s) == 1:
+        meta["lone_h1"] = h1s[0]
     if h1s:
         meta["h1"] = "\n".join(h1s)
 
@@ -636,11 +643,16 @@ def _clean_title(title: str | None, meta: dict[str, str]) -> str | None:
     if not title:
         return None
     title = _unescape(title)
-    for h1 in meta.get("h1", "").split("\n"):
-        # The page's own <h1> inside a longer title: the rest is the site's name.
-        if len(h1) >= 12 and title != h1 and title.startswith(h1) and _TITLE_SEPARATORS.match(title[len(h1):] + " "):
-            return h1
     sites = {_norm_words(s) for s in meta.get("sites", "").split("\n") if s}
+    for h1 in meta.get("h1", "").split("\n"):
+        # The page's own <h1> inside a longer title ("H1 – Site", "Site: H1"): the rest is the site's.
+        if not h1 or _norm_words(h1) in sites:
+            continue
+        rest = title[len(h1):]
+        if (len(h1) >= 12 or len(rest.split()) <= 5) and title != h1 and title.startswith(h1) and _TITLE_SEPARATORS.match(rest + " "):
+            return h1
+        if len(h1) >= 12 and title != h1 and title.endswith(h1) and re.search(r"(:|\s[|\-–—·•»]+)\s+$", title[: -len(h1)]):
+            return h1
     parts = _TITLE_SEPARATORS.split(title)
     if len(parts) < 2:
         return title
@@ -651,6 +663,9 @@ def _clean_title(title: str | None, meta: dict[str, str]) -> str | None:
                                              for s in sites if len(n) >= 2)
                 or bool(re.fullmatch(r"[\d .:/-]+", part.strip())))
 
+    cut = next((i for i, part in enumerate(parts) if i > 0 and _norm_words(part) in sites), None)
+    if cut is not None:
+        parts = parts[:cut]  # "Headline | Site | Section | Section": everything from the site's name on
     while len(parts) > 1 and furniture(parts[-1]):
         parts.pop()
     while len(parts) > 1 and furniture(parts[0]):
