@@ -263,15 +263,17 @@ def extract_html(html: str, *, name: str = "page.html") -> tuple[str | None, str
         page = _without_teasers(tree) if tree is not None else None
         doc = trafilatura.bare_extraction(page if page is not None else html, favor_precision=True, **opts)
         text = _render_body(doc.body) if doc is not None and doc.body is not None else ""
-        page = _without_teasers(tree) if tree is not None else None  # trafilatura edits the tree
-        full = trafilatura.bare_extraction(page if page is not None else html, **opts)
-        full_text = _render_body(full.body) if full is not None and full.body is not None else ""
+        full, full_text = None, ""
+        if _suspiciously_short(text, tree):  # the second, fuller extraction only when it may matter
+            page = _without_teasers(tree) if tree is not None else None  # trafilatura edits the tree
+            full = trafilatura.bare_extraction(page if page is not None else html, **dict(opts, with_metadata=False))
+            full_text = _render_body(full.body) if full is not None and full.body is not None else ""
     except LoadError:
         raise
     except Exception as exc:  # trafilatura/lxml raise a zoo of errors on broken markup
         raise LoadError(f"{name}: could not parse the HTML ({type(exc).__name__})") from exc
     if len(text) < _SHORT_EXTRACT * len(full_text):
-        text, doc = full_text, full
+        text = full_text
     if not text.strip():
         raise LoadError(f"{name}: no article text found in the HTML page")
     if tree is not None:
@@ -382,6 +384,15 @@ def _local_date(date: str | None, url: str | None) -> str | None:
         return date or in_url
     gap = abs((_date.fromisoformat(in_url) - _date.fromisoformat(date)).days)
     return in_url if gap == 1 else date
+
+
+def _suspiciously_short(text: str, tree) -> bool:  # tree: lxml element or None
+    """Whether a precise extract may have lost the article: short, or a small part of the text
+    the page's paragraphs hold (a lost article was 8% of it; kept ones are 13% and more)."""
+    if len(text) < 500 or tree is None:
+        return True
+    in_paragraphs = sum(len(" ".join(p.text_content().split())) for p in tree.iter("p"))
+    return len(text) < 0.25 * in_paragraphs
 
 
 def _parse_html(html: str):  # -> lxml.html.HtmlElement | None
