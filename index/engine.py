@@ -285,10 +285,16 @@ class Engine:
         rows = reader.sources([collection] if collection else None)
         matches = [s for s in rows if s.source == source or s.url == source]
         if not matches:
-            matches = [s for s in rows if Path(s.source).name == source or s.title == source
-                       or source in s.also or any(Path(a).name == source for a in s.also)]
+            matches = [s for s in rows if Path(s.source).name == source or s.title == source]
         if not matches:
-            return []
+            # A second location only ("also at" in `citebot sources`): forget that record, not the article.
+            also = [(a, s.collection) for s in rows for a in s.also if a == source or Path(a).name == source]
+            if also:
+                with self._writer(lock_timeout=10.0) as writer:
+                    for a, coll in also:
+                        writer.remove(a, coll)
+                    writer.commit()
+            return [a for a, _ in also]
         if len(matches) > 1 and not all_matches:
             raise AmbiguousSourceError(source, matches)
         with self._writer(lock_timeout=10.0) as writer:

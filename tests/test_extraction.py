@@ -238,6 +238,9 @@ def test_a_copy_in_a_second_folder_is_indexed_once_and_recorded(tmp_path: Path) 
     assert len(rows) == 1 and rows[0].also == (str((tmp_path / "b" / "pier.txt").resolve()),)
     again = eng.ingest_paths([tmp_path / "a", tmp_path / "b"])
     assert not again.added and not again.duplicates and len(again.unchanged) == 2
+    copy = rows[0].also[0]
+    assert eng.forget(copy) == [copy]  # only the record of the second place goes
+    assert len(eng.sources()) == 1 and eng.sources()[0].also == ()
     assert eng.forget(rows[0].source) and eng.sources() == []
 
 
