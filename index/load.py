@@ -222,7 +222,14 @@ def html_to_article(
     `url` is where the page was fetched from: the link when the page names no canonical URL, and
     the source when none is given. Raises LoadError when the page has no article text.
     """
-    name = (url or source or "page") + ("" if (url or source or "").lower().endswith((".html", ".htm")) else ".html")
+    from urllib.parse import urlsplit
+
+    where = url or source or ""
+    parts = urlsplit(where) if "://" in where else None
+    name = (Path(parts.path).name or parts.netloc) if parts is not None else Path(where).name
+    name = name or "page"
+    if not name.lower().endswith((".html", ".htm")):
+        name += ".html"  # the reader is chosen by the name: a page is HTML whatever its address says
     data = html if isinstance(html, bytes) else html.encode("utf-8")
     article = load_bytes(data, name, source=source or url or name, collection=collection)
     if url and not article.url and url.startswith(("http://", "https://")):

@@ -201,8 +201,17 @@ def test_html_to_article_uses_the_fetch_url_when_the_page_names_none() -> None:
     a = html_to_article(WRAPPED.encode(), "https://blog.example/pier")
     assert a.url == "https://blog.example/pier" and a.source == "https://blog.example/pier"
     assert a.title == "Rebuilding the pier"
-    with pytest.raises(LoadError):
+    with pytest.raises(LoadError, match="^empty.html: no article text"):
         html_to_article("<html><body><script>x()</script></body></html>", "https://blog.example/empty")
+
+
+def test_a_page_in_a_declared_legacy_charset_reads_right() -> None:
+    page = ("<html><head><meta charset='windows-1252'><title>Caf\u00e9 reopens</title></head><body><article>"
+            "<p>The harbour caf\u00e9 reopened on Monday with a new menu \u2013 cr\u00eapes and fish soup.</p>"
+            "<p>The owners said the kitchen had been rebuilt over the winter months.</p></article></body></html>")
+    a = load_bytes(page.encode("cp1252"), "cafe.html")
+    assert a.title == "Caf\u00e9 reopens"
+    assert "caf\u00e9 reopened on Monday with a new menu \u2013 cr\u00eapes" in a.text
 
 
 # --- 5. no server paths in chat ----------------------------------------------------------------
