@@ -131,7 +131,7 @@ _FURNITURE = re.compile(
 )
 _FURNITURE_WORDS = 12
 # "By Jane Doe", "Von Max Muster", "Por João Silva": the byline above an article.
-_BYLINE = re.compile(r"^(by|von|por|par|door|di|av|af)\s+\W*[A-ZÀ-Þ]", re.I)
+_BYLINE = re.compile(r"^(?i:by|von|por|par|door|di|av|af)\s+\W*[A-ZÀ-Þ]\w*(\s+[A-ZÀ-Þ][\w.'-]*|\s+(and|und|y|et|e|&)\s+[A-ZÀ-Þ][\w.'-]*|,)*\s*([,|/–—-].*)?$")
 # "Published 10 June 2013", "Updated: Nov. 18, 2019 9:30 a.m. ET", "18/11/2019": a dateline.
 _DATELINE = re.compile(
     r"^(\W*(published|updated|posted|last (updated|modified)|modified|created|date)\b.*\d|"
@@ -142,7 +142,7 @@ _DATELINE = re.compile(
 )
 # "Photo: Reuters", "(AP Photo/Jane Doe)", "Image credit: NASA", "Getty Images": a caption or credit.
 _CAPTION = re.compile(
-    r"^\W*(photo|image|picture|caption|credit|foto|bild|source|illustration|video)s?\b[^.!?]{0,80}[:/]|"
+    r"^\W*(photo|image|picture|caption|credit|foto|bild|illustration)s?(\s+(credit|by|courtesy)\b[^:]{0,40})?\s*:|"
     r"(\((\w+ )?(photo|image|credit)[^)]*\)|getty images|shutterstock|/ ?(ap|afp|reuters))\W*$",
     re.I,
 )
@@ -176,7 +176,7 @@ def line_kind(line: str) -> str:
     if _LIST_ITEM.match(s):
         return Kind.LIST
     if words <= 12:
-        if _BYLINE.match(s) and not s.rstrip().endswith((".", "!", "?")) or re.match(r"^by\s+\S+(\s+\S+){0,4}$", s, re.I):
+        if _BYLINE.match(s) and not s.rstrip().endswith((".", "!", "?")):
             return Kind.BYLINE
         if _DATELINE.match(s):
             return Kind.DATELINE

@@ -123,6 +123,10 @@ def test_bylines_and_newsletter_boxes_are_not_indexed() -> None:
     ("12 comments", Kind.FURNITURE),
     ("The company did not respond to a request for comment.", Kind.BODY),
     ("By the end of the year the pier was open again.", Kind.BODY),
+    ("By the end of the year the pier was open again", Kind.BODY),
+    ("By Jane Harbour and Tom Pier, Staff Writers", Kind.BYLINE),
+    ("Sources said the deal was done: the pier is sold.", Kind.BODY),
+    ("Photo by Jane Harbour: the pier at dawn", Kind.CAPTION),
 ])
 def test_line_kinds(line: str, kind: str) -> None:
     assert line_kind(line) == kind
