@@ -456,14 +456,15 @@ def _inline(el, *, join: bool) -> str:
     parts: list[str] = []
 
     def walk(e) -> None:
+        # In HTML only <br> (trafilatura's <lb/>) ends a line; a newline in the source is a space.
         if e.tag == "lb":
             parts.append("\n")
         elif e.text:
-            parts.append(e.text)
+            parts.append(e.text.replace("\n", " "))
         for child in e:
             walk(child)
             if child.tail:
-                parts.append(child.tail)
+                parts.append(child.tail.replace("\n", " "))
 
     walk(el)
     text = "".join(parts)

@@ -45,8 +45,9 @@ def _sentences(text: str, title: str | None = None) -> list[str]:
 
 # --- 2. whole sentences ------------------------------------------------------------------------
 
-def test_br_wrapped_html_keeps_each_sentence_whole() -> None:
-    a = load_bytes(WRAPPED.encode(), "pier.html")
+@pytest.mark.parametrize("wrap", ["<br>\n", "\n"], ids=["br", "source-newline"])
+def test_wrapped_html_keeps_each_sentence_whole(wrap: str) -> None:
+    a = load_bytes(WRAPPED.replace("<br>\n", wrap).encode(), "pier.html")
     sents = _sentences(a.text, a.title)
     assert ("In May 2015, the harbour board agreed to rebuild the north pier, which had been closed to visitors "
             "since the great storm of the winter of 2013.") in sents
