@@ -360,6 +360,8 @@ def _without_teasers(tree):  # -> a pruned copy of the page, or None when nothin
     its own text and two or more <article>s side by side (related-post teasers) loses those."""
     import copy
 
+    if not any(len(outer.xpath(".//article")) >= 2 for outer in tree.iter("article")):
+        return None  # the common case: no copy of the page needed
     page = copy.deepcopy(tree)
     pruned = False
     for outer in page.iter("article"):
