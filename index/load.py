@@ -265,7 +265,7 @@ def extract_html(html: str, *, name: str = "page.html") -> tuple[str | None, str
         raise LoadError(f"{name}: cannot read HTML, a package is missing ({exc}); reinstall citebot") from exc
     try:
         tree = _parse_html(html)
-        meta = _page_meta(tree) if tree is not None else {}
+        meta = _safely(_page_meta, tree, {}) if tree is not None else {}
         opts = dict(with_metadata=True, include_comments=False, include_tables=True)
         page = _without_teasers(tree) if tree is not None else None
         doc = trafilatura.bare_extraction(page if page is not None else html, favor_precision=True, **opts)
@@ -284,7 +284,7 @@ def extract_html(html: str, *, name: str = "page.html") -> tuple[str | None, str
     if not text.strip():
         raise LoadError(f"{name}: no article text found in the HTML page")
     if tree is not None:
-        text = _add_sibling_paragraphs(tree, text)
+        text = _safely(lambda t: _add_sibling_paragraphs(t, text), tree, text)
     title = _clean_title(meta.get("title") or (doc.title if doc is not None else None), meta)
     h1 = meta.get("lone_h1")
     if h1 and (not title or _norm_words(title) in {_norm_words(x) for x in meta.get("sites", "").split("\n") if x}):
@@ -294,6 +294,15 @@ def extract_html(html: str, *, name: str = "page.html") -> tuple[str | None, str
     url = url if url and url.startswith(("http://", "https://")) else None
     date = _local_date(date, url)
     return title, text, date, url
+
+
+def _safely(step, tree, fallback):  # type: ignore[no-untyped-def]
+    """Run an optional refinement of the extract; on hostile markup keep what we have instead."""
+    try:
+        return step(tree)
+    except Exception:
+        log.debug("HTML refinement %s failed", getattr(step, "__name__", step), exc_info=True)
+        return fallback
 
 
 _SKIP_ANCESTORS = {"script", "style", "noscript", "nav", "footer", "aside", "form", "header", "button", "figcaption", "figure"}
