@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from enum import Enum
 from typing import Iterator
 
 from .types import Passage
@@ -150,7 +151,7 @@ _HEADING = re.compile(r"^#{1,6}[ \t]+\S")
 _LIST_ITEM = re.compile(r"^(?:[-*•+][ \t]+|\d{1,3}[.)][ \t]+)\S")
 
 
-class Kind:
+class Kind(str, Enum):
     """What a line of an article is; only BODY and LIST lines can be quoted as the answer."""
 
     BODY = "body"
@@ -165,7 +166,7 @@ class Kind:
 QUOTABLE = frozenset({Kind.BODY, Kind.LIST})
 
 
-def line_kind(line: str) -> str:
+def line_kind(line: str) -> Kind:
     """The structural kind of one line (a paragraph's line) of article text."""
     s = line.strip()
     if _HEADING.match(s):
