@@ -10,7 +10,7 @@ spans, in article order, with structure marks such as "## " or "- " removed) wit
   paragraph), the share that lies whole inside one passage — of all of them, and of those whose
   words the indexed text has at all (a sentence the extractor lost is a recall miss, not a cut);
 - characters of indexed text that are not in the true body (furniture let in);
-- URL agreement with ground-truth.json (exact, and ignoring a trailing slash / scheme).
+- URL agreement with ground-truth.json (exact, and normalised as `_norm_url` documents).
 
 Tokenisation: the benchmark (evaluate.py) lower-cases and splits on whitespace, and counts shared
 tokens as multisets. `--tokens ws` does exactly that; the default `--tokens words` additionally
@@ -20,6 +20,7 @@ strips punctuation from both ends of each token (so "said," and "said" match, an
     python bench/extraction.py                 # summary
     python bench/extraction.py --worst 10      # plus the worst pages
     python bench/extraction.py --meta 30       # plus title / date / url of 30 pages (for RESULTS.md)
+    python bench/extraction.py --urls          # plus the pages whose URL disagrees
 """
 from __future__ import annotations
 
@@ -119,14 +120,40 @@ def non_body_chars(pred: str, true: str) -> int:
     return sum(len(w) * n for w, n in extra.items())
 
 
+_TRACKING = re.compile(r"(utm_\w+|srcref|ref|cmpid|ocid|fbclid|gclid|mc_cid|mc_eid)$", re.I)
+_UNRESERVED = re.compile(r"%([0-9A-Fa-f]{2})")
+
+
 def _norm_url(u: str | None) -> str:
+    """One address of one page, for comparing citebot's link with where the benchmark fetched it.
+
+    Equal after normalisation = the same page to a reader: scheme ignored (the pages were fetched
+    in 2019 while sites moved to https; both schemes serve the article), host lower-cased without
+    a leading "www." or a default port, percent-escapes normalised (RFC 3986 6.2.2: unreserved
+    characters decoded, the rest upper-case), trailing slash and #fragment dropped, tracking
+    parameters (utm_*, ocid, fbclid, ...) dropped and the rest sorted. The path keeps its letter
+    case (RFC 3986: paths are case-sensitive, even if some servers ignore it) and no other
+    parameter is dropped: a different path or query is a different address.
+    """
+    from urllib.parse import parse_qsl, urlencode, urlsplit
+
     if not u:
         return ""
-    u = re.sub(r"^https?://(www\.)?", "", u.strip()).split("#")[0]
-    # Tracking parameters name the same page: ?utm_source=..., ?srcref=rss.
-    base, _, query = u.partition("?")
-    keep = [q for q in query.split("&") if q and not re.match(r"(utm_\w+|srcref|ref|cmpid|ocid)=", q)]
-    return base.rstrip("/") + ("?" + "&".join(keep) if keep else "")
+    parts = urlsplit(u.strip())
+    host = (parts.hostname or "").lower()
+    host = host[4:] if host.startswith("www.") else host
+    if parts.port and parts.port not in (80, 443):
+        host += f":{parts.port}"
+
+    def escapes(s: str) -> str:
+        def one(m: re.Match) -> str:
+            ch = chr(int(m.group(1), 16))
+            return ch if ch.isascii() and (ch.isalnum() or ch in "-._~") else "%" + m.group(1).upper()
+        return _UNRESERVED.sub(one, s)
+
+    path = escapes(parts.path).rstrip("/")
+    query = sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _TRACKING.match(k))
+    return host + path + ("?" + urlencode(query) if query else "")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -134,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--worst", type=int, default=0, help="list the N pages with the lowest F1")
     ap.add_argument("--meta", type=int, default=0, help="list title/date/url of the first N pages (sorted by id)")
+    ap.add_argument("--urls", action="store_true", help="list the pages whose URL disagrees with the ground truth")
     ap.add_argument("--json", type=Path, help="write per-page figures here")
     args = ap.parse_args(argv)
     gt_path = args.data / "ground-truth.json"
@@ -182,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
           f"median per page {statistics.median(r['extra_chars'] for r in rows):.0f}")
     exact = sum((r["url"] or "") == (r["true_url"] or "") for r in rows)
     loose = sum(_norm_url(r["url"]) == _norm_url(r["true_url"]) for r in rows)
-    print(f"URL agreement: exact {exact}/{n} ({exact / n:.1%}), ignoring scheme/www/trailing slash/#fragment/tracking parameters {loose}/{n} ({loose / n:.1%})")
+    print(f"URL agreement: exact {exact}/{n} ({exact / n:.1%}), normalised (scheme, www, host case, default port, %-escapes, trailing slash, #fragment, tracking parameters, parameter order) {loose}/{n} ({loose / n:.1%})")
     missing = sum(not r["url"] for r in rows)
     print(f"  pages that declare no address of their own: {missing}; fetched with `citebot ingest URL`, such a page "
           f"gets its fetch address (html_to_article(url=...)): {loose + missing}/{n} ({(loose + missing) / n:.1%})")
@@ -197,6 +225,11 @@ def main(argv: list[str] | None = None) -> int:
         for r in rows[: args.meta]:
             agrees = "yes" if _norm_url(r["url"]) == _norm_url(r["true_url"]) else f"no ({r['url']})"
             print(f"| {r['id'][:10]} | {r['title']} | {r['date'] or '—'} | {agrees} |")
+    if args.urls:
+        print("\nURL disagreements (citebot's link | where the benchmark fetched the page):")
+        for r in rows:
+            if _norm_url(r["url"]) != _norm_url(r["true_url"]):
+                print(f"  {r['id'][:12]} {r['url'] or '(none declared)'} | {r['true_url']}")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
     return 0

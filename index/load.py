@@ -601,27 +601,106 @@ def _page_meta(tree) -> dict[str, str]:
             meta["date"] = nd
             break
 
-    canonical = next((ln.get("href") for ln in tree.iter("link")
-                      if "canonical" in (ln.get("rel") or "").lower().split() and ln.get("href")), None)
-    og_url = props.get("og:url") or props.get("twitter:url")
-    ld_url = None
-    if article is not None:
-        main = article.get("mainEntityOfPage")
-        ld_url = article.get("url") or (main.get("@id") if isinstance(main, dict) else main)
-    meta_url = _pick_url(canonical, og_url, ld_url if isinstance(ld_url, str) else None)
+    meta_url = _page_address(tree, props, article)
     if meta_url:
         meta["url"] = meta_url
     return meta
 
 
-def _pick_url(canonical: str | None, og: str | None, ld: str | None) -> str | None:
-    """The page's own address: canonical, unless it names another site (syndication) while og:url
-    names this one; og:url or JSON-LD otherwise. Only absolute http(s) addresses count."""
-    ok = [u.strip() if u else None for u in (canonical, og, ld)]
-    canonical, og, ld = (u if u and u.startswith(("http://", "https://")) else None for u in ok)
-    if canonical and og and _site(canonical) != _site(og):
-        return og
-    return canonical or og or ld
+_SHARE_PARAMS = {  # share buttons carry the article's address in their query: (host part, parameter)
+    "facebook.com/sharer": "u", "facebook.com/share.php": "u", "twitter.com/share": "url",
+    "twitter.com/intent/tweet": "url", "x.com/intent/tweet": "url", "linkedin.com/sharearticle": "url",
+    "linkedin.com/cws/share": "url", "reddit.com/submit": "url", "pinterest.com/pin/create": "url",
+    "vk.com/share.php": "url", "tumblr.com/share": "url", "getpocket.com/save": "url",
+}
+
+
+def _page_address(tree, props: dict[str, str], article: dict | None) -> str | None:
+    """The article's own public address, from what the page declares, most explicit first.
+
+    1. `<link rel=canonical>`, `og:url`, the article's JSON-LD `url` / `mainEntityOfPage` / `@id`
+       (relative ones resolved against an absolute `<base href>` or the page's other declared
+       address). A canonical on another site (syndication) gives way to og:url on this one.
+    2. A localised edition (businessinsider.de) that names the same path on another host as its
+       `hreflang="x-default"` alternate: that is the address for readers anywhere.
+    3. Pages that declare none of those still name themselves to the outside world: `twitter:url`,
+       an `itemprop="url"` of the page's schema.org Article, the like/+1/comments widgets'
+       `data-href`, the article address in share buttons' query (the most common one, since
+       teasers may carry their own), and last the `rel=shortlink`.
+    Only absolute http(s) addresses count; None when the page names no address at all.
+    """
+    from urllib.parse import parse_qs, urljoin, urlsplit
+
+    links = [(((ln.get("rel") or "").lower().split()), ln) for ln in tree.iter("link") if ln.get("href")]
+    base = next((b.get("href") for b in tree.iter("base") if _absolute(b.get("href"))), None)
+    canonical = next((ln.get("href").strip() for rel, ln in links if "canonical" in rel), None)
+    og_url = props.get("og:url")
+    ld_urls: list[str] = []
+    if article is not None:
+        main = article.get("mainEntityOfPage")
+        for v in (article.get("url"), main.get("@id") if isinstance(main, dict) else main, article.get("@id")):
+            if isinstance(v, str) and v.strip():
+                ld_urls.append(v.strip().split("#")[0])
+    anchor = base or next((u for u in (canonical, og_url, *ld_urls) if _absolute(u)), None)
+
+    def resolve(u: str | None) -> str | None:
+        if not u:
+            return None
+        u = u.strip()
+        if not _absolute(u) and anchor and not u.startswith(("#", "javascript:", "mailto:")):
+            u = urljoin(anchor, u)
+        return u if _absolute(u) else None
+
+    canonical, og_url = resolve(canonical), resolve(og_url)
+    ld_url = next((r for r in map(resolve, ld_urls) if r), None)
+    if canonical and og_url and _site(canonical) != _site(og_url):
+        chosen: str | None = og_url  # syndicated: the copy we read is on og:url's site
+    else:
+        chosen = canonical or og_url or ld_url
+    if chosen:
+        default = next((resolve(ln.get("href")) for rel, ln in links
+                        if "alternate" in rel and (ln.get("hreflang") or "").lower() == "x-default"), None)
+        if default and _same_path(default, chosen) and urlsplit(default).netloc != urlsplit(chosen).netloc:
+            return default
+        return chosen
+
+    fallbacks: list[str | None] = [props.get("twitter:url")]
+    for el in tree.xpath('//*[@itemprop="url"]'):
+        scope = next((a for a in el.iterancestors() if a.get("itemscope") is not None), None)
+        if scope is not None and re.search(r"(Article|BlogPosting|Report)$", (scope.get("itemtype") or "").strip()):
+            fallbacks.append(el.get("href") or el.get("content"))
+    for el in tree.iter():
+        tag = str(el.tag).lower() if isinstance(el.tag, str) else ""
+        cls = (el.get("class") or "").lower()
+        if tag in ("like", "fb:like", "plusone", "g:plusone", "fb:comments") and el.get("href"):
+            fallbacks.append(el.get("href"))
+        elif el.get("data-href") and re.search(r"\b(fb-like|fb-comments|fb-share-button|g-plusone)\b", cls):
+            fallbacks.append(el.get("data-href"))
+    shared: dict[str, int] = {}
+    for a in tree.iter("a"):
+        href = (a.get("href") or "").strip()
+        low = href.lower()
+        param = next((v for k, v in _SHARE_PARAMS.items() if k in low), None)
+        if not param:
+            continue
+        for value in parse_qs(urlsplit(href).query).get(param, []):
+            if _absolute(value):
+                shared[value] = shared.get(value, 0) + 1
+    if shared:
+        fallbacks.append(max(shared, key=lambda u: shared[u]))  # ties: the first seen
+    fallbacks += [ln.get("href") for rel, ln in links if "shortlink" in rel]
+    return next((r for r in map(resolve, fallbacks) if r), None)
+
+
+def _absolute(u: str | None) -> bool:
+    return bool(u) and u.strip().lower().startswith(("http://", "https://"))
+
+
+def _same_path(a: str, b: str) -> bool:
+    from urllib.parse import urlsplit
+
+    pa, pb = urlsplit(a), urlsplit(b)
+    return pa.path.rstrip("/") == pb.path.rstrip("/") and pa.query == pb.query and len(pa.path.strip("/")) > 0
 
 
 def _site(url: str) -> str:

@@ -202,6 +202,39 @@ def test_syndicated_page_keeps_its_own_address() -> None:
     assert load_bytes(page.encode(), "s.html").url == "https://mirror.example/en/story-123"
 
 
+_BODY = ("<article><p>The harbour won the national award for the cleanest water of any port this year.</p>"
+         "<p>The judges visited in the summer and took samples on three separate days.</p></article>")
+
+
+def _url_of(head: str, body: str = "") -> str | None:
+    return load_bytes(f"<html><head>{head}</head><body>{body}{_BODY}</body></html>".encode(), "p.html").url
+
+
+def test_a_page_without_canonical_names_itself_in_share_buttons_and_widgets() -> None:
+    share = ("<a href='https://www.facebook.com/sharer/sharer.php?u=https%3A%2F%2Fport.example%2Fnews%2Faward'>f</a>"
+             "<a href='https://twitter.com/intent/tweet?url=https://port.example/news/award&text=Award'>t</a>"
+             "<a href='https://www.facebook.com/sharer/sharer.php?u=https://port.example/news/other-story'>f</a>")
+    # The most common shared address is the article's; a teaser's own share button is outvoted.
+    assert _url_of("", share) == "https://port.example/news/award"
+    assert _url_of("", "<div class='fb-like' data-href='https://port.example/news/award'></div>") == \
+        "https://port.example/news/award"
+    # Declared metadata wins over share buttons; a relative canonical is resolved against <base href>.
+    assert _url_of("<base href='https://port.example/'><link rel='canonical' href='/news/award-2'>", share) == \
+        "https://port.example/news/award-2"
+    # Nothing that names the page: no link rather than a guess (a search form, a mailto are not it).
+    assert _url_of("", "<form action='https://port.example/search'></form><a href='mailto:ed@port.example'>m</a>") is None
+
+
+def test_a_localised_edition_links_to_the_default_address_of_the_same_article() -> None:
+    head = ("<link rel='canonical' href='https://www.news.example.de/harbour-award'>"
+            "<link rel='alternate' hreflang='en-DE' href='https://www.news.example.de/harbour-award'>"
+            "<link rel='alternate' hreflang='x-default' href='https://www.news.example.com/harbour-award'>")
+    assert _url_of(head) == "https://www.news.example.com/harbour-award"
+    # An x-default that is another page (a language picker, the home page) is not this article's address.
+    head2 = head.replace("example.com/harbour-award", "example.com/")
+    assert _url_of(head2) == "https://www.news.example.de/harbour-award"
+
+
 def test_html_to_article_uses_the_fetch_url_when_the_page_names_none() -> None:
     a = html_to_article(WRAPPED.encode(), "https://blog.example/pier")
     assert a.url == "https://blog.example/pier" and a.source == "https://blog.example/pier"
@@ -359,7 +392,18 @@ def test_real_pages_body_sentences_and_urls(tmp_path: Path) -> None:
     assert min(r["f1_words"] for r in rows) >= 0.5  # no article lost
     present = sum(min(r["whole"], r["present"]) for r in rows)
     assert present / sum(r["present"] for r in rows) >= 0.99
-    assert sum(extraction._norm_url(r["url"]) == extraction._norm_url(r["true_url"]) for r in rows) >= 0.9 * len(rows)
+    assert sum(extraction._norm_url(r["url"]) == extraction._norm_url(r["true_url"]) for r in rows) >= 0.93 * len(rows)
+
+
+def test_url_comparison_treats_only_equivalent_addresses_as_equal() -> None:
+    sys.path.insert(0, str(ROOT))
+    from bench.extraction import _norm_url
+
+    same = ("HTTP://WWW.Port.example:80/news/a%7Eb/?utm_source=rss&b=2&a=1#top", "https://port.example/news/a~b?a=1&b=2")
+    assert _norm_url(same[0]) == _norm_url(same[1])
+    assert _norm_url("https://port.example/News/a") != _norm_url("https://port.example/news/a")  # path case counts
+    assert _norm_url("https://port.example/news?id=1") != _norm_url("https://port.example/news?id=2")
+    assert _norm_url(None) == ""
 
 
 def test_strip_marks_removes_only_line_start_marks() -> None:
