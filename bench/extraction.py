@@ -7,7 +7,7 @@ spans, in article order, with structure marks such as "## " or "- " removed) wit
 
 - word-level precision / recall / F1, mean over pages, and the pages below F1 0.5;
 - sentence wholeness: of the true body's sentences (split with citebot's own splitter, per
-  paragraph), the share that lies whole inside one passage — of all of them, and of those whose
+  line of the marked body; compared on letters and digits only), the share that lies whole inside one passage — of all of them, and of those whose
   words the indexed text has at all (a sentence the extractor lost is a recall miss, not a cut);
 - characters of indexed text that are not in the true body (furniture let in);
 - URL agreement with ground-truth.json (exact, and normalised as `_norm_url` documents).
@@ -37,7 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from index.chunk import chunk, paragraphs, sentences, strip_marks  # noqa: E402
+from index.chunk import chunk, sentences, strip_marks  # noqa: E402
 from index.errors import LoadError  # noqa: E402
 from index.load import load_bytes  # noqa: E402
 
@@ -87,31 +87,44 @@ def _squash(s: str) -> str:
     return " ".join(tokens(s, "words"))
 
 
+def _glued(s: str) -> str:
+    """Letters and digits only, no spaces: the marked body spaces inline tags ("Boeing 's",
+    "expand ed", "(CNN) President") where the page itself has none ("Boeing's", "(CNN)President")."""
+    return re.sub(r"[\W_]+", "", s.lower())
+
+
+def true_sentences(true: str) -> list[str]:
+    """The true body's sentences: citebot's splitter on each line. The marked body is not
+    hard-wrapped: its single newlines are the page's own line breaks (<br>, list items), so each
+    line is split on its own."""
+    out = []
+    for line in true.split("\n"):
+        for s, e in sentences(line):
+            if _squash(line[s:e]):
+                out.append(line[s:e])
+    return out
+
+
 def wholeness(true: str, passages: list[str], indexed: str) -> tuple[int, int, int]:
-    """(sentences of the true body, of them whole inside one passage, of them present in the index)."""
-    flat = [_squash(p) for p in passages]
-    idx = _squash(indexed)
+    """(sentences of the true body, of them whole inside one passage, of them present in the index).
+
+    A sentence is whole when one passage contains all of its letters and digits in order (spaces
+    and punctuation ignored, see `_glued`); present when the indexed text has its first and second
+    halves (maybe in different passages: a cut) or all of it.
+    """
+    flat = [_glued(p) for p in passages]
+    idx = _glued(indexed)
     total = whole = present = 0
-    for ps, pe in paragraphs(true):
-        for s, e in sentences(true, ps, pe):
-            sent = _squash(true[s:e])
-            if not sent:
-                continue
-            total += 1
-            if sent in idx or all(w in idx for w in sent.split()) and _bits_present(sent, idx):
-                present += 1
-            if any(sent in f for f in flat):
-                whole += 1
+    for sent in true_sentences(true):
+        words = _squash(sent).split()
+        total += 1
+        g = _glued(sent)
+        half = len(words) // 2
+        if g in idx or (len(words) >= 4 and _glued(" ".join(words[:half])) in idx and _glued(" ".join(words[half:])) in idx):
+            present += 1
+        if any(g in f for f in flat):
+            whole += 1
     return total, whole, present
-
-
-def _bits_present(sent: str, idx: str) -> bool:
-    """A sentence is 'present' when each of its halves is found in the indexed text (maybe split)."""
-    words = sent.split()
-    if len(words) < 4:
-        return sent in idx
-    half = len(words) // 2
-    return " ".join(words[:half]) in idx and " ".join(words[half:]) in idx
 
 
 def non_body_chars(pred: str, true: str) -> int:

@@ -8,8 +8,11 @@ from typing import Iterator
 from .types import Passage
 
 # A sentence ends at . ! ? (plus closing quotes/brackets) followed by whitespace and a likely
-# sentence start. Abbreviations that commonly end in a dot are not sentence ends.
-_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s+[\"'“‘(\[]?[A-Z0-9À-ÖØ-Þ])")
+# sentence start: a capital (Latin, Greek, Cyrillic), a digit, or a letter of a script without
+# capitals (Hebrew, Arabic, Indic, Thai, Hangul, kana, CJK). A CJK full stop needs no space.
+# Abbreviations that commonly end in a dot are not sentence ends.
+_STARTS = "A-Z0-9À-ÖØ-ÞΆ-ΏΑ-ΩЀ-Я\u0590-\u06ff\u0900-\u0e7f\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af"
+_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s+[\"'“‘(\[«„「『]?[" + _STARTS + r"])|[。！？]+[」』）”’\"']*(?=\s*[^\s」』）”’\"'])")
 _ABBREV = {
     "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "vs", "etc", "inc", "ltd", "co", "corp",
     "u.s", "u.k", "e.g", "i.e", "no", "fig", "jan", "feb", "mar", "apr", "jun", "jul", "aug",

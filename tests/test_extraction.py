@@ -55,6 +55,17 @@ def test_wrapped_html_keeps_each_sentence_whole(wrap: str) -> None:
     assert len(chunk(a.text, title=a.title)) == 2  # two paragraphs, not one passage per line
 
 
+@pytest.mark.parametrize("text, expected", [
+    ("Паром снова ходит. Остров ждал его всю зиму.", ["Паром снова ходит.", "Остров ждал его всю зиму."]),
+    ("Το πλοίο επέστρεψε. Όλοι χάρηκαν.", ["Το πλοίο επέστρεψε.", "Όλοι χάρηκαν."]),
+    ("여객선이 다시 운항한다. 주민들은 겨울 내내 기다렸다.", ["여객선이 다시 운항한다.", "주민들은 겨울 내내 기다렸다."]),
+    ("フェリーが再開した。島民は冬の間待っていた。", ["フェリーが再開した。", "島民は冬の間待っていた。"]),
+], ids=["cyrillic", "greek", "hangul", "japanese"])
+def test_sentences_end_before_capitals_of_other_alphabets_and_in_scripts_without_capitals(text, expected) -> None:
+    # A page in Russian or Korean was one 'sentence' per paragraph: passages cut it mid-sentence.
+    assert _sentences(text) == expected
+
+
 def test_plain_text_and_markdown_wrapped_lines_are_joined_but_code_is_not() -> None:
     txt = (b"Pier notes\nIn May 2015, the harbour board agreed to rebuild the north pier, which had\n"
            b"been closed since the storm. Work began the following spring.\n\nA second paragraph.\n")
