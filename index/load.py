@@ -285,6 +285,7 @@ def extract_html(html: str, *, name: str = "page.html") -> tuple[str | None, str
         raise LoadError(f"{name}: no article text found in the HTML page")
     if tree is not None:
         text = _safely(lambda t: _add_sibling_paragraphs(t, text), tree, text)
+        text = _safely(lambda t: _add_loose_runs(t, text), tree, text)
     title = _clean_title(meta.get("title") or (doc.title if doc is not None else None), meta)
     h1 = meta.get("lone_h1")
     if h1 and (not title or _norm_words(title) in {_norm_words(x) for x in meta.get("sites", "").split("\n") if x}):
@@ -356,6 +357,76 @@ def _add_sibling_paragraphs(tree, text: str) -> str:
     for i, b in enumerate(blocks):
         out.append(b)
         out += inserts.get(i, [])
+    return "\n\n".join(out)
+
+
+_INLINE = {"a", "em", "strong", "b", "i", "u", "span", "font", "small", "sup", "sub", "abbr", "cite", "code",
+           "mark", "q", "s", "time", "var", "del", "ins"}
+
+
+def _loose_runs(el) -> list[str]:
+    """The paragraphs an element writes as loose text between <br>s (no <p>): its own text and
+    inline children's, broken at each <br> and at block children."""
+    runs: list[str] = []
+    cur: list[str] = [el.text or ""]
+
+    def close() -> None:
+        t = " ".join("".join(cur).split())
+        if t:
+            runs.append(t)
+        cur.clear()
+
+    for child in el:
+        tag = child.tag if isinstance(child.tag, str) else ""
+        if tag in _INLINE:
+            cur.append(child.text_content())
+        else:
+            close()  # <br>, a block, a comment: the run ends here
+        cur.append(child.tail or "")
+    close()
+    return runs
+
+
+def _add_loose_runs(tree, text: str) -> str:
+    """Paragraphs written as loose text between <br>s that the extractor dropped although other
+    paragraphs of the same element are in the extract (seen: a lead paragraph before the first
+    <br>). Only sentence-like runs (40+ characters, ending a sentence) of an element with two or
+    more extracted runs are added, next to their extracted neighbours in page order."""
+    flat = _squash(text)
+    blocks = text.split("\n\n")
+    flat_blocks = [_squash(b) for b in blocks]
+    before: dict[int, list[str]] = {}
+    after: dict[int, list[str]] = {}
+    for el in tree.iter():
+        if not isinstance(el.tag, str) or el.tag in _SKIP_ANCESTORS or el.tag in _INLINE or el.find("br") is None:
+            continue
+        if any(a.tag in _SKIP_ANCESTORS for a in el.iterancestors()):
+            continue
+        runs = _loose_runs(el)
+        if len(runs) < 3:
+            continue
+        where = []  # block index of each run in the extract, or None
+        for r in runs:
+            key = _squash(r)[:150]
+            where.append(next((i for i, fb in enumerate(flat_blocks) if key and key in fb), None) if len(key) >= 20 else None)
+        if sum(w is not None for w in where) < 2:
+            continue
+        for k, (r, w) in enumerate(zip(runs, where)):
+            if w is not None or len(r) < 40 or r[-1:] not in _TERMINAL + ("…",) or _squash(r)[:150] in flat:
+                continue
+            prev = next((where[j] for j in range(k - 1, -1, -1) if where[j] is not None), None)
+            if prev is not None:
+                after.setdefault(prev, []).append(r)
+            else:
+                before.setdefault(next(w2 for w2 in where[k:] if w2 is not None), []).append(r)
+            flat += "|" + _squash(r)[:150]
+    if not before and not after:
+        return text
+    out: list[str] = []
+    for i, b in enumerate(blocks):
+        out += before.get(i, [])
+        out.append(b)
+        out += after.get(i, [])
     return "\n\n".join(out)
 
 

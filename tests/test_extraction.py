@@ -167,6 +167,29 @@ def test_other_posts_listed_inside_the_article_are_not_indexed() -> None:
     assert "another story" not in a.text
 
 
+def test_a_paragraph_written_as_loose_text_between_brs_is_recovered_next_to_its_neighbours() -> None:
+    # Some sites write paragraphs as text between <br>s; the extractor has been seen to drop the
+    # first one (the lead). The page's own element shows where it belongs.
+    import lxml.html
+
+    from index.load import _add_loose_runs
+
+    lead = ("Following the storm, the harbour board plans to rebuild the north pier in the first half of 2020, "
+            "according to the Island Post. A preview of the plan was shared with members.")
+    rest = ["The report claims the pier will be forty metres longer than the old one.",
+            "The new pier features a wider deck, largely based on the design of the south pier.",
+            "The south pier also has a cafe and a small museum."]
+    html = (f"<html><body><div class='content'>{lead.replace('Island Post', '<em><a href=/x>Island Post</a></em>')}"
+            f"<br><br><center><em>The old pier</em></center><br>{rest[0]}<br><br>{rest[1]}<br><br>{rest[2]}"
+            "<br><br>Related: piers<br><br>Share this story</div></body></html>")
+    tree = lxml.html.fromstring(html)
+    extract = "# Harbour report\n\n" + "\n\n".join(rest)
+    assert _add_loose_runs(tree, extract).split("\n\n") == ["# Harbour report", lead, *rest]
+    # Runs that are not sentences (a label, a share prompt) stay out; an element of which the
+    # extract has nothing is not the article's.
+    assert _add_loose_runs(tree, "Something else entirely that the page does not have anywhere.").count("\n\n") == 0
+
+
 # --- 4. the article's own metadata -------------------------------------------------------------
 
 META = """<html><head>
