@@ -286,6 +286,7 @@ def extract_html(html: str, *, name: str = "page.html") -> tuple[str | None, str
     if tree is not None:
         text = _safely(lambda t: _add_sibling_paragraphs(t, text), tree, text)
         text = _safely(lambda t: _add_loose_runs(t, text), tree, text)
+        text = _safely(lambda t: _add_embedded_posts(t, text), tree, text)
     title = _clean_title(meta.get("title") or (doc.title if doc is not None else None), meta)
     h1 = meta.get("lone_h1")
     if h1 and (not title or _norm_words(title) in {_norm_words(x) for x in meta.get("sites", "").split("\n") if x}):
@@ -425,6 +426,55 @@ def _add_loose_runs(tree, text: str) -> str:
     out: list[str] = []
     for i, b in enumerate(blocks):
         out += before.get(i, [])
+        out.append(b)
+        out += after.get(i, [])
+    return "\n\n".join(out)
+
+
+_EMBED = re.compile(r"\b(twitter-tweet|instagram-media|tiktok-embed|bluesky-embed|mastodon-embed)\b")
+
+
+def _add_embedded_posts(tree, text: str) -> str:
+    """Posts the article embeds (a tweet, an Instagram or TikTok post, written into the page as a
+    <blockquote> for the widget) are what it quotes: the extractor drops them as widgets. Each one
+    that sits between two paragraphs of the extract is added after the paragraph before it, its
+    text and then its attribution line ("— Name (@handle) date")."""
+    flat = _squash(text)
+    blocks = text.split("\n\n")
+    flat_blocks = [_squash(b) for b in blocks]
+    after: dict[int, list[str]] = {}
+    pending: list[tuple[int, str]] = []  # (anchor block, post) waiting for an extracted paragraph after it
+    anchor = None
+    for el in tree.iter():
+        if el.tag == "blockquote" and _EMBED.search(el.get("class") or ""):
+            body = [" ".join(p.text_content().split()) for p in el.iter("p")]
+            body = [b for b in body if b]
+            rest = " ".join((el.text or "").split())
+            tail = []
+            for child in el:
+                if child.tag != "p":
+                    tail.append(child.text_content() if child.tag in _INLINE else "")
+                tail.append(child.tail or "")
+            by = " ".join("".join(tail).split())
+            post = "\n".join(body or ([rest] if rest else []))
+            key = _squash(post)[:150]
+            if post and anchor is not None and len(key) >= 5 and key not in flat:
+                pending.append((anchor, post + ("\n" + by if by and len(by) <= 200 else "")))
+                flat += "|" + key
+            continue
+        if el.tag == "p":
+            key = _squash(el.text_content())[:150]
+            if len(key) >= 20:
+                i = next((i for i, fb in enumerate(flat_blocks) if key in fb), None)
+                if i is not None:
+                    for a, post in pending:
+                        after.setdefault(a, []).append(post)
+                    pending = []
+                    anchor = i
+    if not after:
+        return text
+    out: list[str] = []
+    for i, b in enumerate(blocks):
         out.append(b)
         out += after.get(i, [])
     return "\n\n".join(out)

@@ -190,6 +190,25 @@ def test_a_paragraph_written_as_loose_text_between_brs_is_recovered_next_to_its_
     assert _add_loose_runs(tree, "Something else entirely that the page does not have anywhere.").count("\n\n") == 0
 
 
+def test_an_embedded_tweet_between_paragraphs_is_quoted_text_of_the_article() -> None:
+    paras = [f"<p>The ferry to the island runs again from this week, paragraph {i} of the report says.</p>" for i in range(4)]
+    # As sites write it: the widget's <blockquote> in an embed box, which the extractor drops.
+    tweet = ("<div class='social-media-embed'><blockquote class='twitter-tweet'><p lang='en'>The ferry is back and "
+             "the island is very happy about it <a href='https://t.co/x'>pic.twitter.com/abc</a></p>&mdash; Island "
+             "Council (@islandcouncil) <a href='https://twitter.com/x'>June 10, 2013</a></blockquote>"
+             "<script async src='https://platform.twitter.com/widgets.js'></script></div>")
+    page = f"<html><body><article><h1>Ferry</h1>{''.join(paras[:2])}{tweet}{''.join(paras[2:])}</article></body></html>"
+    a = load_bytes(page.encode(), "ferry.html")
+    blocks = a.text.split("\n\n")
+    i = next(i for i, b in enumerate(blocks) if b.startswith("The ferry is back"))
+    assert "paragraph 1" in blocks[i - 1] and "paragraph 2" in blocks[i + 1]  # where the article put it
+    assert blocks[i].endswith("\n— Island Council (@islandcouncil) June 10, 2013")
+    assert a.text.count("The ferry is back") == 1
+    # A post outside the article (after its last paragraph: a sidebar widget) is not added.
+    side = page.replace(tweet, "").replace("</article>", "</article><aside>" + tweet + "</aside>")
+    assert "The ferry is back" not in load_bytes(side.encode(), "ferry.html").text
+
+
 # --- 4. the article's own metadata -------------------------------------------------------------
 
 META = """<html><head>
