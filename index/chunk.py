@@ -207,7 +207,8 @@ def chunk(
     """
     units: list[tuple[list[tuple[int, int]], list[tuple[int, int, str]]]] = []
     norm_title = _norm(title) if title else None
-    heading: tuple[int, int] | None = None  # a heading waiting for its section's first passage
+    headings: list[tuple[int, int]] = []  # headings (a section's, then its subsection's) waiting for a passage
+    adjacent = False  # whether the last line seen was a heading
     for ps, pe in paragraphs(text):
         sents: list[tuple[int, int]] = []
         marks: list[tuple[int, int, str]] = []
@@ -215,8 +216,15 @@ def chunk(
             kind = line_kind(text[ls:le])
             if kind == Kind.HEADING:
                 if norm_title is None or _norm(strip_marks(text[ls:le])) != norm_title:
-                    heading = (ls, le)
+                    # A deeper heading right under a section's heading is its subsection: both wait.
+                    # Otherwise (same level: a list of other stories' titles; the page's <h1>;
+                    # other lines between) only the newer heading does.
+                    level = _level(text, ls)
+                    keep = adjacent and headings and 1 < _level(text, headings[-1][0]) < level
+                    headings = (headings[-1:] if keep else []) + [(ls, le)]
+                    adjacent = True
                 continue
+            adjacent = False
             if kind not in QUOTABLE:
                 continue
             for s, e in sentences(text, ls, le):
@@ -226,10 +234,9 @@ def chunk(
             if kind == Kind.LIST:
                 marks.append((ls, le, Kind.LIST))
         if sents:
-            if heading is not None:
-                marks.insert(0, (heading[0], heading[1], Kind.HEADING))
+            marks[:0] = [(hs, he, Kind.HEADING) for hs, he in headings]
             units.append((sents, marks))
-            heading = None
+            headings = []
 
     passages: list[Passage] = []
     for sents, marks in units:
@@ -257,6 +264,11 @@ def _kind_lines(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
     a mark or ends a sentence-less line; wrapped lines stay together (see `_lines`)."""
     for ls, le in _lines(text, start, end):
         yield from _trim(text, ls, le)
+
+
+def _level(text: str, start: int) -> int:
+    """A "## " heading line's level (the number of #)."""
+    return len(text[start:start + 7].lstrip()) - len(text[start:start + 7].lstrip().lstrip("#"))
 
 
 def _words(text: str, span: tuple[int, int]) -> int:

@@ -101,6 +101,15 @@ STRUCTURED = """<html><head><title>Ferry timetable changes</title></head><body>
 </article></body></html>"""
 
 
+def test_a_subsection_heading_keeps_its_section_heading_but_a_list_of_titles_does_not() -> None:
+    text = ("## Status quo\n\n### Patient records\n\nThe records are kept on paper in most clinics.\n\n"
+            "### Other story one\n\n### Other story two\n\nA half century on, the band still tours.")
+    first, second = chunk(text)
+    assert first.text.startswith("## Status quo") and "### Patient records" in first.text
+    assert second.text.startswith("### Other story two")  # same-level titles side by side: only the nearest
+    assert all(text[s:e][:1] not in "#" for p in (first, second) for s, e in p.sentences)
+
+
 def test_headings_give_context_but_are_never_a_candidate_sentence() -> None:
     a = load_bytes(STRUCTURED.encode(), "ferry.html")
     ps = chunk(a.text, title=a.title)
