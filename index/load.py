@@ -630,6 +630,17 @@ def join_paragraphs(text: str, *, markdown: bool = False) -> str:
     return "".join(out)
 
 
+def _line_list(lines: list[str]) -> bool:
+    """Whether the lines are a list written line by line (tour dates, an address, a schedule):
+    three or more, none starting in lower case and almost none ending on a lower-case word, where
+    prose wrapped inside its sentences ends most lines on one ("the", "and", "would")."""
+    ls = [ln.strip() for ln in lines if ln.strip()]
+    if len(ls) < 3 or any(ln[0].islower() for ln in ls):
+        return False
+    ends = [ln.split()[-1] for ln in ls[:-1]]
+    return sum(1 for w in ends if w[:1].islower()) <= len(ends) // 5
+
+
 def join_wrapped(block: str) -> str:
     """Join the hard-wrapped lines of one paragraph; keep line ends that are real ones.
 
@@ -639,7 +650,7 @@ def join_wrapped(block: str) -> str:
     Everything else is a wrap inside a sentence, and the lines are joined with a space.
     """
     lines = block.split("\n")
-    if len(lines) < 2:
+    if len(lines) < 2 or _line_list(lines):
         return block
     longest = max(len(ln.rstrip()) for ln in lines)
     out = [lines[0]]

@@ -66,6 +66,17 @@ def test_sentences_end_before_capitals_of_other_alphabets_and_in_scripts_without
     assert _sentences(text) == expected
 
 
+def test_a_list_written_with_br_keeps_its_lines() -> None:
+    dates = ["July 26 -- Performing Arts Center, Saratoga Springs, NY", "July 30 -- Music Center, Noblesville, IN",
+             "Aug. 2 -- DTE Energy Music Theatre, Clarkston, MI", "Aug. 4 -- Riverbend Music Center, Cincinnati, OH"]
+    page = ("<html><body><article><p>The band announced the dates of its anniversary tour on Monday night, "
+            "and tickets go on sale on Friday.</p><p>" + "<br>".join(dates) + "</p></article></body></html>")
+    sents = _sentences(load_bytes(page.encode(), "tour.html").text)
+    assert all(d in sents for d in dates)  # one line each, not one run-on 'sentence'
+    assert join_wrapped("The pier was closed\nsince the storm of the winter\nof 2013, and the\nboard agreed.") == \
+        "The pier was closed since the storm of the winter of 2013, and the board agreed."
+
+
 def test_plain_text_and_markdown_wrapped_lines_are_joined_but_code_is_not() -> None:
     txt = (b"Pier notes\nIn May 2015, the harbour board agreed to rebuild the north pier, which had\n"
            b"been closed since the storm. Work began the following spring.\n\nA second paragraph.\n")
