@@ -287,6 +287,7 @@ def extract_html(html: str, *, name: str = "page.html") -> tuple[str | None, str
         text = _safely(lambda t: _add_sibling_paragraphs(t, text), tree, text)
         text = _safely(lambda t: _add_loose_runs(t, text), tree, text)
         text = _safely(lambda t: _add_embedded_posts(t, text), tree, text)
+        text = _safely(lambda t: _add_lost_headings(t, text), tree, text)
     title = _clean_title(meta.get("title") or (doc.title if doc is not None else None), meta)
     h1 = meta.get("lone_h1")
     if h1 and (not title or _norm_words(title) in {_norm_words(x) for x in meta.get("sites", "").split("\n") if x}):
@@ -477,6 +478,63 @@ def _add_embedded_posts(tree, text: str) -> str:
     for i, b in enumerate(blocks):
         out.append(b)
         out += after.get(i, [])
+    return "\n\n".join(out)
+
+
+def _near(a, b) -> bool:
+    """Whether two elements are siblings or one wrapper apart."""
+    pa, pb = a.getparent(), b.getparent()
+    return pa is not None and pb is not None and (pa is pb or pa is pb.getparent() or pa.getparent() is pb)
+
+
+_SUBHEAD_CLASS = re.compile(r"sub-?head|(^|[-_ ])(heading|subtitle)([-_ ]|$)", re.I)
+
+
+def _add_lost_headings(tree, text: str) -> str:
+    """Section headings between two paragraphs of the extract that the extractor dropped (a
+    heading that is all link, one with layout <div>s inside, a <div class="subheadline">) open
+    the paragraph after them again, as "## " headings: context for its passage, never a quote.
+    Page-furniture headings ("Related stories", "Newsletter") stay out."""
+    from .chunk import Kind, line_kind
+
+    flat = _squash(text)
+    blocks = text.split("\n\n")
+    flat_blocks = [_squash(b) for b in blocks]
+    before: dict[int, list[str]] = {}
+    pending: list[str] = []
+    anchor = None  # block index of the last extracted paragraph, in page order
+    for el in tree.iter():
+        tag = el.tag if isinstance(el.tag, str) else ""
+        if tag in ("h2", "h3", "h4", "h5", "h6") or (
+                tag in ("div", "p", "span") and _SUBHEAD_CLASS.search(el.get("class") or "")
+                and el.find(".//p") is None and el.find(".//div") is None):
+            t = " ".join(el.text_content().split())
+            key = _squash(t)
+            if anchor is not None and 3 <= len(t) <= 150 and key and key not in flat and not t.endswith((".", ",")):
+                level = int(tag[1]) if tag.startswith("h") else 2
+                head = "#" * level + " " + t
+                if line_kind(head) == Kind.HEADING and line_kind(t) != Kind.FURNITURE:
+                    pending.append((head, el))
+            continue
+        if tag == "p":
+            key = _squash(el.text_content())[:150]
+            if len(key) >= 20:
+                i = next((i for i, fb in enumerate(flat_blocks) if key in fb), None)
+                if i is not None:
+                    # The article's own headings sit beside its paragraphs (same parent, or one
+                    # wrapper apart); a run of several is a list of other stories' titles.
+                    heads = [h for h, hel in pending if _near(hel, el)]
+                    if heads and len(pending) <= 2 and anchor is not None and i > anchor:
+                        before.setdefault(i, []).extend(heads)
+                        flat += "|" + "|".join(_squash(h) for h in heads)
+                    pending = []
+                    anchor = i
+    if not before:
+        return text
+    out: list[str] = []
+    for i, b in enumerate(blocks):
+        out += before.get(i, [])
+        out.append(b)
     return "\n\n".join(out)
 
 

@@ -229,6 +229,27 @@ def test_an_embedded_tweet_between_paragraphs_is_quoted_text_of_the_article() ->
     assert "The ferry is back" not in load_bytes(side.encode(), "ferry.html").text
 
 
+def test_a_section_heading_the_extractor_dropped_opens_its_section_again() -> None:
+    import lxml.html
+
+    from index.load import _add_lost_headings
+
+    paras = [f"The harbour report covers the works on the north pier, part {i} of the series." for i in range(4)]
+    html = (f"<html><body><div class='post'><p>{paras[0]}</p><p>{paras[1]}</p>"
+            "<h3><a href='https://shop.example/deck'>Oak Deck Planks</a></h3>"
+            f"<p>{paras[2]}</p><div class='pf_subheadline'>Who pays for the pier?</div><p>{paras[3]}</p></div>"
+            "<div class='rail'><h3>Chicago</h3><h3>Turin</h3><h3>Sponsored links</h3></div>"
+            "<div class='post2'><p>The harbour report's next part covers the south pier and its new cafe.</p></div>"
+            "</body></html>")
+    extract = "\n\n".join(paras + ["The harbour report's next part covers the south pier and its new cafe."])
+    out = _add_lost_headings(lxml.html.fromstring(html), extract).split("\n\n")
+    assert out[:6] == [paras[0], paras[1], "### Oak Deck Planks", paras[2], "## Who pays for the pier?", paras[3]]
+    assert not any(h in out for h in ("### Chicago", "### Turin", "### Sponsored links"))  # a rail of links
+    # As a heading it is context for its passage, never the quoted sentence.
+    assert all(not text.startswith("#") for p in chunk("\n\n".join(out)) for text in
+               ["\n\n".join(out)[s:e] for s, e in p.sentences])
+
+
 # --- 4. the article's own metadata -------------------------------------------------------------
 
 META = """<html><head>
