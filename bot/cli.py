@@ -44,9 +44,10 @@ def _parser() -> argparse.ArgumentParser:
     src.add_argument("--json", action="store_true")
     src.add_argument("--collection", action="append", metavar="NAME")
 
-    fg = sub.add_parser("forget", parents=[common], help="remove an article (by source path, file name or title)")
+    fg = sub.add_parser("forget", parents=[common], help="remove an article (by source path, URL, file name or title)")
     fg.add_argument("source")
     fg.add_argument("--collection", default=None)
+    fg.add_argument("--all", action="store_true", help="remove every article the name matches")
 
     fb = sub.add_parser("feedback", parents=[common], help="questions answered 'not found' and answers voted down")
     fb.add_argument("--json", action="store_true")
@@ -350,11 +351,21 @@ def cmd_sources(app: App, args) -> int:
     else:
         for r in rows:
             print(f"{r.title}" + (f" ({r.date})" if r.date else "") + f"  [{r.collection}, {r.passages} passages]\n    {r.url or r.source}")
+            for other in r.also:
+                print(f"    also at {other}")
     return 0
 
 
 def cmd_forget(app: App, args) -> int:
-    removed = app.engine.forget(args.source, args.collection)
+    from index.errors import AmbiguousSourceError
+
+    try:
+        removed = app.engine.forget(args.source, args.collection, all_matches=args.all)
+    except AmbiguousSourceError as exc:
+        print(f"citebot: {exc}:", file=sys.stderr)
+        for r in exc.matches:
+            print(f"  {r.url or r.source}  ({r.title}, {r.collection})", file=sys.stderr)
+        return 1
     if not removed:
         print(f"citebot: no indexed article matches '{args.source}' (see `citebot sources`)", file=sys.stderr)
         return 1

@@ -13,7 +13,7 @@ import numpy as np
 from .answer import AnswerComposer
 from .chunk import chunk
 from .embed import Embedder, resolve_model
-from .errors import LoadError, UserError
+from .errors import AmbiguousSourceError, LoadError, UserError
 from .load import DEFAULT_MAX_BYTES, file_digest, is_supported, load_bytes
 from .rerank import CrossEncoderReranker
 from .search import HybridSearcher
@@ -32,6 +32,8 @@ class IngestReport:
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
+    # (file, the indexed article it is an identical copy of): recorded as a second location.
+    duplicates: list[tuple[str, str]] = field(default_factory=list)
     passages: int = 0
     seconds: float = 0.0
 
@@ -46,6 +48,7 @@ class IngestReport:
             "added": self.added, "updated": self.updated, "unchanged": self.unchanged,
             "skipped": [{"file": f, "reason": r} for f, r in self.skipped],
             "passages": self.passages, "seconds": round(self.seconds, 3),
+            "duplicates": [{"file": f, "same_as": o} for f, o in self.duplicates],
         }
 
 
@@ -221,6 +224,8 @@ class Engine:
         with self._writer(lock_timeout) as writer:
             pending: list[tuple[Article, str, bool]] = []
             last_commit = time.perf_counter()
+            seen: dict[str, str] = {}  # content digest (file bytes, article text) -> source, this run
+            aliases: list[tuple[str, str]] = []  # (second location, article) waiting for the article
             for i, doc in enumerate(docs):
                 if progress:
                     progress(i, len(docs), doc.name)
@@ -231,22 +236,49 @@ class Engine:
                     if old == digest:
                         report.unchanged.append(doc.source)
                         continue
-                    article = load_bytes(data, doc.name, source=doc.source, collection=collection, max_bytes=self.max_file_bytes)
-                    if doc.url or doc.title or doc.date:
-                        article = replace(article, url=doc.url or article.url, title=(doc.title or article.title)[:300],
-                                          date=doc.date or article.date)
+                    # One article, one entry: the same file under a second path or URL is recorded
+                    # as a second location of the first, not indexed (and cited) twice.
+                    twin = seen.get(digest) or writer.twin_of(digest, collection, doc.source)
+                    if twin is None:
+                        article = load_bytes(data, doc.name, source=doc.source, collection=collection, max_bytes=self.max_file_bytes)
+                        if doc.url or doc.title or doc.date:  # a web page: the fetch/feed metadata wins
+                            article = replace(article, url=doc.url or article.url,
+                                              title=(doc.title or article.title)[:300], date=doc.date or article.date)
+                        twin = seen.get(file_digest(article.text.encode("utf-8")))
                 except LoadError as exc:
                     log.warning("skipped %s: %s", doc.source, exc)
                     report.skipped.append((doc.source, str(exc)))
                     continue
+                except Exception as exc:  # never a traceback for one bad file: skip it with the reason
+                    log.warning("skipped %s", doc.source, exc_info=True)
+                    report.skipped.append((doc.source, f"{doc.name}: could not be read ({type(exc).__name__})"))
+                    continue
+                if twin == doc.source:  # the same file named twice in one run
+                    report.unchanged.append(doc.source)
+                    continue
+                if twin is not None:
+                    if writer.alias_of(doc.source, collection) == twin and old is None:
+                        report.unchanged.append(doc.source)
+                    else:
+                        if old is not None:
+                            writer.remove(doc.source, collection)
+                        # Recorded after the twin itself is written (it may still be pending):
+                        # writing an article clears the aliases of its previous content.
+                        aliases.append((doc.source, twin))
+                        report.duplicates.append((doc.source, twin))
+                    continue
+                seen[digest] = doc.source
+                seen[file_digest(article.text.encode("utf-8"))] = doc.source
                 pending.append((article, digest, old is not None))
                 if len(pending) >= batch_articles:
                     self._flush(writer, pending, report, _noting(progress, i, len(docs)))
                     pending = []
+                    self._record_aliases(writer, aliases, collection)
                     if time.perf_counter() - last_commit > checkpoint_seconds:
                         writer.commit()
                         last_commit = time.perf_counter()
             self._flush(writer, pending, report, _noting(progress, len(docs), len(docs)))
+            self._record_aliases(writer, aliases, collection)
             if progress:
                 progress(len(docs), len(docs), "building the index")
             writer.commit()
@@ -254,6 +286,12 @@ class Engine:
             progress(len(docs), len(docs), "")
         report.seconds = time.perf_counter() - t0
         return report
+
+    @staticmethod
+    def _record_aliases(writer: IndexWriter, aliases: list[tuple[str, str]], collection: str) -> None:
+        for source, twin in aliases:
+            writer.add_alias(source, collection, twin)
+        aliases.clear()
 
     def _flush(self, writer: IndexWriter, pending: list[tuple[Article, str, bool]], report: IngestReport,
                note: Callable[[str], None] | None = None) -> None:
@@ -273,15 +311,30 @@ class Engine:
             report.passages += len(ps)
             (report.updated if updated else report.added).append(article.source)
 
-    def forget(self, source: str, collection: str | None = None) -> list[str]:
-        """Remove articles whose source is `source` (or ends with it, e.g. a file name); returns them."""
+    def forget(self, source: str, collection: str | None = None, *, all_matches: bool = True) -> list[str]:
+        """Remove articles named by `source`: their source path, URL, file name or title; returns them.
+
+        An exact source path or URL names one article. A name that matches several articles
+        removes them all when `all_matches`, else raises AmbiguousSourceError listing them.
+        """
         reader = self.reader
         if not reader.exists:
             return []
-        matches = [s for s in reader.sources([collection] if collection else None)
-                   if s.source == source or Path(s.source).name == source or s.title == source]
+        rows = reader.sources([collection] if collection else None)
+        matches = [s for s in rows if s.source == source or s.url == source]
         if not matches:
-            return []
+            matches = [s for s in rows if Path(s.source).name == source or s.title == source]
+        if not matches:
+            # A second location only ("also at" in `citebot sources`): forget that record, not the article.
+            also = [(a, s.collection) for s in rows for a in s.also if a == source or Path(a).name == source]
+            if also:
+                with self._writer(lock_timeout=10.0) as writer:
+                    for a, coll in also:
+                        writer.remove(a, coll)
+                    writer.commit()
+            return [a for a, _ in also]
+        if len(matches) > 1 and not all_matches:
+            raise AmbiguousSourceError(source, matches)
         with self._writer(lock_timeout=10.0) as writer:
             for s in matches:
                 writer.remove(s.source, s.collection)

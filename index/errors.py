@@ -20,3 +20,11 @@ class IndexMismatchError(UserError):
 
 class IndexBusyError(UserError):
     """Another process holds the index's write lock."""
+
+
+class AmbiguousSourceError(UserError):
+    """A name given to `forget` matches several indexed articles; `matches` lists them."""
+
+    def __init__(self, name: str, matches: list) -> None:
+        self.name, self.matches = name, matches
+        super().__init__(f"'{name}' matches {len(matches)} indexed articles; name one (its path or URL), or use --all")

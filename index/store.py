@@ -24,7 +24,7 @@ import os
 import shutil
 import sqlite3
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -32,7 +32,7 @@ import numpy as np
 
 from .errors import IndexBusyError, IndexMismatchError, UserError
 from .lexical import LexicalIndex
-from .types import Article, Hit, Passage
+from .types import Article, Hit, Passage, display_source
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,27 @@ CREATE TABLE IF NOT EXISTS passages (
 );
 CREATE INDEX IF NOT EXISTS passages_article ON passages(article_id);
 """
+# Named migrations, run on every generation a writer starts from an older one (idempotent).
+M004_ALIASES = """
+CREATE TABLE IF NOT EXISTS aliases (
+    source TEXT NOT NULL,
+    collection TEXT NOT NULL,
+    article_source TEXT NOT NULL,
+    added_at REAL NOT NULL,
+    PRIMARY KEY (collection, source)
+);
+CREATE INDEX IF NOT EXISTS articles_digest ON articles(digest);
+"""
+SCHEMA += M004_ALIASES
+
+
+def _m004_aliases(conn: sqlite3.Connection) -> None:
+    """Indexes before issue 13 had no record of a second location of the same file: add it."""
+    conn.executescript(M004_ALIASES)
+
+
+def _has_table(conn: sqlite3.Connection, name: str) -> bool:
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone() is not None
 
 
 # A passage's text. Stored in its own row (format 3): slicing it out of the article's text made
@@ -99,6 +120,13 @@ class SourceInfo:
     collection: str
     passages: int
     added_at: float
+    # Other places the same file was found (a copy in a second folder, a second URL): indexed once.
+    also: tuple[str, ...] = ()
+
+    @property
+    def display_source(self) -> str:
+        """What chat users see for this article: its URL, else its file name (never a server path)."""
+        return display_source(self.source, self.url, self.title)
 
 
 def _current_name(root: Path) -> str | None:
@@ -417,7 +445,13 @@ class IndexReader:
             sql += f" WHERE a.collection IN ({','.join('?' * len(cols))})"
             args = cols
         sql += " GROUP BY a.id ORDER BY a.added_at DESC, a.title"
-        return [SourceInfo(*r) for r in self._conn.execute(sql, args)]
+        rows = [SourceInfo(*r) for r in self._conn.execute(sql, args)]
+        if not _has_table(self._conn, "aliases"):
+            return rows
+        also: dict[tuple[str, str], list[str]] = {}
+        for src, coll, target in self._conn.execute("SELECT source, collection, article_source FROM aliases ORDER BY source"):
+            also.setdefault((coll, target), []).append(src)
+        return [replace(r, also=tuple(also.get((r.collection, r.source), ()))) for r in rows]
 
     def close(self) -> None:
         """Release the open generation."""
@@ -502,6 +536,7 @@ class IndexWriter:
             shutil.copyfile(self.root / self._base / "meta.sqlite", gen / "meta.sqlite")
             conn = sqlite3.connect(str(gen / "meta.sqlite"))
             _store_passage_text(conn)
+            _m004_aliases(conn)
             rows = _load_rows(self.root / self._base, conn, self.dim)
         else:
             conn = sqlite3.connect(str(gen / "meta.sqlite"))
@@ -540,11 +575,44 @@ class IndexWriter:
         row = conn.execute("SELECT digest FROM articles WHERE source = ? AND collection = ?", (source, collection)).fetchone()
         return row[0] if row else None
 
+    def twin_of(self, digest: str, collection: str, source: str) -> str | None:
+        """Another indexed article of this collection with exactly this content, if any."""
+        conn = self._read_conn()
+        if conn is None:
+            return None
+        row = conn.execute("SELECT source FROM articles WHERE digest = ? AND collection = ? AND source != ? LIMIT 1",
+                           (digest, collection, source)).fetchone()
+        return row[0] if row else None
+
+    def alias_of(self, source: str, collection: str) -> str | None:
+        """The article a location was recorded as a copy of, or None."""
+        conn = self._read_conn()
+        if conn is None or not _has_table(conn, "aliases"):
+            return None
+        row = conn.execute("SELECT article_source FROM aliases WHERE source = ? AND collection = ?", (source, collection)).fetchone()
+        return row[0] if row else None
+
+    def add_alias(self, source: str, collection: str, article_source: str) -> None:
+        """Record `source` as a second location of the indexed article `article_source`."""
+        self._begin()
+        assert self._conn is not None
+        self._conn.execute("INSERT OR REPLACE INTO aliases VALUES (?, ?, ?, ?)", (source, collection, article_source, time.time()))
+        self._dirty = True
+
     def remove(self, source: str, collection: str | None = None) -> int:
         """Remove an article (by exact source) and its passages; returns how many articles went."""
         conn = self._read_conn()
         if conn is None:
             return 0
+        if _has_table(conn, "aliases"):
+            alias_sql = "SELECT 1 FROM aliases WHERE (source = ? OR article_source = ?)" + (" AND collection = ?" if collection is not None else "")
+            alias_args = [source, source] + ([collection] if collection is not None else [])
+            if conn.execute(alias_sql, alias_args).fetchone():
+                self._begin()
+                assert self._conn is not None
+                self._conn.execute("DELETE" + alias_sql[len("SELECT 1"):], alias_args)
+                self._dirty = True
+                conn = self._conn
         sql, args = "SELECT id FROM articles WHERE source = ?", [source]
         if collection is not None:
             sql += " AND collection = ?"

@@ -1,10 +1,23 @@
 """Small frozen dataclasses passed between the engine's stages."""
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 DEFAULT_COLLECTION = "global"
+
+
+def display_source(source: str, url: str | None = None, title: str | None = None) -> str:
+    """How a chat user sees where a quote comes from: the http(s) URL, else the file's name, else
+    the title. Never the server's path to the file (it tells every chat member the disk layout)."""
+    for cand in (url, source):
+        if cand and cand.startswith(("http://", "https://")) and not any(ch.isspace() for ch in cand):
+            return cand
+    name = re.split(r"[\\/]", (source or "").rstrip("/\\"))[-1]
+    if name.startswith("upload:"):
+        name = name.split(":", 1)[1]
+    return name or (title or "").strip() or "document"
 
 
 @dataclass(frozen=True)
@@ -32,6 +45,9 @@ class Passage:
     text: str
     # Sentence boundaries inside the passage, as (start, end) offsets into the *article*.
     sentences: tuple[tuple[int, int], ...] = ()
+    # Structure inside the passage, (start, end, kind) into the article: a "heading" that opens it
+    # (context only: headings are never among `sentences`, so never quoted), "list" items.
+    marks: tuple[tuple[int, int, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -71,6 +87,11 @@ class Citation:
     answer_start: int | None = None
     answer_end: int | None = None
     collection: str = DEFAULT_COLLECTION
+
+    @property
+    def display_source(self) -> str:
+        """Where the quote comes from as chat shows it: the URL, else the file name (no server path)."""
+        return display_source(self.source, self.url, self.title)
 
     def to_json(self) -> dict[str, Any]:
         """The `citations[]` entry of the CLI's --json contract."""

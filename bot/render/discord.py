@@ -117,7 +117,7 @@ def citation_block(c: Citation, snippet_chars: int) -> tuple[str, bool]:
     if c.url and _is_http(c.url):
         head = f"**[{heading}]({_link(c.url)})**"
     else:
-        head = f"**{heading}**\n`{_code(c.source)}`"
+        head = f"**{heading}**\n`{_code(c.display_source)}`"
     quote, trimmed = quote_snippet(c, snippet_chars)
     return head + "\n" + quote, trimmed
 

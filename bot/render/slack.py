@@ -139,7 +139,7 @@ def citation_text(c: Citation, *, snippet_chars: int = SNIPPET_CHARS) -> str:
         heading += f" ({escape(c.date[:40])})"
     if not linkable(c.url):
         # Only the file name: a server path means nothing to a reader and needn't be shown.
-        heading += f"\n_{_fit_escaped(c.source.rstrip('/').rsplit('/', 1)[-1], 300)}_"
+        heading += f"\n_{_fit_escaped(c.display_source, 300)}_"
     limit = snippet_chars
     while True:
         sn = snippet_parts(c, limit)
