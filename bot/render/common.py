@@ -111,8 +111,8 @@ SEP = " · "
 
 
 def display_source(c: Citation) -> str:
-    """A citation's source as a reader may see it: the file name, never a server path."""
-    return c.source.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+    """A citation's source as a reader may see it: its URL, else the file name, never a server path."""
+    return c.display_source
 
 
 def quoted_citation(answer: Answer) -> Citation | None:
