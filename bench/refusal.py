@@ -68,8 +68,9 @@ def sha256(path: Path) -> str:
 
 
 def _cands(composer: AnswerComposer, searcher: HybridSearcher, text: str, qv: np.ndarray) -> dict:
-    hits = searcher.search(text, k=10, qvec=qv)
-    cands = composer.score_sentences(text, hits, qv)
+    query = searcher.query(text, vector=qv)
+    hits = searcher.search(query, k=10)
+    cands = composer.score_sentences(query, hits)
     top = hits[: composer.candidates]
     return {
         "cands": cands,

@@ -54,8 +54,9 @@ def collect(arts: list, emb, embed_sentences: int, embed_words: int) -> list[dic
     out = []
     t0 = time.perf_counter()
     for n, (q, qv) in enumerate(zip(qs, qvecs)):
-        hits = searcher.search(q.text, k=10, qvec=qv)
-        cands = composer.score_sentences(q.text, hits, qv)
+        query = searcher.query(q.text, vector=qv)
+        hits = searcher.search(query, k=10)
+        cands = composer.score_sentences(query, hits)
         src = arts[q.article].source
         golds = [g.lower() for g in q.golds]
         out.append({

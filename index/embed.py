@@ -14,12 +14,12 @@ import os
 import threading
 import warnings
 from collections import OrderedDict
-from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
-from typing import Callable, Protocol, Sequence
+from typing import Callable, Protocol, Sequence, runtime_checkable
 
 import numpy as np
+
+from .types import TokenVectors
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,7 @@ BACKENDS = ("auto", "torch", "onnx")
 _EXPORT_VERSION = "2"  # 2: also outputs per-token vectors
 
 
+@runtime_checkable
 class Embedder(Protocol):
     """Turns texts into L2-normalised float32 vectors."""
 
@@ -44,22 +45,22 @@ class Embedder(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class TokenVectors:
-    """One text's wordpieces (without [CLS]/[SEP]) and their contextual unit vectors, row per piece.
+@runtime_checkable
+class TokenEmbedder(Embedder, Protocol):
+    """An embedder that also gives each text's token vectors (for aligning words by meaning)."""
 
-    The answer composer aligns a question's words with a sentence's words by meaning ("led" ~
-    "commenced a campaign"), which one vector per sentence cannot show. Embedders that can give
-    them have `encode_tokens(texts) -> (vectors, [TokenVectors])`; it is optional.
-    """
+    def encode_tokens(self, texts: Sequence[str]) -> tuple[np.ndarray, list[TokenVectors]]:
+        """Sentence vectors and per-token vectors (`TokenVectors`) from one run of the model."""
+        ...
 
-    pieces: tuple[str, ...]
-    vectors: np.ndarray
 
-    @cached_property
-    def words(self) -> list[int]:
-        """Rows of the pieces that hold a letter or digit (not punctuation)."""
-        return [i for i, p in enumerate(self.pieces) if any(ch.isalnum() for ch in p)]
+@runtime_checkable
+class WarmEmbedder(Embedder, Protocol):
+    """An embedder that can load its model ahead of the first call."""
+
+    def warm_up(self) -> None:
+        """Load the model now."""
+        ...
 
 
 def _token_vectors(pieces: Sequence[str], vecs: np.ndarray) -> TokenVectors:
