@@ -50,9 +50,7 @@ import index.select  # noqa: E402
 
 index.select.REFITTING = True  # this script rewrites index/fitted.json: a stale one must not stop it
 from bench.quality import OUT, _key, build_engine, load_squad, questions  # noqa: E402
-from index.answer import AnswerComposer  # noqa: E402
-from index.embed import make_embedder  # noqa: E402
-from index.search import HybridSearcher  # noqa: E402
+from index import AnswerComposer, HybridSearcher, make_embedder  # noqa: E402
 
 log = logging.getLogger("bench.refusal")
 SHARED = ROOT.parent / "shared" / "eval"
