@@ -79,7 +79,7 @@ def question_type(question: str) -> str | None:
         return "when"
     if re.search(r"\bhow (many|much|long|old|far|big|large|tall|high|often|fast)\b|\bwhat (percentage|percent|number|amount|proportion|fraction)\b", q):
         return "number"
-    if re.search(rf"\b(what|which) (city|country|state|place|region|continent|town|location)\b|\bwhere\b", q):
+    if re.search(r"\b(what|which) (city|country|state|place|region|continent|town|location)\b|\bwhere\b", q):
         return "where"
     return None
 
@@ -290,6 +290,7 @@ class AnswerComposer:
         best = {k: max(getattr(c.feat, k) for c in prior) for k in ("coverage", "dense", "context", "align")}
         for c in prior:
             c.row = c.feat.row(best)
+        scores: Sequence[float] | np.ndarray
         if self.scorer is not None:
             scores = self.scorer.score(np.array([c.row for c in prior]))
         else:
@@ -416,7 +417,9 @@ def highlight(question: str, sentence: str) -> tuple[tuple[int, int], ...]:
     """Spans of `sentence` that answer the question, only where exactly one confident match exists."""
     qtype = question_type(question)
     qwords = {w.lower() for w in _QWORD.findall(question)}
-    new = lambda span: not all(w.lower() in qwords for w in _QWORD.findall(sentence[span[0]:span[1]]))
+    def new(span: tuple[int, int]) -> bool:
+        return not all(w.lower() in qwords for w in _QWORD.findall(sentence[span[0]:span[1]]))
+
     found: list[tuple[int, int]] = []
     if qtype == "who":
         # Only the doer of the question's own verb: "Who recorded it?" bolds the name after
