@@ -122,6 +122,8 @@ class IngestReport:
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
+    # (file, the indexed article it is an identical copy of): recorded as a second location.
+    duplicates: list[tuple[str, str]] = field(default_factory=list)
     passages: int = 0
     seconds: float = 0.0
 
@@ -136,6 +138,7 @@ class IngestReport:
             "added": self.added, "updated": self.updated, "unchanged": self.unchanged,
             "skipped": [{"file": f, "reason": r} for f, r in self.skipped],
             "passages": self.passages, "seconds": round(self.seconds, 3),
+            "duplicates": [{"file": f, "same_as": o} for f, o in self.duplicates],
         }
 
 
