@@ -21,8 +21,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from index.embed import make_embedder  # noqa: E402
-from index.engine import Document, Engine  # noqa: E402
+from index import Document, Engine, make_embedder  # noqa: E402
 
 
 def squad(path: Path) -> tuple[list[Document], list[str]]:

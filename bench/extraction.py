@@ -37,9 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from index.chunk import chunk, sentences, strip_marks  # noqa: E402
-from index.errors import LoadError  # noqa: E402
-from index.load import load_bytes  # noqa: E402
+from index import LoadError, chunk, load_bytes, sentences, strip_marks  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "webpages"
 _EDGE = re.compile(r"^\W+|\W+$")

@@ -37,11 +37,7 @@ if str(ROOT) not in sys.path:
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from index.answer import DEFAULT_MIN_CONFIDENCE  # noqa: E402
-from index.embed import Embedder  # noqa: E402
-from index.engine import Document, Engine  # noqa: E402
-from index.rerank import CrossEncoderReranker  # noqa: E402
-from index.types import Answer  # noqa: E402
+from index import DEFAULT_MIN_CONFIDENCE, Answer, CrossEncoderReranker, Document, Embedder, Engine  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -342,7 +338,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     for noisy in ("index.store", "sentence_transformers", "httpx", "bm25s"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    from index.embed import make_embedder
+    from index import make_embedder
 
     emb = make_embedder("sentence-transformers/all-MiniLM-L6-v2", args.backend)
     emb.warm_up()

@@ -50,9 +50,7 @@ import index.select  # noqa: E402
 
 index.select.REFITTING = True  # this script rewrites index/fitted.json: a stale one must not stop it
 from bench.quality import OUT, _key, build_engine, load_squad, questions  # noqa: E402
-from index.answer import AnswerComposer  # noqa: E402
-from index.embed import make_embedder  # noqa: E402
-from index.search import HybridSearcher  # noqa: E402
+from index import AnswerComposer, HybridSearcher, make_embedder  # noqa: E402
 
 log = logging.getLogger("bench.refusal")
 SHARED = ROOT.parent / "shared" / "eval"
@@ -68,8 +66,9 @@ def sha256(path: Path) -> str:
 
 
 def _cands(composer: AnswerComposer, searcher: HybridSearcher, text: str, qv: np.ndarray) -> dict:
-    hits = searcher.search(text, k=10, qvec=qv)
-    cands = composer.score_sentences(text, hits, qv)
+    query = searcher.query(text, vector=qv)
+    hits = searcher.search(query, k=10)
+    cands = composer.score_sentences(query, hits)
     top = hits[: composer.candidates]
     return {
         "cands": cands,

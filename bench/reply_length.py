@@ -43,10 +43,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from quality import DEFAULT_DATA, OUT, _contains, _key, build_engine, load_squad, questions  # noqa: E402
 
-from index.answer import DEFAULT_MIN_CONFIDENCE  # noqa: E402
-from index.embed import make_embedder  # noqa: E402
-from index.engine import Engine  # noqa: E402
-from index.types import Answer  # noqa: E402
+from index import DEFAULT_MIN_CONFIDENCE, Answer, Engine, make_embedder  # noqa: E402
 
 AUTO_FILE = ROOT / "bot" / "auto_confidence.json"
 RENDER_FILES = ("bot/__init__.py", "bot/render/__init__.py", "bot/render/common.py",

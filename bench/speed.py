@@ -91,7 +91,7 @@ def recombined(sents: list[str], n_articles: int, seed: int, paras: int = 8) -> 
 
 def docs_of(arts: list[tuple[str, str]], prefix: str):
     """Engine Documents (markdown, title as heading) for articles."""
-    from index.engine import Document
+    from index import Document
 
     return [Document(name=f"{prefix}-{i:06d}.md", source=f"{prefix}/{i:06d}.md",
                      data=f"# {t}\n\n{x}\n".encode()) for i, (t, x) in enumerate(arts)]
@@ -116,7 +116,7 @@ def embedding_throughput(passages: list[str], onnx, torch_emb) -> dict:
     """passages/s of plain SentenceTransformer.encode (defaults), torch embedder and ONNX int8, same texts."""
     from sentence_transformers import SentenceTransformer
 
-    from index.embed import resolve_model
+    from index import resolve_model
 
     plain = SentenceTransformer(resolve_model(onnx.name), device="cpu")
     plain.encode(passages[:64])
@@ -141,8 +141,7 @@ def embedding_throughput(passages: list[str], onnx, torch_emb) -> dict:
 
 def quality(arts, qs, passages, tvecs, ovecs, onnx, torch_emb, n_questions: int, seed: int) -> dict:
     """Hit rates of torch-built vs int8-built SQuAD indexes (and int8 queries on the torch index)."""
-    from index.engine import Engine
-    from index.search import HybridSearcher
+    from index import Engine, HybridSearcher
 
     rng = random.Random(seed)
     sample = rng.sample(qs, min(n_questions, len(qs)))
@@ -167,7 +166,8 @@ def quality(arts, qs, passages, tvecs, ovecs, onnx, torch_emb, n_questions: int,
             tops[label].append([pid for pid, _ in d])
             dh = reader.hits([(pid, s, s, 0.0) for pid, s in d[:5]])
             dense5 += any(g in h.text.lower() for h in dh for g in golds)
-            hh = HybridSearcher(reader, qemb).search(q["q"], k=5, qvec=qv)
+            hs = HybridSearcher(reader, qemb)
+            hh = hs.search(hs.query(q["q"], vector=qv), k=5)
             hyb5 += any(g in h.text.lower() for h in hh for g in golds)
             a = eng.ask(q["q"])
             ans += bool(a.found and a.answer and any(g in a.answer.lower() for g in golds))
@@ -183,7 +183,7 @@ def quality(arts, qs, passages, tvecs, ovecs, onnx, torch_emb, n_questions: int,
 
 def build_real(folder: Path, arts, emb) -> dict:
     """Ingest articles through Engine.ingest with the given embedder; returns passages and seconds."""
-    from index.engine import Engine
+    from index import Engine
 
     shutil.rmtree(folder, ignore_errors=True)
     t0 = time.perf_counter()
@@ -193,8 +193,7 @@ def build_real(folder: Path, arts, emb) -> dict:
 
 def build_synthetic(folder: Path, base: Path, target: int, sents: list[str], seed: int) -> dict:
     """Copy a real index's articles and add synthetic passages (recombined texts, vectors near real ones)."""
-    from index.store import IndexReader, IndexWriter
-    from index.types import Article, Passage
+    from index import Article, IndexReader, IndexWriter, Passage
 
     shutil.rmtree(folder, ignore_errors=True)
     shutil.copytree(base, folder)
@@ -244,7 +243,7 @@ def bm25_full_sort(lex, query: str, k: int) -> list[tuple[int, float]]:
 
     `LexicalIndex.search` now scores with bm25s and partially sorts only the matching documents.
     """
-    from index.lexical import tokenize
+    from index import tokenize
 
     bm25 = lex._bm25
     vocab = getattr(bm25, "vocab_dict", None) or {} if bm25 is not None else {}
@@ -259,8 +258,7 @@ def serve(folder: Path, qfile: Path, warm: int) -> dict:
     """Fresh-process figures for one index: RSS, ask/dense/lexical latency, recall@10 vs exact."""
     import psutil
 
-    from index.embed import make_embedder
-    from index.engine import Engine
+    from index import Engine, make_embedder
 
     proc = psutil.Process()
     questions = json.loads(qfile.read_text())
@@ -274,7 +272,7 @@ def serve(folder: Path, qfile: Path, warm: int) -> dict:
     open_s = time.perf_counter() - t0
     for q in questions[:warm]:
         eng.ask(q)
-    from index.search import HybridSearcher
+    from index import HybridSearcher
 
     ask, dense, lex, qvecs, qemb, retrieve, compose, nocache = [], [], [], [], [], [], [], []
     lex_new, same = [], []
@@ -296,9 +294,11 @@ def serve(folder: Path, qfile: Path, warm: int) -> dict:
         t0 = time.perf_counter()
         qv = emb.encode([q])[0]
         t1 = time.perf_counter()
-        hits = HybridSearcher(reader, emb).search(q, k=10, qvec=qv)
+        hs = HybridSearcher(reader, emb)
+        query = hs.query(q, vector=qv)
+        hits = hs.search(query, k=10)
         t2 = time.perf_counter()
-        eng.composer.compose(q, hits, qv)
+        eng.composer.compose(query, hits)
         t3 = time.perf_counter()
         nocache.append((t3 - t0) * 1000)
         qemb.append((t1 - t0) * 1000)
@@ -499,8 +499,7 @@ def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
 
-    from index.chunk import chunk
-    from index.embed import OnnxEmbedder, SentenceTransformerEmbedder, make_embedder
+    from index import OnnxEmbedder, SentenceTransformerEmbedder, chunk, make_embedder
 
     arts, qs = squad()
     passages = list(dict.fromkeys(p.text for t, x in arts for p in chunk(x, title=t)))
@@ -542,13 +541,13 @@ def main() -> int:
         build_real(OUT / "idx-10k", arts, CachedEmbedder(onnx, cache))
         per_article = np.mean([len(chunk(x, title=t)) for t, x in recombined(sents, 20, seed=99)])
         extra = recombined(sents, int(np.ceil((10_000 - len(passages)) / per_article)), seed=args.seed)
-        from index.engine import Engine
+        from index import Engine
 
         t0 = time.perf_counter()
         rep = Engine(OUT / "idx-10k", onnx).ingest(docs_of(extra, "recombined"))
         dt = time.perf_counter() - t0
         ingest = {"passages": rep.passages, "seconds": dt, "passages_per_s": rep.passages / dt}
-        r = __import__("index.store", fromlist=["IndexReader"]).IndexReader(OUT / "idx-10k")
+        r = __import__("index", fromlist=["IndexReader"]).IndexReader(OUT / "idx-10k")
         built["10k"] = {"passages": r.size, "build_s": None}
         log.info("ingest: %d passages in %.1f s (%.0f/s)", rep.passages, dt, rep.passages / dt)
     for s in ("100k", "1m"):

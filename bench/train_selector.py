@@ -35,9 +35,7 @@ import index.select  # noqa: E402
 
 index.select.REFITTING = True  # this script rewrites index/fitted.json: a stale one must not stop it
 from bench.quality import DEFAULT_DATA, OUT, _key, build_engine, load_squad, questions  # noqa: E402
-from index.answer import AnswerComposer  # noqa: E402
-from index.embed import make_embedder  # noqa: E402
-from index.search import HybridSearcher  # noqa: E402
+from index import AnswerComposer, HybridSearcher, make_embedder  # noqa: E402
 from index.select import FEATURES, TreeScorer, write_fitted_section  # noqa: E402
 
 log = logging.getLogger("bench.train_selector")
@@ -54,8 +52,9 @@ def collect(arts: list, emb, embed_sentences: int, embed_words: int) -> list[dic
     out = []
     t0 = time.perf_counter()
     for n, (q, qv) in enumerate(zip(qs, qvecs)):
-        hits = searcher.search(q.text, k=10, qvec=qv)
-        cands = composer.score_sentences(q.text, hits, qv)
+        query = searcher.query(q.text, vector=qv)
+        hits = searcher.search(query, k=10)
+        cands = composer.score_sentences(query, hits)
         src = arts[q.article].source
         golds = [g.lower() for g in q.golds]
         out.append({

@@ -31,9 +31,7 @@ for p in (ROOT, ROOT / "bench"):
 from quality import (DEFAULT_DATA, OUT, Question, _key, abstained, answerable_metrics, ask_all,  # noqa: E402
                      build_engine, load_squad, questions)
 
-from index.answer import DEFAULT_MIN_CONFIDENCE  # noqa: E402
-from index.embed import make_embedder  # noqa: E402
-from index.lexical import STOPWORDS  # noqa: E402
+from index import DEFAULT_MIN_CONFIDENCE, STOPWORDS, make_embedder  # noqa: E402
 
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
 

@@ -167,10 +167,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "web_sync")
     args = ap.parse_args()
 
-    from index.embed import make_embedder
-    from index.engine import Engine
-    from index.sources import Source, SourceKind, WebIngester
-    from index.web import Fetcher, FetchPolicy
+    from index import Engine, Fetcher, FetchPolicy, Source, SourceKind, WebIngester, make_embedder
 
     shutil.rmtree(args.out, ignore_errors=True)
     args.out.mkdir(parents=True)

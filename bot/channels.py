@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from index.errors import UserError
+from index import UserError
 
 if TYPE_CHECKING:
     from .config import Settings

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from index.errors import UserError
+from index import UserError
 
 log = logging.getLogger("citebot")
 
@@ -110,9 +110,7 @@ class App:
     def engine(self):
         """The engine over the configured index and model."""
         if self._engine is None:
-            from index.embed import make_embedder
-            from index.engine import Engine
-            from index.rerank import CrossEncoderReranker
+            from index import CrossEncoderReranker, Engine, make_embedder
 
             from .progress import StepBar
 
@@ -162,7 +160,7 @@ class App:
 
 def needs_hub(settings) -> bool:  # type: ignore[no-untyped-def]
     """Whether a configured model is neither the bundled one nor a folder on disk (so must be fetched)."""
-    from index.embed import BUNDLED_NAMES
+    from index import BUNDLED_NAMES
 
     names = [settings.embedding_model] if settings.embedding_model not in BUNDLED_NAMES else []
     names += [settings.rerank_model] if settings.rerank_model else []
@@ -304,7 +302,7 @@ def cmd_ingest(app: App, args) -> int:
 
 def _hint_nothing_found(paths, report) -> None:  # type: ignore[no-untyped-def]
     """Say which file types are looked for when the folders named held none of them."""
-    from index.load import SUPPORTED_SUFFIXES
+    from index import SUPPORTED_SUFFIXES
 
     if report.added or report.updated or report.unchanged or report.skipped:
         return
@@ -357,7 +355,7 @@ def cmd_sources(app: App, args) -> int:
 
 
 def cmd_forget(app: App, args) -> int:
-    from index.errors import AmbiguousSourceError
+    from index import AmbiguousSourceError
 
     try:
         removed = app.engine.forget(args.source, args.collection, all_matches=args.all)

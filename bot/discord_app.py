@@ -21,7 +21,7 @@ from discord import app_commands
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
-from index.errors import UserError
+from index import UserError
 
 from .config import Settings
 from .render.common import ELLIPSIS

@@ -14,7 +14,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Callable
 
-from index.errors import UserError
+from index import UserError
 
 
 class Status(str, Enum):

@@ -16,12 +16,10 @@ from collections import defaultdict, deque
 from dataclasses import dataclass
 from pathlib import Path
 
-from index.engine import Document, Engine, IngestReport
-from index.errors import UserError
-from index.load import SUPPORTED_SUFFIXES
-from index.sources import WebIngester
-from index.store import SourceInfo
-from index.types import DEFAULT_COLLECTION, Answer
+from index import (
+    DEFAULT_COLLECTION, SUPPORTED_SUFFIXES, Answer, Document, Engine, IngestReport, SourceInfo, UserError,
+    WebIngester,
+)
 
 from .channels import UPLOADS, ChannelRule, ChannelStore
 from .feedback import FeedbackStore

@@ -11,8 +11,7 @@ import re
 from pathlib import Path
 from typing import Callable, TextIO
 
-from index.errors import UserError
-from index.types import Answer
+from index import Answer, UserError
 
 from .render import render_text
 from .render.text import PLAIN, TextStyle, render_citation

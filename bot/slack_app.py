@@ -24,8 +24,8 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from index.errors import UserError
-from index.types import Answer
+from index import UserError
+from index import Answer
 
 from .config import Settings
 from .render.slack import (

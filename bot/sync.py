@@ -11,10 +11,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from index.engine import IngestReport
-from index.errors import UserError
-from index.sources import SyncReport, WebIngester, load_sources
-from index.web import Fetcher, FetchPolicy
+from index import Fetcher, FetchPolicy, IngestReport, SyncReport, UserError, WebIngester, load_sources
 
 log = logging.getLogger(__name__)
 

@@ -9,10 +9,10 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from .embed import Embedder
+from .embed import Embedder, TokenEmbedder
 from .lexical import STOPWORDS, tokenize
 from .select import SentenceFeatures, TreeScorer, alignment, evidence_row, hand_confidence, lexical_shape, linear_score, load_fitted
-from .types import Answer, Citation, Hit
+from .types import Answer, Citation, Hit, Query
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ def question_type(question: str) -> str | None:
         return "when"
     if re.search(r"\bhow (many|much|long|old|far|big|large|tall|high|often|fast)\b|\bwhat (percentage|percent|number|amount|proportion|fraction)\b", q):
         return "number"
-    if re.search(rf"\b(what|which) (city|country|state|place|region|continent|town|location)\b|\bwhere\b", q):
+    if re.search(r"\b(what|which) (city|country|state|place|region|continent|town|location)\b|\bwhere\b", q):
         return "where"
     return None
 
@@ -162,14 +162,12 @@ class AnswerComposer:
         self.standalone = standalone
         self.fitted_confidence = _FITTED if _FITTED is not None and _FITTED.confidence is not None else None
 
-    def compose(self, question: str, hits: Sequence[Hit], qvec: np.ndarray | None = None) -> Answer:
-        """The Answer for `question` from ranked hits (best first)."""
+    def compose(self, query: Query, hits: Sequence[Hit]) -> Answer:
+        """The Answer for `query` from ranked hits (best first); it repeats the question as typed."""
+        question = query.typed
         if not hits:
             return Answer(question=question, found=False, answer=None)
-        if qvec is None:
-            qvec = self.embedder.encode([question])[0]
-        weights = self._weights(question, hits)
-        cands = self._candidates(question, weights, hits[: self.candidates], qvec)
+        cands = self._candidates(query, self._weights(query), hits[: self.candidates])
         nearest = tuple(dict.fromkeys(h.title for h in hits[:3]))
         if not cands:
             return Answer(question=question, found=False, answer=None, nearest=nearest, closest=self._closest(hits))
@@ -178,7 +176,7 @@ class AnswerComposer:
         if confidence < self.min_confidence:
             return Answer(question=question, found=False, answer=None, nearest=nearest, confidence=confidence,
                           closest=self._closest(hits))
-        bold = highlight(question, best.text)
+        bold = highlight(query.text, best.text)
         if self.standalone:
             lead = standalone_start(best)
             if lead < best.start:  # quote the sentence it leans on too; bold words shift with it
@@ -208,25 +206,26 @@ class AnswerComposer:
                                 start=h.start, end=h.end, score=round(float(h.score), 6), collection=h.collection))
         return tuple(out)
 
-    def _weights(self, question: str, hits: Sequence[Hit]) -> dict[str, float]:
-        """idf of each question term: from the index when retrieval passed it on, else a guess."""
-        terms = list(dict.fromkeys(tokenize(question)))
+    def _weights(self, query: Query) -> dict[str, float]:
+        """idf of each question term: from the index when the query carries it, else a guess."""
+        terms = list(dict.fromkeys(query.tokens))
         # "01.ai" also yields "01" and "ai": count such a name once, not three times.
         parts = {p for t in terms if re.search(r"[.\-']", t) for p in re.split(r"[.\-']", t)}
         terms = [t for t in terms if t not in parts or re.search(r"[.\-']", t)] or terms
-        given: Mapping[str, float] = dict(getattr(hits[0], "term_weights", ()) or ())
+        given: Mapping[str, float] = dict(query.term_weights)
         if not given and self.idf is not None:
             given = self.idf(terms)
         return {t: float(given[t]) if t in given else _default_weight(t) for t in terms}
 
-    def score_sentences(self, question: str, hits: Sequence[Hit], qvec: np.ndarray) -> list[_Candidate]:
+    def score_sentences(self, query: Query, hits: Sequence[Hit]) -> list[_Candidate]:
         """The scored candidate sentences of the top hits (what `compose` chooses from)."""
-        return self._candidates(question, self._weights(question, hits), hits[: self.candidates], qvec) if hits else []
+        return self._candidates(query, self._weights(query), hits[: self.candidates]) if hits else []
 
-    def _candidates(self, question: str, weights: dict[str, float], hits: Sequence[Hit], qvec: np.ndarray) -> list[_Candidate]:
+    def _candidates(self, query: Query, weights: dict[str, float], hits: Sequence[Hit]) -> list[_Candidate]:
+        question, qvec = query.text, query.vector
         qwords = {w.lower() for w in _QWORD.findall(question)}
-        qtype = question_type(question)
-        qtokens = tokenize(question)
+        qtype = query.qtype
+        qtokens = list(query.tokens)
         total = sum(weights.values())
         heaviest = max(weights.values(), default=0.0) or 1.0
         # The question's names and numbers (capitalised past its first word, or with a digit).
@@ -270,22 +269,28 @@ class AnswerComposer:
         # Model time grows with the longest sentence of the batch: a long sentence is judged by its
         # first `embed_words` words (the wording signals above still read all of it).
         texts = [" ".join(c.text.split()[: self.embed_words]) for c in prior]
-        encode_tokens = getattr(self.embedder, "encode_tokens", None)
-        if encode_tokens is not None:
-            # One model run: the sentences' vectors and token vectors, and the question's tokens.
-            vecs, toks = encode_tokens([question, *texts])
-            vecs, qtok = vecs[1:], toks[0]
-            for c, tv in zip(prior, toks[1:]):
+        tokens = isinstance(self.embedder, TokenEmbedder)
+        if isinstance(self.embedder, TokenEmbedder):
+            # One model run: the sentences' vectors and token vectors (and the question's tokens
+            # when the query came without them).
+            if query.token_vectors is not None:
+                qtok = query.token_vectors
+                vecs, toks = self.embedder.encode_tokens(texts)
+            else:
+                vecs, toks = self.embedder.encode_tokens([question, *texts])
+                vecs, qtok, toks = vecs[1:], toks[0], toks[1:]
+            for c, tv in zip(prior, toks):
                 c.feat.align, c.feat.align_strong, c.feat.align_back, c.feat.align_min = alignment(qtok, tv)
         else:
             vecs = self.embedder.encode(texts)
         for c, v in zip(prior, vecs @ qvec):
             c.feat.dense = float(v)
-            if encode_tokens is None:  # an embedder without token vectors: sentence cosine stands in
+            if not tokens:  # an embedder without token vectors: sentence cosine stands in
                 c.feat.align = c.feat.align_back = c.feat.align_min = c.feat.dense
         best = {k: max(getattr(c.feat, k) for c in prior) for k in ("coverage", "dense", "context", "align")}
         for c in prior:
             c.row = c.feat.row(best)
+        scores: Sequence[float] | np.ndarray
         if self.scorer is not None:
             scores = self.scorer.score(np.array([c.row for c in prior]))
         else:
@@ -412,7 +417,9 @@ def highlight(question: str, sentence: str) -> tuple[tuple[int, int], ...]:
     """Spans of `sentence` that answer the question, only where exactly one confident match exists."""
     qtype = question_type(question)
     qwords = {w.lower() for w in _QWORD.findall(question)}
-    new = lambda span: not all(w.lower() in qwords for w in _QWORD.findall(sentence[span[0]:span[1]]))
+    def new(span: tuple[int, int]) -> bool:
+        return not all(w.lower() in qwords for w in _QWORD.findall(sentence[span[0]:span[1]]))
+
     found: list[tuple[int, int]] = []
     if qtype == "who":
         # Only the doer of the question's own verb: "Who recorded it?" bolds the name after

@@ -14,12 +14,12 @@ import os
 import threading
 import warnings
 from collections import OrderedDict
-from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
-from typing import Callable, Protocol, Sequence
+from typing import Any, Callable, Protocol, Sequence, runtime_checkable
 
 import numpy as np
+
+from .types import TokenVectors
 
 log = logging.getLogger(__name__)
 
@@ -33,33 +33,41 @@ BACKENDS = ("auto", "torch", "onnx")
 _EXPORT_VERSION = "2"  # 2: also outputs per-token vectors
 
 
+@runtime_checkable
 class Embedder(Protocol):
     """Turns texts into L2-normalised float32 vectors."""
 
-    name: str
-    dim: int
+    @property
+    def name(self) -> str:
+        """The model's name (recorded in the index, checked when it is opened)."""
+        ...
+
+    @property
+    def dim(self) -> int:
+        """Vector dimension."""
+        ...
 
     def encode(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
         """Embed texts; returns an (n, dim) float32 array of unit vectors."""
         ...
 
 
-@dataclass(frozen=True)
-class TokenVectors:
-    """One text's wordpieces (without [CLS]/[SEP]) and their contextual unit vectors, row per piece.
+@runtime_checkable
+class TokenEmbedder(Embedder, Protocol):
+    """An embedder that also gives each text's token vectors (for aligning words by meaning)."""
 
-    The answer composer aligns a question's words with a sentence's words by meaning ("led" ~
-    "commenced a campaign"), which one vector per sentence cannot show. Embedders that can give
-    them have `encode_tokens(texts) -> (vectors, [TokenVectors])`; it is optional.
-    """
+    def encode_tokens(self, texts: Sequence[str]) -> tuple[np.ndarray, list[TokenVectors]]:
+        """Sentence vectors and per-token vectors (`TokenVectors`) from one run of the model."""
+        ...
 
-    pieces: tuple[str, ...]
-    vectors: np.ndarray
 
-    @cached_property
-    def words(self) -> list[int]:
-        """Rows of the pieces that hold a letter or digit (not punctuation)."""
-        return [i for i, p in enumerate(self.pieces) if any(ch.isalnum() for ch in p)]
+@runtime_checkable
+class WarmEmbedder(Embedder, Protocol):
+    """An embedder that can load its model ahead of the first call."""
+
+    def warm_up(self) -> None:
+        """Load the model now."""
+        ...
 
 
 def _token_vectors(pieces: Sequence[str], vecs: np.ndarray) -> TokenVectors:
@@ -83,7 +91,7 @@ class _Lru:
         self._items: OrderedDict[str, object] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get_many(self, texts: Sequence[str], compute: Callable[[list[str]], Sequence[object]]) -> list[object]:
+    def get_many(self, texts: Sequence[str], compute: Callable[[list[str]], Sequence[Any] | np.ndarray]) -> list[Any]:
         """Results for `texts` in order; `compute` runs once, on the distinct texts not cached."""
         with self._lock:
             got = {t: self._items.get(t) for t in dict.fromkeys(texts)}
@@ -139,7 +147,7 @@ class SentenceTransformerEmbedder:
             raise ValueError("model name must not be empty")
         self.name = model
         self._device = device
-        self._model = None
+        self._model: Any = None  # a SentenceTransformer once loaded
         self._dim: int | None = None
         self._lock = threading.Lock()
         self._tok_cache = _Lru(2_000)  # the question's token vectors are reused by the answer composer
@@ -177,7 +185,7 @@ class SentenceTransformerEmbedder:
         self.warm_up()
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vecs = self._model.encode(  # type: ignore[union-attr]
+        vecs = self._model.encode(
             list(texts),
             batch_size=batch_size,
             normalize_embeddings=True,
@@ -192,13 +200,13 @@ class SentenceTransformerEmbedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32), []
         got = self._tok_cache.get_many(texts, self._run_tokens)
-        return np.vstack([g[0] for g in got]), [g[1] for g in got]  # type: ignore[index]
+        return np.vstack([g[0] for g in got]), [g[1] for g in got]
 
     def _run_tokens(self, texts: list[str]) -> list[tuple[np.ndarray, TokenVectors]]:
-        outs = self._model.encode(  # type: ignore[union-attr]
+        outs = self._model.encode(
             texts, output_value=None, normalize_embeddings=True, show_progress_bar=False
         )
-        tok = self._model.tokenizer  # type: ignore[union-attr]
+        tok = self._model.tokenizer
         out = []
         for o in outs:
             mask = o["attention_mask"].bool()
@@ -355,8 +363,8 @@ class OnnxEmbedder:
         self.cache_size = cache_size
         self._cache = _Lru(cache_size)
         self._tok_cache = _Lru(cache_size // 10)
-        self._session = None
-        self._tokenizer = None
+        self._session: Any = None  # an onnxruntime InferenceSession once loaded
+        self._tokenizer: Any = None  # a tokenizers.Tokenizer once loaded
         self._torch: SentenceTransformerEmbedder | None = None
         self._dim: int | None = None
         self._lock = threading.Lock()
@@ -450,7 +458,7 @@ class OnnxEmbedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         if self.cache_size and len(texts) <= 64:  # query time; ingest batches are deduplicated upstream
-            return np.vstack(self._cache.get_many(texts, lambda missing: self._encode(missing, batch_size)))  # type: ignore[arg-type]
+            return np.vstack(self._cache.get_many(texts, lambda missing: self._encode(missing, batch_size)))
         return self._encode(texts, batch_size)
 
     def encode_tokens(self, texts: Sequence[str]) -> tuple[np.ndarray, list[TokenVectors]]:
@@ -461,7 +469,7 @@ class OnnxEmbedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32), []
         got = self._tok_cache.get_many(texts, lambda missing: list(zip(*self._run(missing, 32, tokens=True))))
-        return np.vstack([g[0] for g in got]), [g[1] for g in got]  # type: ignore[index]
+        return np.vstack([g[0] for g in got]), [g[1] for g in got]
 
     def _encode(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
         return self._run(texts, batch_size, tokens=False)[0]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
@@ -12,59 +12,17 @@ import numpy as np
 
 from .answer import AnswerComposer
 from .chunk import chunk
-from .embed import Embedder, resolve_model
-from .errors import AmbiguousSourceError, LoadError, UserError
+from .embed import Embedder, WarmEmbedder, resolve_model
+from .errors import AmbiguousSourceError, LoadError
 from .load import DEFAULT_MAX_BYTES, file_digest, is_supported, load_bytes
 from .rerank import CrossEncoderReranker
+from .query import clean_question
 from .search import HybridSearcher
 from .spelling import correct_question, dictionary
 from .store import IndexReader, IndexWriter, SourceInfo, check_model
-from .types import DEFAULT_COLLECTION, Answer, Article
+from .types import DEFAULT_COLLECTION, Answer, Article, Document, IngestReport
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class IngestReport:
-    """What an ingest did, file by file."""
-
-    added: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
-    # (file, the indexed article it is an identical copy of): recorded as a second location.
-    duplicates: list[tuple[str, str]] = field(default_factory=list)
-    passages: int = 0
-    seconds: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        """True when nothing named was skipped."""
-        return not self.skipped
-
-    def to_json(self) -> dict:
-        """Machine-readable summary for `citebot ingest --json`."""
-        return {
-            "added": self.added, "updated": self.updated, "unchanged": self.unchanged,
-            "skipped": [{"file": f, "reason": r} for f, r in self.skipped],
-            "passages": self.passages, "seconds": round(self.seconds, 3),
-            "duplicates": [{"file": f, "same_as": o} for f, o in self.duplicates],
-        }
-
-
-@dataclass(frozen=True)
-class Document:
-    """Raw bytes to ingest with the name that picks the reader and the source to record."""
-
-    name: str
-    source: str
-    data: bytes | None = None
-    path: Path | None = None
-    # For web pages: the link a citation shows, and a feed entry's own title and date, which win
-    # over what the page's markup yields (a publisher's feed metadata is the more reliable).
-    url: str | None = None
-    title: str | None = None
-    date: str | None = None
 
 
 def expand_paths(paths: Iterable[Path]) -> tuple[list[Path], list[tuple[str, str]]]:
@@ -126,9 +84,8 @@ class Engine:
 
     def warm_up(self) -> None:
         """Load the model and open the index now, so the first question is fast."""
-        warm = getattr(self.embedder, "warm_up", None)
-        if warm:
-            warm()
+        if isinstance(self.embedder, WarmEmbedder):
+            self.embedder.warm_up()
         self.embedder.encode(["warm up"])
         if self.reranker is not None:
             self.reranker.warm_up()
@@ -136,23 +93,18 @@ class Engine:
 
     def ask(self, question: str, collections: Sequence[str] | None = None, *, mode: str = "hybrid") -> Answer:
         """Answer a question from the index (limited to `collections` when given)."""
-        question = question.strip()
-        if not question:
-            raise UserError("Ask a question, e.g. `who founded 01.AI?`")
+        typed = clean_question(question)
         reader = self.reader
         if not reader.exists or reader.size == 0:
-            return Answer(question=question, found=False, answer=None)
-        typed, question = question, self.spelled(question)
-        encode_tokens = getattr(self.embedder, "encode_tokens", None)
-        # With token vectors the question's are cached now, for the answer composer to reuse.
-        qvec = encode_tokens([question])[0][0] if encode_tokens else self.embedder.encode([question])[0]
+            return Answer(question=typed, found=False, answer=None)
         searcher = HybridSearcher(reader, self.embedder)
+        # One Query (corrected text, tokens, type, term weights, vectors) for search and composer.
+        query = searcher.query(self.spelled(typed), typed=typed)
         depth = self.reranker.depth if self.reranker is not None else 0
-        hits = searcher.search(question, k=max(10, depth), collections=collections, qvec=qvec, mode=mode)
+        hits = searcher.search(query, k=max(10, depth), collections=collections, mode=mode)
         if self.reranker is not None:
-            hits = self.reranker.rerank(question, hits)
-        answer = self.composer.compose(question, hits, qvec)
-        return answer if question == typed else replace(answer, question=typed)
+            hits = self.reranker.rerank(query.text, hits)
+        return self.composer.compose(query, hits)
 
     def spelled(self, question: str) -> str:
         """The question with words the index has never seen replaced by their likeliest indexed

@@ -6,7 +6,7 @@ import logging
 import math
 import re
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
@@ -59,8 +59,8 @@ def tokenize(text: str, *, keep_stopwords: bool = False) -> list[str]:
 class LexicalIndex:
     """BM25 over passages; row i of the index is passage `ids[i]`."""
 
-    def __init__(self, bm25: object | None, ids: np.ndarray) -> None:
-        self._bm25 = bm25
+    def __init__(self, bm25: Any, ids: np.ndarray) -> None:
+        self._bm25: Any = bm25  # a bm25s.BM25, None for an empty index
         self.ids = ids
         self._columns: dict[int, tuple[np.ndarray, np.ndarray, float, bool]] = {}
         self._corrections: dict[str, str | None] = {}
@@ -255,7 +255,7 @@ def _kth_floor(scores: np.ndarray, lists: list[np.ndarray], k: int, mask: np.nda
     return floor
 
 
-def _exact_scores(terms: list[int], cols: dict, cand: np.ndarray) -> np.ndarray:
+def _exact_scores(terms: list[int], cols: dict[int, tuple[np.ndarray, np.ndarray, float, bool]], cand: np.ndarray) -> np.ndarray:
     """Scores of some passages: each word's contribution looked up in its list, summed in query order."""
     total = np.zeros(len(cand), dtype=np.float32)
     for t in terms:

@@ -2,30 +2,18 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Iterable
 
 import numpy as np
 
 from .embed import Embedder
-from .lexical import tokenize
+from .query import build_query, clean_question
 from .store import IndexReader
-from .types import Hit
+from .types import Hit, Query
 
 log = logging.getLogger(__name__)
 
 MODES = ("hybrid", "dense", "lexical")
-
-
-@dataclass(frozen=True)
-class RankedHit(Hit):
-    """A Hit that also carries the idf of the question's terms in this index.
-
-    The answer composer weighs question words by it (a name found nowhere in the index weighs
-    most), without needing the index itself.
-    """
-
-    term_weights: tuple[tuple[str, float], ...] = ()
 
 
 class HybridSearcher:
@@ -57,23 +45,29 @@ class HybridSearcher:
         self.lexical_weight, self.dense_weight = lexical_weight, dense_weight
         self.fusion = fusion
 
+    def query(self, text: str, *, typed: str | None = None, vector: np.ndarray | None = None) -> Query:
+        """The Query for a cleaned question, its terms weighed by this index's idf (index/query.py)."""
+        lex = self.reader.lexical
+        return build_query(text, self.embedder, typed=typed, idf=lex.idf if lex is not None else None,
+                           vector=vector)
+
     def search(
         self,
-        question: str,
+        query: Query | str,
         k: int = 10,
         collections: Iterable[str] | None = None,
         *,
-        qvec: np.ndarray | None = None,
         mode: str = "hybrid",
     ) -> list[Hit]:
         """Top-k passages; `mode` is hybrid, dense or lexical (the latter two for baselines)."""
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}")
+        if isinstance(query, str):
+            query = self.query(clean_question(query))
         collections = list(collections) if collections is not None else None
-        if qvec is None:
-            qvec = self.embedder.encode([question])[0]
+        qvec = query.vector
         dense = self.reader.dense_search(qvec, self.depth, collections) if mode != "lexical" else []
-        lexical = self.reader.lexical_search(question, self.depth, collections) if mode != "dense" else []
+        lexical = self.reader.lexical_search(query.text, self.depth, collections) if mode != "dense" else []
         fused = self._fuse(dense, lexical)
         top = sorted(fused.items(), key=lambda kv: -kv[1])[:k]
         dense_by_id = dict(dense)
@@ -82,9 +76,7 @@ class HybridSearcher:
         if missing:
             for pid, vec in zip(missing, self.reader.vectors(missing)):
                 dense_by_id[pid] = float(np.dot(vec, qvec))
-        hits = self.reader.hits([(pid, s, dense_by_id.get(pid, 0.0), lex_by_id.get(pid, 0.0)) for pid, s in top])
-        weights = tuple(self._idf(question).items())
-        return [RankedHit(**{f: getattr(h, f) for f in Hit.__dataclass_fields__}, term_weights=weights) for h in hits]
+        return self.reader.hits([(pid, s, dense_by_id.get(pid, 0.0), lex_by_id.get(pid, 0.0)) for pid, s in top])
 
     def _fuse(self, dense: list[tuple[int, float]], lexical: list[tuple[int, float]]) -> dict[int, float]:
         fused: dict[int, float] = {}
@@ -97,10 +89,6 @@ class HybridSearcher:
             for pid, s in scaled:
                 fused[pid] = fused.get(pid, 0.0) + weight * s
         return fused
-
-    def _idf(self, question: str) -> dict[str, float]:
-        lex = self.reader.lexical
-        return lex.idf(list(dict.fromkeys(tokenize(question)))) if lex is not None else {}
 
 
 def _scale_lexical(ranking: list[tuple[int, float]]) -> list[tuple[int, float]]:

@@ -15,11 +15,11 @@ import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple, Sequence
+from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
-from .embed import TokenVectors
+from .types import TokenVectors
 from .lexical import STOPWORDS
 
 log = logging.getLogger(__name__)
@@ -201,7 +201,7 @@ class Fitted(NamedTuple):
     scorer: TreeScorer
     confidence: Calibrated | None  # None: the file holds only the scorer (the hand-set confidence decides)
     threshold: float | None
-    provenance: dict
+    provenance: dict[str, Any]
 
     def probability(self, evidence: Sequence[float]) -> float:
         """The fitted confidence: the probability that the chosen sentence answers the question."""
@@ -226,7 +226,7 @@ def fitted_path() -> Path:
     return Path(__file__).with_name(FITTED_FILE)
 
 
-def parse_fitted(data: dict) -> Fitted:
+def parse_fitted(data: dict[str, Any]) -> Fitted:
     """The models of a fitted-model document; FittedModelError when they were made for other code."""
     try:
         if data.get("format") != FORMAT:
@@ -275,7 +275,7 @@ def load_fitted(path: Path | None = None) -> Fitted | None:
         raise FittedModelError(f"{path.name}: {exc}") from None
 
 
-def write_fitted_section(section: str, content: dict, path: Path | None = None) -> None:
+def write_fitted_section(section: str, content: dict[str, Any], path: Path | None = None) -> None:
     """Replace one section ("scorer" or "confidence") of the data file, keeping the other (bench only)."""
     path = path or fitted_path()
     data = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {"format": FORMAT}

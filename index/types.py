@@ -3,7 +3,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping
+
+if TYPE_CHECKING:  # numpy is not loaded for the types alone (the chat side imports them)
+    import numpy as np
 
 DEFAULT_COLLECTION = "global"
 
@@ -128,3 +133,82 @@ class Answer:
             "highlights": [list(h) for h in self.highlights],
             "closest": [c.to_json() for c in self.closest],
         }
+
+
+@dataclass
+class IngestReport:
+    """What an ingest did, file by file."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
+    # (file, the indexed article it is an identical copy of): recorded as a second location.
+    duplicates: list[tuple[str, str]] = field(default_factory=list)
+    passages: int = 0
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing named was skipped."""
+        return not self.skipped
+
+    def to_json(self) -> dict[str, Any]:
+        """Machine-readable summary for `citebot ingest --json`."""
+        return {
+            "added": self.added, "updated": self.updated, "unchanged": self.unchanged,
+            "skipped": [{"file": f, "reason": r} for f, r in self.skipped],
+            "passages": self.passages, "seconds": round(self.seconds, 3),
+            "duplicates": [{"file": f, "same_as": o} for f, o in self.duplicates],
+        }
+
+
+@dataclass(frozen=True)
+class Document:
+    """Raw bytes to ingest with the name that picks the reader and the source to record."""
+
+    name: str
+    source: str
+    data: bytes | None = None
+    path: Path | None = None
+    # For web pages: the link a citation shows, and a feed entry's own title and date, which win
+    # over what the page's markup yields (a publisher's feed metadata is the more reliable).
+    url: str | None = None
+    title: str | None = None
+    date: str | None = None
+
+
+@dataclass(frozen=True)
+class TokenVectors:
+    """One text's wordpieces (without [CLS]/[SEP]) and their contextual unit vectors, row per piece.
+
+    The answer composer aligns a question's words with a sentence's words by meaning ("led" ~
+    "commenced a campaign"), which one vector per sentence cannot show. Embedders that can give
+    them are `TokenEmbedder`s (index/embed.py).
+    """
+
+    pieces: tuple[str, ...]
+    vectors: np.ndarray
+
+    @cached_property
+    def words(self) -> list[int]:
+        """Rows of the pieces that hold a letter or digit (not punctuation)."""
+        return [i for i, p in enumerate(self.pieces) if any(ch.isalnum() for ch in p)]
+
+
+@dataclass(frozen=True, eq=False)
+class Query:
+    """One question, prepared once (index/query.py) and read by retrieval and the answer composer.
+
+    `text` is what is searched (typos corrected); `typed` is what the user typed (what the Answer
+    repeats). `term_weights` is the idf of the question's terms in the index (empty without a
+    lexical index); `token_vectors` is None when the embedder gives no token vectors.
+    """
+
+    text: str
+    typed: str
+    tokens: tuple[str, ...]
+    qtype: str | None
+    term_weights: Mapping[str, float]
+    vector: np.ndarray
+    token_vectors: TokenVectors | None = None

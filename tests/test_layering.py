@@ -1,4 +1,10 @@
-"""The dependency direction the house style promises: index ← bot.service ← adapters ← cli."""
+"""The dependency direction the house style promises: index ← bot.service ← adapters ← cli.
+
+Import lines are read with `ast` (nothing is imported), so the rules hold for code no test runs.
+They fit both layouts of the chat side: flat (bot/discord_app.py, bot/render/slack.py) and one
+package per platform (bot/discord/, bot/slack/): a module whose path names 'discord' belongs to
+the Discord adapter, one that names 'slack' to the Slack adapter.
+"""
 from __future__ import annotations
 
 import ast
@@ -6,16 +12,57 @@ from pathlib import Path
 
 from tests.conftest import ROOT
 
+SDKS = {"discord", "slack_sdk", "slack_bolt"}
+# The scripts that refit index/fitted.json read the fitted model's internals (its feature names,
+# scorer classes and writer), which are not part of the engine's public API.
+FITTING_SCRIPTS = {"refusal.py", "refusal_fit.py", "train_selector.py"}
+
+
+def _module_of(path: Path) -> str:
+    rel = path.relative_to(ROOT).with_suffix("")
+    parts = list(rel.parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
 
 def imports(path: Path) -> set[str]:
+    """Every module `path` imports, relative imports resolved to absolute names."""
     tree = ast.parse(path.read_text(), str(path))
+    package = _module_of(path) if path.name == "__init__.py" else _module_of(path).rpartition(".")[0]
     out: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             out |= {a.name for a in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            out.add(node.module)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level == 0:
+                base = node.module or ""
+            else:
+                parts = package.split(".") if package else []
+                parts = parts[: len(parts) - (node.level - 1)] if node.level > 1 else parts
+                base = ".".join(parts + ([node.module] if node.module else []))
+            out.add(base)
+            if node.level:  # `from . import render` names a module too
+                out |= {f"{base}.{a.name}" for a in node.names}
     return out
+
+
+def names_from_index(path: Path) -> set[str]:
+    """The names `path` takes with `from index import ...`."""
+    tree = ast.parse(path.read_text(), str(path))
+    return {a.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level == 0
+            and node.module == "index" for a in node.names}
+
+
+def public_api() -> set[str]:
+    """index.__all__, read from index/__init__.py without importing it."""
+    tree = ast.parse((ROOT / "index" / "__init__.py").read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets):
+            return set(ast.literal_eval(node.value))
+    raise AssertionError("index/__init__.py declares no __all__")
+
+
+def chat_files() -> list[Path]:
+    return sorted((ROOT / "bot").rglob("*.py"))
 
 
 def test_index_never_imports_bot() -> None:
@@ -33,3 +80,48 @@ def test_service_knows_no_platform_sdk() -> None:
     for name in ("service.py", "feedback.py", "render/common.py", "render/text.py", "shell.py"):
         mods = imports(ROOT / "bot" / name)
         assert not {m for m in mods if m.split(".")[0] in {"discord", "slack_bolt", "slack_sdk", "aiohttp"}}, name
+
+
+def test_bot_and_bench_use_only_the_engines_front_door() -> None:
+    api = public_api()
+    checked = 0
+    for f in [*chat_files(), *sorted((ROOT / "bench").glob("*.py"))]:
+        inner = {m for m in imports(f) if m.startswith("index.")}
+        if f.parent.name == "bench" and f.name in FITTING_SCRIPTS:
+            inner -= {"index.select"}
+        assert not inner, f"{f.relative_to(ROOT)} reaches into {sorted(inner)}: import it from `index`"
+        unknown = names_from_index(f) - api
+        assert not unknown, f"{f.relative_to(ROOT)} imports {sorted(unknown)}, which index.__all__ does not export"
+        checked += bool(names_from_index(f))
+    assert checked >= 10  # the rule really read the files that use the engine
+
+
+def test_every_public_name_resolves() -> None:
+    import index
+
+    assert set(index.__all__) == public_api()
+    for name in index.__all__:
+        assert getattr(index, name) is not None, name
+
+
+def test_renderers_import_no_chat_sdk() -> None:
+    renderers = [f for f in chat_files() if "render" in f.relative_to(ROOT).as_posix()]
+    assert len(renderers) >= 3
+    for f in renderers:
+        bad = {m for m in imports(f) if m.split(".")[0] in SDKS}
+        assert not bad, f"{f.relative_to(ROOT)} imports {bad}: a renderer builds payloads, the adapter sends them"
+
+
+def test_adapters_never_import_each_other() -> None:
+    sides = {"discord": ("slack", {"slack_sdk", "slack_bolt"}), "slack": ("discord", {"discord"})}
+    seen = set()
+    for f in chat_files():
+        rel = f.relative_to(ROOT).as_posix()
+        for side, (other, other_sdks) in sides.items():
+            if side not in rel:
+                continue
+            seen.add(side)
+            bad = {m for m in imports(f)
+                   if (m.startswith("bot.") and other in m) or m.split(".")[0] in other_sdks}
+            assert not bad, f"{rel} (the {side} adapter) imports {bad}"
+    assert seen == {"discord", "slack"}

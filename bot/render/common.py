@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from index.types import Answer, Citation
+from index import Answer, Citation
 
 NOT_FOUND = "I couldn't find that in the indexed articles."
 ELLIPSIS = "…"

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Sequence
 
-from index.types import DEFAULT_COLLECTION, Answer, Citation
+from index import DEFAULT_COLLECTION, Answer, Citation
 
 from .common import (
     ELLIPSIS,
@@ -30,7 +30,7 @@ from .common import (
 )
 
 if TYPE_CHECKING:  # the renderer only reads attributes; importing the store would load FAISS
-    from index.store import SourceInfo
+    from index import SourceInfo
 
 CONTENT_LIMIT = 2000
 TITLE_LIMIT = 256

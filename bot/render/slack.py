@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
-from index.types import Answer, Citation
+from index import Answer, Citation
 
 from .common import (
     ELLIPSIS,

@@ -5,7 +5,7 @@ import os
 from dataclasses import dataclass
 from typing import Mapping, TextIO
 
-from index.types import Answer, Citation
+from index import Answer, Citation
 
 from .common import ELLIPSIS, NOT_FOUND, answer_with_highlights, citation_heading, one_line, snippet_parts
 
