@@ -37,7 +37,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from index import LoadError, chunk, load_bytes, sentences, strip_marks  # noqa: E402
+from index import LoadError, load_bytes, sentences, strip_marks  # noqa: E402
+from index import chunk_article as chunk  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "webpages"
 _EDGE = re.compile(r"^\W+|\W+$")

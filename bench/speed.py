@@ -499,7 +499,8 @@ def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
 
-    from index import OnnxEmbedder, SentenceTransformerEmbedder, chunk, make_embedder
+    from index import OnnxEmbedder, SentenceTransformerEmbedder, make_embedder
+    from index import chunk_article as chunk
 
     arts, qs = squad()
     passages = list(dict.fromkeys(p.text for t, x in arts for p in chunk(x, title=t)))

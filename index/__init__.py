@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .answer import DEFAULT_MIN_CONFIDENCE, AnswerComposer
-    from .chunk import chunk, sentences, strip_marks
+    from .chunk import chunk as chunk_article
+    from .chunk import sentences, strip_marks
     from .embed import (BUNDLED_NAMES, Embedder, OnnxEmbedder, SentenceTransformerEmbedder, TokenEmbedder,
                         WarmEmbedder, make_embedder, resolve_model)
     from .engine import Engine
@@ -42,7 +43,7 @@ _WHERE = {
     "Engine": "engine", "AnswerComposer": "answer", "DEFAULT_MIN_CONFIDENCE": "answer",
     "HybridSearcher": "search", "build_query": "query", "clean_question": "query",
     "CrossEncoderReranker": "rerank", "IndexReader": "store", "IndexWriter": "store",
-    "chunk": "chunk", "sentences": "chunk", "strip_marks": "chunk", "load_bytes": "load", "tokenize": "lexical", "STOPWORDS": "lexical", "SUPPORTED_SUFFIXES": "load",
+    "chunk_article": "chunk", "sentences": "chunk", "strip_marks": "chunk", "load_bytes": "load", "tokenize": "lexical", "STOPWORDS": "lexical", "SUPPORTED_SUFFIXES": "load",
     # embedders
     "Embedder": "embed", "TokenEmbedder": "embed", "WarmEmbedder": "embed", "make_embedder": "embed",
     "resolve_model": "embed", "BUNDLED_NAMES": "embed", "OnnxEmbedder": "embed",
@@ -52,6 +53,8 @@ _WHERE = {
     "WebIngester": "sources", "load_sources": "sources",
 }
 
+_DEFINED_AS = {"chunk_article": "chunk"}
+
 __all__ = [
     "AmbiguousSourceError", "Answer", "AnswerComposer", "Article", "BUNDLED_NAMES", "BlockedURL", "Citation", "CitebotError",
     "CrossEncoderReranker", "DEFAULT_COLLECTION", "DEFAULT_MIN_CONFIDENCE", "Document", "Embedder", "Engine",
@@ -59,7 +62,7 @@ __all__ = [
     "IndexMismatchError", "IndexReader", "IndexWriter", "IngestReport", "LoadError", "OnnxEmbedder", "Passage",
     "Query", "STOPWORDS", "SUPPORTED_SUFFIXES", "SentenceTransformerEmbedder", "Source", "SourceInfo",
     "SourceKind", "SyncReport", "TokenEmbedder", "TokenVectors", "UserError", "WarmEmbedder", "WebIngester",
-    "build_query", "chunk", "clean_question", "display_source", "load_bytes", "load_sources", "make_embedder", "resolve_model", "sentences", "strip_marks",
+    "build_query", "chunk_article", "clean_question", "display_source", "load_bytes", "load_sources", "make_embedder", "resolve_model", "sentences", "strip_marks",
     "tokenize",
 ]
 
@@ -68,7 +71,9 @@ def __getattr__(name: str) -> Any:
     where = _WHERE.get(name)
     if where is None:
         raise AttributeError(f"module 'index' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{where}", __name__), name)
+    # A public name never equals a submodule's (index.chunk the module would shadow it once loaded),
+    # so a name exported under another one maps back to its defining name here.
+    value = getattr(importlib.import_module(f".{where}", __name__), _DEFINED_AS.get(name, name))
     globals()[name] = value  # later look-ups skip this function
     return value
 

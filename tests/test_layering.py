@@ -104,6 +104,19 @@ def test_every_public_name_resolves() -> None:
         assert getattr(index, name) is not None, name
 
 
+def test_no_public_name_is_shadowed_by_a_submodule() -> None:
+    """`from index import chunk` once gave the module index.chunk (loaded by the engine), not the function."""
+    import types
+
+    import index
+    import index.engine  # noqa: F401  (loads the submodules a running bot has loaded)
+
+    submodules = {p.stem for p in (ROOT / "index").glob("*.py")} | {p.name for p in (ROOT / "index").iterdir() if p.is_dir()}
+    assert not set(index.__all__) & submodules
+    for name in index.__all__:
+        assert not isinstance(getattr(index, name), types.ModuleType), name
+
+
 def test_renderers_import_no_chat_sdk() -> None:
     renderers = [f for f in chat_files() if "render" in f.relative_to(ROOT).as_posix()]
     assert len(renderers) >= 3
