@@ -1,6 +1,7 @@
 """Reading one published generation: dense and BM25 search, passages as Hits, the list of sources."""
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import sqlite3
@@ -173,7 +174,8 @@ class IndexReader:
         """Top-k (passage id, cosine) by inner product, limited to `collections` when given."""
         if self.size == 0 or k <= 0:
             return []
-        import faiss
+        # faiss's stubs omit the keyword arguments its Python layer adds to SearchParameters*.
+        faiss: Any = importlib.import_module("faiss")
 
         q = np.ascontiguousarray(qvec, dtype=np.float32).reshape(-1)
         collections = list(collections) if collections is not None else None
@@ -183,7 +185,8 @@ class IndexReader:
             return []
         k = min(k, n_allowed)
         if self._ann is None:
-            params, _keep = None, None
+            params: Any = None
+            _keep: Any = None
             if mask is not None:
                 sel, _keep = bitmap(mask)
                 params = faiss.SearchParameters(sel=sel)
