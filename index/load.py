@@ -6,7 +6,7 @@ import logging
 import re
 from datetime import date as _date
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Mapping
 
 from .errors import LoadError
 from .types import DEFAULT_COLLECTION, Article
@@ -196,7 +196,8 @@ def read_html(data: bytes, name: str) -> tuple[str | None, str, str | None, str 
 
     html = _decode(data, name)
     try:
-        doc = trafilatura.bare_extraction(
+        # Typed as returning a Document or a dict; without as_dict it is a Document (or None).
+        doc: Any = trafilatura.bare_extraction(
             html, with_metadata=True, include_comments=False, include_tables=True, favor_precision=True
         )
     except Exception as exc:  # trafilatura raises a zoo of lxml errors on broken markup
@@ -222,13 +223,13 @@ def read_pdf(data: bytes, name: str) -> tuple[str | None, str, str | None, str |
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted:
             try:
-                ok = reader.decrypt("")
+                ok: int = reader.decrypt("")  # a PasswordType, an IntEnum: 0 is failure
             except Exception:
                 ok = 0
             if not ok:
                 raise LoadError(f"{name}: the PDF is password-protected")
         pages = [(page.extract_text() or "") for page in reader.pages]
-        info = reader.metadata or {}
+        info: Mapping[str, Any] = reader.metadata or {}
     except LoadError:
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, OSError, AttributeError, IndexError) as exc:
