@@ -7,7 +7,7 @@ import re
 from dataclasses import replace
 from datetime import date as _date
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Mapping
 
 from .errors import LoadError
 from .types import DEFAULT_COLLECTION, Article
@@ -1000,13 +1000,13 @@ def read_pdf(data: bytes, name: str) -> tuple[str | None, str, str | None, str |
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted:
             try:
-                ok = reader.decrypt("")
+                ok: int = reader.decrypt("")  # a PasswordType, an IntEnum: 0 is failure
             except Exception:
                 ok = 0
             if not ok:
                 raise LoadError(f"{name}: the PDF is password-protected")
         pages = [(page.extract_text() or "") for page in reader.pages]
-        info = reader.metadata or {}
+        info: Mapping[str, Any] = reader.metadata or {}
     except LoadError:
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, OSError, AttributeError, IndexError) as exc:

@@ -246,12 +246,12 @@ def parse_sitemap(body: bytes, url: str) -> tuple[list[Page], list[str]]:
         return [Page(u) for u in urls], []
 
     def local(el: Any) -> str:
-        return etree.QName(el).localname if isinstance(el.tag, str) else ""
+        return str(etree.QName(el).localname) if isinstance(el.tag, str) else ""
 
     def loc_of(el: Any) -> str | None:
         for child in el:
             if local(child) == "loc" and child.text and child.text.strip():
-                return urljoin(url, child.text.strip())
+                return urljoin(url, str(child.text).strip())
         return None
 
     kind = local(root)
@@ -377,7 +377,8 @@ class WebIngester:
                       exclude: Sequence[str] = (), max_pages: int | None = None
                       ) -> tuple[list[Page], list[tuple[str, str]]]:
         """Pages of a sitemap or sitemap index, filtered; plus (sub-sitemap, reason) for those unread."""
-        queue, seen = [check_url(url)], set()
+        queue: list[str] = [check_url(url)]
+        seen: set[str] = set()
         pages: list[Page] = []
         errors: list[tuple[str, str]] = []
         while queue and len(seen) < MAX_SITEMAPS:

@@ -19,7 +19,7 @@ import time
 import urllib.robotparser
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 from urllib.parse import urljoin, urlsplit
 
 import urllib3
@@ -124,6 +124,12 @@ class Response:
         return self.status == 304
 
 
+class _Robots(urllib.robotparser.RobotFileParser):
+    """A site's robots.txt rules; declares `disallow_all`, which the parser sets and uses but typeshed omits."""
+
+    disallow_all: bool
+
+
 class _HostGate:
     """Per-host politeness: at most `concurrency` requests in flight, starts `delay` seconds apart."""
 
@@ -155,7 +161,7 @@ class Fetcher:
         self._lock = threading.Lock()
         self._gates: dict[str, _HostGate] = {}
         # origin -> (good until, rules or None for "no rules"); re-read so a long-running sync sees changes
-        self._robots: dict[str, tuple[float, urllib.robotparser.RobotFileParser | None]] = {}
+        self._robots: dict[str, tuple[float, _Robots | None]] = {}
         self._robots_locks: dict[str, threading.Lock] = {}
         self._pools: dict[tuple[str, str, int, str], urllib3.HTTPConnectionPool] = {}
 
@@ -240,7 +246,7 @@ class Fetcher:
         with self._lock:
             pool = self._pools.get(key)
             if pool is None:
-                kw = dict(maxsize=max(1, self.policy.per_host_concurrency), block=False, retries=False,
+                kw: dict[str, Any] = dict(maxsize=max(1, self.policy.per_host_concurrency), block=False, retries=False,
                           timeout=urllib3.Timeout(connect=self.policy.connect_timeout, read=self.policy.read_timeout))
                 if scheme == "https":
                     import certifi
@@ -354,8 +360,8 @@ class Fetcher:
         if rules is not None and not rules.can_fetch("citebot", url):
             raise BlockedURL(f"{_short(url)}: the site's robots.txt does not allow citebot to read it")
 
-    def _load_robots(self, origin: str) -> urllib.robotparser.RobotFileParser | None:
-        rules = urllib.robotparser.RobotFileParser(origin + "/robots.txt")
+    def _load_robots(self, origin: str) -> _Robots | None:
+        rules = _Robots(origin + "/robots.txt")
         try:
             resp = self.get_raw(origin + "/robots.txt")
         except BlockedURL:
