@@ -402,7 +402,7 @@ def _adapters(app: App, args) -> list:
             if args.command == "discord":
                 raise UserError("set DISCORD_TOKEN (in the environment or .env) to run the Discord bot")
         else:
-            from .discord_app import serve as serve_discord
+            from .discord.app import serve as serve_discord
 
             coros.append(serve_discord(s, app.service))
     if args.command in ("run", "slack"):
@@ -411,7 +411,7 @@ def _adapters(app: App, args) -> list:
             if args.command == "slack":
                 raise UserError("set SLACK_BOT_TOKEN plus SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (--http)")
         else:
-            from .slack_app import serve as serve_slack
+            from .slack.app import serve as serve_slack
 
             if not http and s.slack_app_token is None:
                 http = True  # only a signing secret: HTTP mode is the one that can work

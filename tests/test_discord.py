@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from bot.config import Settings
-from bot.discord_app import (
+from bot.discord.app import (
     ADMIN_ONLY,
     HIDDEN,
     MESSAGE_CONTENT_OFF,
@@ -33,7 +33,7 @@ from bot.discord_app import (
 )
 from bot.feedback import FeedbackStore
 from bot.render.common import NOT_FOUND, one_line
-from bot.render.discord import (
+from bot.discord.render import (
     CONTENT_LIMIT,
     DESCRIPTION_LIMIT,
     TITLE_LIMIT,

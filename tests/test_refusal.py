@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.render import discord as rd
-from bot.render import slack as rs
+from bot.discord import render as rd
+from bot.slack import render as rs
 from bot.render.text import render_text
 from bot.service import Asker, CitebotService
 from index.engine import Document, Engine

@@ -21,11 +21,11 @@ import pytest
 from bot.config import Settings
 from bot.feedback import FeedbackStore
 from bot.render.common import NOT_FOUND
-from bot.render.slack import (ACTION_DOWN, ACTION_MORE, ACTION_UP, BUTTON_VALUE_LIMIT, SlackMessage, button_value,
+from bot.slack.render import (ACTION_DOWN, ACTION_MORE, ACTION_UP, BUTTON_VALUE_LIMIT, SlackMessage, button_value,
                               parse_button_value, plain_question, render_answer, render_more, render_notice,
                               render_passages)
 from bot.service import APOLOGY, Asker, CitebotService
-from bot.slack_app import RecentKeys, serve
+from bot.slack.app import RecentKeys, serve
 from index.errors import UserError
 from index.types import Answer, Citation
 from tests.mock_slack import Call, MockSlack, block_errors

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from bot.discord_app import ADMIN_ONLY, INGEST_ONE_OF
-from bot.slack_app import INGEST_COMMAND, SLACK_ADMIN_ONLY
+from bot.discord.app import ADMIN_ONLY, INGEST_ONE_OF
+from bot.slack.app import INGEST_COMMAND, SLACK_ADMIN_ONLY
 from index.sources import WebIngester
 from index.web import Fetcher, FetchPolicy
 from tests.fake_discord import MANAGE_GUILD

@@ -2,7 +2,7 @@
 new questions in help channels (text and forum), answer buttons.
 
 Thin by design: every question goes to `CitebotService` (which runs embedding and FAISS off the
-event loop) and every reply is rendered by `bot.render.discord`. Discord's rules shape the code:
+event loop) and every reply is rendered by `bot.discord.render`. Discord's rules shape the code:
 an interaction must be answered or deferred within 3 s, so handlers defer first and work after;
 nothing we send may ping, so every send carries `AllowedMentions.none()`.
 """
@@ -23,9 +23,9 @@ from discord.http import Route
 
 from index.errors import UserError
 
-from .config import Settings
-from .render.common import ELLIPSIS
-from .render.discord import (
+from ..config import Settings
+from ..render.common import ELLIPSIS
+from .render import (
     DiscordReply,
     render_answer,
     render_message,
@@ -34,8 +34,8 @@ from .render.discord import (
     render_sources,
     sources_pages,
 )
-from .channels import parse_collection_names
-from .service import APOLOGY, Asker, CitebotService, is_question
+from ..channels import parse_collection_names
+from ..service import APOLOGY, Asker, CitebotService, is_question
 
 log = logging.getLogger(__name__)
 

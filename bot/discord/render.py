@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from index.types import DEFAULT_COLLECTION, Answer, Citation
 
-from .common import (
+from ..render.common import (
     ELLIPSIS,
     NOT_FOUND,
     SEP,

@@ -2,7 +2,7 @@
 in help channels, and answer buttons.
 
 A thin adapter: Slack's payloads become `service.ask(...)` calls, answers are rendered by
-`bot.render.slack`. Two transports share one `AsyncApp`: Socket Mode (a websocket Slack opens for
+`bot.slack.render`. Two transports share one `AsyncApp`: Socket Mode (a websocket Slack opens for
 us) and HTTP (`/slack/events` behind any number of stateless replicas, plus `GET /healthz`).
 
 Slack wants every request acknowledged within 3 seconds, so listeners `ack()` first and answer in a
@@ -27,8 +27,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from index.errors import UserError
 from index.types import Answer
 
-from .config import Settings
-from .render.slack import (
+from ..config import Settings
+from .render import (
     ACTION_DOWN,
     ACTION_MORE,
     ACTION_UP,
@@ -41,8 +41,8 @@ from .render.slack import (
     render_notice,
     render_passages,
 )
-from .channels import parse_collection_names
-from .service import APOLOGY, Asker, CitebotService
+from ..channels import parse_collection_names
+from ..service import APOLOGY, Asker, CitebotService
 
 log = logging.getLogger(__name__)
 

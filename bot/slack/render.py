@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from index.types import Answer, Citation
 
-from .common import (
+from ..render.common import (
     ELLIPSIS,
     NOT_FOUND,
     SEP,
