@@ -8,8 +8,9 @@ import logging
 import re
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from index.engine import IngestReport
 from index.errors import UserError

@@ -4,14 +4,23 @@ from __future__ import annotations
 import logging
 import math
 import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
 from .embed import Embedder
 from .lexical import STOPWORDS, tokenize
-from .select import SentenceFeatures, TreeScorer, alignment, evidence_row, hand_confidence, lexical_shape, linear_score, load_fitted
+from .select import (
+    SentenceFeatures,
+    TreeScorer,
+    alignment,
+    evidence_row,
+    hand_confidence,
+    lexical_shape,
+    linear_score,
+    load_fitted,
+)
 from .types import Answer, Citation, Hit
 
 log = logging.getLogger(__name__)
@@ -79,7 +88,7 @@ def question_type(question: str) -> str | None:
         return "when"
     if re.search(r"\bhow (many|much|long|old|far|big|large|tall|high|often|fast)\b|\bwhat (percentage|percent|number|amount|proportion|fraction)\b", q):
         return "number"
-    if re.search(rf"\b(what|which) (city|country|state|place|region|continent|town|location)\b|\bwhere\b", q):
+    if re.search(r"\b(what|which) (city|country|state|place|region|continent|town|location)\b|\bwhere\b", q):
         return "where"
     return None
 

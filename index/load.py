@@ -4,9 +4,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from collections.abc import Callable
 from datetime import date as _date
 from pathlib import Path
-from typing import Callable
 
 from .errors import LoadError
 from .types import DEFAULT_COLLECTION, Article

@@ -24,9 +24,9 @@ import os
 import shutil
 import sqlite3
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -748,7 +748,7 @@ class IndexWriter:
         finally:
             self._lock.release()
 
-    def __enter__(self) -> "IndexWriter":
+    def __enter__(self) -> IndexWriter:
         return self
 
     def __exit__(self, *exc: object) -> None:

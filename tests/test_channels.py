@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.channels import ChannelRule, ChannelStore, parse_channel_collections, parse_channel_list, parse_collection_names
+from bot.channels import (
+    ChannelRule,
+    ChannelStore,
+    parse_channel_collections,
+    parse_channel_list,
+    parse_collection_names,
+)
 from bot.config import Settings
 from bot.discord.app import check_limits
 from bot.feedback import FeedbackStore

@@ -31,8 +31,6 @@ from bot.discord.app import (
     shard_options,
     sources_view,
 )
-from bot.feedback import FeedbackStore
-from bot.render.common import NOT_FOUND, one_line
 from bot.discord.render import (
     CONTENT_LIMIT,
     DESCRIPTION_LIMIT,
@@ -46,12 +44,13 @@ from bot.discord.render import (
     render_sources,
     sources_pages,
 )
+from bot.feedback import FeedbackStore
+from bot.render.common import NOT_FOUND, one_line
 from bot.service import APOLOGY, CitebotService
 from index.engine import Document, Engine
 from index.errors import UserError
 from index.store import SourceInfo
 from index.types import Answer, Citation
-
 from tests.fake_discord import (
     FORUM,
     MANAGE_GUILD,

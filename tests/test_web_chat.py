@@ -69,7 +69,7 @@ def test_discord_ingest_url_is_admin_only_and_scoped_to_the_server(world, site: 
 class AdminAwareSlack(MockSlack):
     """The fake Slack also answers users.info (slack_sdk sends it as a GET): U1 is a member, UADMIN an admin."""
 
-    async def __aenter__(self) -> "AdminAwareSlack":
+    async def __aenter__(self) -> AdminAwareSlack:
         app = web.Application()
         app.router.add_get("/api/users.info", self._users_info)
         app.router.add_post("/api/{method}", self._api)

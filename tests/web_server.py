@@ -54,7 +54,7 @@ class Site:
         with self.lock:
             return [(h, s) for p, h, s in self.log if p == path]
 
-    def start(self) -> "Site":
+    def start(self) -> Site:
         site = self
 
         class Handler(BaseHTTPRequestHandler):

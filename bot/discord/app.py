@@ -23,8 +23,10 @@ from discord.http import Route
 
 from index.errors import UserError
 
+from ..channels import parse_collection_names
 from ..config import Settings
 from ..render.common import ELLIPSIS
+from ..service import APOLOGY, Asker, CitebotService, is_question
 from .render import (
     DiscordReply,
     render_answer,
@@ -34,8 +36,6 @@ from .render import (
     render_sources,
     sources_pages,
 )
-from ..channels import parse_collection_names
-from ..service import APOLOGY, Asker, CitebotService, is_question
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +124,7 @@ class AnswerMemory:
 
     def __init__(self, size: int = 10_000) -> None:
         self.size = size
-        self._items: "OrderedDict[str, tuple[str, Optional[str]]]" = OrderedDict()
+        self._items: OrderedDict[str, tuple[str, Optional[str]]] = OrderedDict()
 
     def put(self, question: str, answer: Optional[str]) -> str:
         """Remember an answer; returns its key."""

@@ -9,8 +9,9 @@ mentions are neutralized; the adapter also sends everything with `AllowedMention
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 from index.types import DEFAULT_COLLECTION, Answer, Citation
 

@@ -15,19 +15,22 @@ import logging
 import re
 import time
 from collections import OrderedDict
-from typing import Any, Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
 from aiohttp import web
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
-from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
 from index.errors import UserError
 from index.types import Answer
 
+from ..channels import parse_collection_names
 from ..config import Settings
+from ..service import APOLOGY, Asker, CitebotService
 from .render import (
     ACTION_DOWN,
     ACTION_MORE,
@@ -41,8 +44,6 @@ from .render import (
     render_notice,
     render_passages,
 )
-from ..channels import parse_collection_names
-from ..service import APOLOGY, Asker, CitebotService
 
 log = logging.getLogger(__name__)
 
