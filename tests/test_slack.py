@@ -23,6 +23,7 @@ from bot.feedback import FeedbackStore
 from bot.render.common import NOT_FOUND
 from bot.service import APOLOGY, Asker, CitebotService
 from bot.slack.app import RecentKeys, serve
+from bot.slack.parse import parse_button_value, plain_question
 from bot.slack.render import (
     ACTION_DOWN,
     ACTION_MORE,
@@ -30,8 +31,6 @@ from bot.slack.render import (
     BUTTON_VALUE_LIMIT,
     SlackMessage,
     button_value,
-    parse_button_value,
-    plain_question,
     render_answer,
     render_more,
     render_notice,

@@ -27,11 +27,12 @@ from ..channels import parse_collection_names
 from ..config import Settings
 from ..render.common import ELLIPSIS
 from ..service import APOLOGY, Asker, CitebotService, is_question
+from .parse import strip_mention, unrender
 from .render import (
     DiscordReply,
     render_answer,
-    render_message,
     render_not_found,
+    render_notice,
     render_passages,
     render_sources,
     sources_pages,
@@ -137,14 +138,6 @@ class AnswerMemory:
     def get(self, key: str) -> Optional[tuple[str, Optional[str]]]:
         """(question, answer) for a key, if still remembered."""
         return self._items.get(key)
-
-
-_ESCAPED = re.compile(r"\\([^\w\s])")
-
-
-def _unrender(text: str) -> str:
-    """Undo our markdown escaping and mention neutralizing, to recover a question from an embed."""
-    return _ESCAPED.sub(r"\1", text.replace("\u200b", "")).replace("**", "")
 
 
 def _send_kwargs(reply: DiscordReply) -> dict[str, Any]:
@@ -305,7 +298,7 @@ class CitebotMixin:
             elif file is not None and not url:
                 await self.ingest_command(interaction, file)
             else:
-                await interaction.response.send_message(render_message(INGEST_ONE_OF), ephemeral=True,
+                await interaction.response.send_message(render_notice(INGEST_ONE_OF), ephemeral=True,
                                                         allowed_mentions=NO_PINGS)
 
         @self.tree.command(name="forget", description="Remove a document this server added.")
@@ -356,20 +349,20 @@ class CitebotMixin:
                 + "; articles from " + (", ".join(f"`{n}`" for n in rule.collections) if rule.collections else "every collection") + ".")
         if rule.auto and not self.intents.message_content:  # type: ignore[attr-defined]
             text += "\n" + MESSAGE_CONTENT_OFF
-        await interaction.response.send_message(render_message(text), ephemeral=True, allowed_mentions=NO_PINGS)
+        await interaction.response.send_message(render_notice(text), ephemeral=True, allowed_mentions=NO_PINGS)
 
     async def ask_command(self, interaction: discord.Interaction, question: str, private: bool) -> None:
         """/ask: defer at once (3-second deadline), answer off the loop, then follow up."""
         try:
             question = self.service.check_question(question)
         except UserError as exc:
-            await interaction.response.send_message(render_message(str(exc)), ephemeral=True, allowed_mentions=NO_PINGS)
+            await interaction.response.send_message(render_notice(str(exc)), ephemeral=True, allowed_mentions=NO_PINGS)
             return
         await interaction.response.defer(ephemeral=private, thinking=True)
         try:
             answer = await self.service.ask(question, self._asker(interaction))
         except UserError as exc:
-            await self._say_privately(interaction, render_message(str(exc)), deferred_public=not private)
+            await self._say_privately(interaction, render_notice(str(exc)), deferred_public=not private)
             return
         except Exception:
             log.exception("/ask failed")
@@ -408,7 +401,7 @@ class CitebotMixin:
         limit = self.service.max_upload_bytes
         if file.size > limit:
             await interaction.response.send_message(
-                render_message(f"That file is {file.size / 1048576:.1f} MB; the limit is {limit / 1048576:.0f} MB."),
+                render_notice(f"That file is {file.size / 1048576:.1f} MB; the limit is {limit / 1048576:.0f} MB."),
                 ephemeral=True, allowed_mentions=NO_PINGS)
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -421,7 +414,7 @@ class CitebotMixin:
         else:
             verb = "Updated" if report.updated else "Added"
             text = f"{verb} `{file.filename}` ({report.passages} passages): questions in this server can now cite it."
-        await interaction.followup.send(render_message(text), ephemeral=True, allowed_mentions=NO_PINGS)
+        await interaction.followup.send(render_notice(text), ephemeral=True, allowed_mentions=NO_PINGS)
 
     async def ingest_url_command(self, interaction: discord.Interaction, url: str) -> None:
         """/ingest url: Manage Server only; the page is fetched (public addresses only) into this server's collection."""
@@ -437,7 +430,7 @@ class CitebotMixin:
         else:
             verb = "Updated" if report.updated else "Added"
             text = f"{verb} <{url}> ({report.passages} passages): questions in this server can now cite it."
-        await interaction.followup.send(render_message(text), ephemeral=True, allowed_mentions=NO_PINGS)
+        await interaction.followup.send(render_notice(text), ephemeral=True, allowed_mentions=NO_PINGS)
 
     async def forget_command(self, interaction: discord.Interaction, source: str) -> None:
         """/forget: Manage Server only; removes only this server's own uploads."""
@@ -450,15 +443,15 @@ class CitebotMixin:
             text = "Forgot " + ", ".join(f"`{s.rsplit('/', 1)[-1]}`" for s in removed) + "."
         else:
             text = f"This server has no uploaded document named `{source}` (see /sources)."
-        await interaction.followup.send(render_message(text), ephemeral=True, allowed_mentions=NO_PINGS)
+        await interaction.followup.send(render_notice(text), ephemeral=True, allowed_mentions=NO_PINGS)
 
     async def on_app_command_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
         """A user's mistake gets its reason; anything else is logged and gets the apology."""
         original = getattr(error, "original", error)
         if isinstance(original, UserError):
-            text = render_message(str(original))
+            text = render_notice(str(original))
         elif isinstance(error, app_commands.CheckFailure):
-            text = ADMIN_ONLY if isinstance(error, app_commands.MissingPermissions) else render_message(str(error))
+            text = ADMIN_ONLY if isinstance(error, app_commands.MissingPermissions) else render_notice(str(error))
         else:
             name = interaction.command.name if interaction.command else "?"
             log.error("/%s failed", name, exc_info=original)
@@ -484,7 +477,7 @@ class CitebotMixin:
         if embeds and embeds[0].title and not embeds[0].title.endswith(ELLIPSIS):
             description = embeds[0].description or ""
             first = description.split("\n", 1)[0].removeprefix("> ")
-            return _unrender(embeds[0].title), (_unrender(first) or None)
+            return unrender(embeds[0].title), (unrender(first) or None)
         return None
 
     async def on_answer_button(self, interaction: discord.Interaction, action: str, key: str,
@@ -515,7 +508,7 @@ class CitebotMixin:
                 await asyncio.to_thread(self.service.record_vote, question, vote, clicker, answer_text)
                 await interaction.followup.send(THANKS, ephemeral=True, allowed_mentions=NO_PINGS)
         except UserError as exc:
-            await self._reply_ephemeral(interaction, render_message(str(exc)))
+            await self._reply_ephemeral(interaction, render_notice(str(exc)))
         except Exception:
             log.exception("answer button %r failed", action)
             await self._reply_ephemeral(interaction, APOLOGY)
@@ -542,7 +535,7 @@ class CitebotMixin:
             return None
         if message.guild is not None and me.id not in message.raw_mentions:
             return None  # @everyone / @here alone don't count as asking the bot
-        return re.sub(rf"<@!?{me.id}>", " ", message.content or "").strip()
+        return strip_mention(message.content, me.id)
 
     async def on_message(self, message: discord.Message) -> None:
         """Answer @mentions in a thread on the message (or in the thread asked in) and DMs as replies."""
@@ -562,7 +555,7 @@ class CitebotMixin:
                                              more=reply.has_more)
             await target.send(reference=reference, mention_author=False, **kwargs)
         except UserError as exc:
-            await self._reply_plain(message, render_message(str(exc)))
+            await self._reply_plain(message, render_notice(str(exc)))
         except Exception:
             log.exception("answering a message in %s failed", message.guild.id if message.guild else "a DM")
             await self._reply_plain(message, APOLOGY)

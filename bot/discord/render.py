@@ -245,7 +245,7 @@ def render_closest(answer: Answer, *, snippet_chars: int = 300) -> str:
     return truncate("\n".join(parts), CONTENT_LIMIT)
 
 
-def render_message(text: str) -> str:
+def render_notice(text: str) -> str:
     """A plain reply (an error's reason, a notice) as safe message content."""
     return truncate(neutralize_mentions(text), CONTENT_LIMIT)
 

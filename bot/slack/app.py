@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine
@@ -31,14 +30,12 @@ from index.types import Answer
 from ..channels import parse_collection_names
 from ..config import Settings
 from ..service import APOLOGY, Asker, CitebotService
+from .parse import button_asker, channel_of, parse_button_value, plain_question, slack_link
 from .render import (
     ACTION_DOWN,
     ACTION_MORE,
     ACTION_UP,
     SlackMessage,
-    button_asker,
-    parse_button_value,
-    plain_question,
     render_answer,
     render_not_found,
     render_notice,
@@ -58,11 +55,6 @@ ADMIN_ONLY = "Sorry, only workspace admins and owners can change how citebot wor
 CHANNEL_USAGE = ("Usage: `/citebot-channel on` (answer new questions here), `/citebot-channel off`, "
                  "`/citebot-channel collections hr, uploads` (or `all`), `/citebot-channel` to see the settings.")
 HIDDEN = "Thanks for the feedback. I've removed my answer."
-
-
-def channel_of(channel: str | None) -> str | None:
-    """The channel a question counts as asked in: None for DMs (D…), whose rules never change."""
-    return channel if channel and not str(channel).startswith("D") else None
 
 
 class RecentKeys:
@@ -414,13 +406,6 @@ class SlackBot:
             log.exception("Slack question failed (user %s, team %s)", asker.user, asker.scope or "-")
             await reply_private(render_notice(APOLOGY))
         return None
-
-
-def slack_link(text: str) -> str:
-    """The URL of a command's text: Slack may send a link as <https://x|label> or <https://x>."""
-    text = (text or "").strip()
-    m = re.fullmatch(r"<([^|>]+)(?:\|[^>]*)?>", text)
-    return m.group(1).strip() if m else text
 
 
 def _action_asker(body: dict[str, Any]) -> Asker:
