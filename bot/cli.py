@@ -90,7 +90,7 @@ def _setup_logging(level: str) -> None:
     noisy = ("sentence_transformers", "transformers", "httpx", "urllib3", "filelock", "bm25s", "faiss",
              "slack_bolt", "slack_sdk", "discord", "aiohttp.access", "onnxruntime")
     quiet = logging.Filter()
-    quiet.filter = lambda r: r.levelno >= logging.WARNING or not r.name.startswith(noisy)  # type: ignore[method-assign]
+    quiet.filter = lambda record: record.levelno >= logging.WARNING or not record.name.startswith(noisy)  # type: ignore[method-assign]
     for handler in logging.getLogger().handlers:
         handler.addFilter(quiet)
 

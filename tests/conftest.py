@@ -18,6 +18,17 @@ SHARED_CORPUS = SHARED / "corpus"
 SHARED_EVAL = SHARED / "eval"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The fast tier: a test is `unit` unless it needs the real model (the `embedder` fixture, or a
+    `slow` mark for tests that load it another way, e.g. by running the citebot CLI).
+
+    `bash scripts/test.sh -m unit` runs these in seconds; the plain command runs everything.
+    """
+    for item in items:
+        if "embedder" not in getattr(item, "fixturenames", ()) and item.get_closest_marker("slow") is None:
+            item.add_marker(pytest.mark.unit)
+
+
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No CITEBOT_/DISCORD_/SLACK_ setting leaks in from the developer's shell or .env."""

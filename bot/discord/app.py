@@ -12,6 +12,7 @@ import asyncio
 import logging
 import re
 import secrets
+import weakref
 from collections import OrderedDict
 from typing import Any, Optional, Union
 
@@ -169,15 +170,15 @@ class AnswerButton(discord.ui.DynamicItem[discord.ui.Button],
         self.action, self.key, self.asker = action, key, asker
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: "re.Match[str]", /) -> "AnswerButton":
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: "re.Match[str]", /) -> "AnswerButton":  # type: ignore[override]
         """Rebuild the button from a click."""
         return cls(match["action"], match["key"], match["asker"])
 
     async def callback(self, interaction: discord.Interaction) -> None:
         """Hand the click to the bot that owns the service."""
-        client = interaction.client
-        if isinstance(client, CitebotMixin):
-            await client.on_answer_button(interaction, self.action, self.key, asker=self.asker)
+        bot = _BOTS.get(interaction.client)
+        if bot is not None:
+            await bot.on_answer_button(interaction, self.action, self.key, asker=self.asker)
 
 
 class SourcesPageButton(discord.ui.DynamicItem[discord.ui.Button], template=r"citebot:src:(?P<page>\d+)"):
@@ -189,15 +190,15 @@ class SourcesPageButton(discord.ui.DynamicItem[discord.ui.Button], template=r"ci
         self.page = page
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: "re.Match[str]", /) -> "SourcesPageButton":
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: "re.Match[str]", /) -> "SourcesPageButton":  # type: ignore[override]
         """Rebuild the button from a click."""
         return cls(int(match["page"]), item.label or "")
 
     async def callback(self, interaction: discord.Interaction) -> None:
         """Show the requested page."""
-        client = interaction.client
-        if isinstance(client, CitebotMixin):
-            await client.on_sources_page(interaction, self.page)
+        bot = _BOTS.get(interaction.client)
+        if bot is not None:
+            await bot.on_sources_page(interaction, self.page)
 
 
 def answer_view(key: str, *, more: bool, asker: Optional[str] = None) -> discord.ui.View:
@@ -220,35 +221,41 @@ def sources_view(page: int, pages: int) -> Optional[discord.ui.View]:
     return view
 
 
-class CitebotMixin:
-    """The bot's behaviour, shared by the plain and the auto-sharded client."""
+# Each running client's bot, for the buttons (discord.py hands them only the interaction's client).
+_BOTS: "weakref.WeakKeyDictionary[discord.Client, CitebotBot]" = weakref.WeakKeyDictionary()
 
-    def __init__(self, service: CitebotService, *, guild_id: Optional[int] = None,
-                 fetch_shard_count: bool = False, **options: Any) -> None:
-        intents = discord.Intents.default()  # mentions and DMs carry their content without privileges
-        # Reading new questions in help channels needs the privileged Message Content intent; it is
-        # asked for only when some channel is set to answer unasked (setting or an earlier /channel).
-        intents.message_content = service.channels.any_auto("discord")
-        options.setdefault("allowed_mentions", NO_PINGS)
-        super().__init__(intents=intents, **options)  # type: ignore[call-arg]
+
+class CitebotBot:
+    """The bot's behaviour over one discord.py client, plain or auto-sharded (composition, not a mixin):
+    its slash commands on the client's command tree, its events and its buttons."""
+
+    def __init__(self, client: discord.Client, service: CitebotService, *, guild_id: Optional[int] = None,
+                 fetch_shard_count: bool = False) -> None:
+        self.client = client
         self.service = service
         self.guild_id = guild_id
         self.fetch_shard_count = fetch_shard_count
         self.memory = AnswerMemory()
-        self.tree = app_commands.CommandTree(self)  # type: ignore[arg-type]
+        self.tree: app_commands.CommandTree[discord.Client] = app_commands.CommandTree(client)
         self.tree.on_error = self.on_app_command_error  # type: ignore[method-assign]
         self._register_commands()
+        # discord.py's documented hooks: `setup_hook` is awaited once before connecting, `Client.event`
+        # installs each `on_*` handler by its name.
+        client.setup_hook = self.setup_hook  # type: ignore[method-assign]
+        client.event(self.on_ready)
+        client.event(self.on_message)
+        _BOTS[client] = self
 
     # --- startup ----------------------------------------------------------------------------
 
     async def setup_hook(self) -> None:
         """Route answer buttons by custom_id and sync slash commands (one server in development)."""
-        self.add_dynamic_items(AnswerButton, SourcesPageButton)  # type: ignore[attr-defined]
+        self.client.add_dynamic_items(AnswerButton, SourcesPageButton)
         if self.fetch_shard_count:
             # 'auto' normally also takes the gateway URL from /gateway/bot, which would bypass
             # DISCORD_GATEWAY_URL; asking for the count alone keeps the configured gateway.
-            count, _, _ = await self.http.get_bot_gateway()  # type: ignore[attr-defined]
-            self.shard_count = count
+            count, _, _ = await self.client.http.get_bot_gateway()
+            self.client.shard_count = count
         try:
             if self.guild_id:
                 guild = discord.Object(id=self.guild_id)
@@ -264,9 +271,9 @@ class CitebotMixin:
 
     async def on_ready(self) -> None:
         """Log once connected (never the token)."""
-        user = self.user  # type: ignore[attr-defined]
+        user = self.client.user
         log.info("Discord: logged in as %s (%s) in %d servers", user, getattr(user, "id", "?"),
-                 len(self.guilds))  # type: ignore[attr-defined]
+                 len(self.client.guilds))
 
     # --- slash commands ---------------------------------------------------------------------
 
@@ -285,7 +292,10 @@ class CitebotMixin:
             rows = await self.service.sources(self._asker(interaction))
             reply = render_sources(rows, 0)
             view = sources_view(0, sources_pages(rows))
-            await interaction.followup.send(ephemeral=True, **_send_kwargs(reply), **({"view": view} if view else {}))
+            kwargs = _send_kwargs(reply)
+            if view:
+                kwargs["view"] = view
+            await interaction.followup.send(ephemeral=True, **kwargs)
 
         @self.tree.command(name="ingest", description="Add a document (.txt, .md, .html, .pdf) or a web page to this server's articles.")
         @app_commands.describe(file="The document to add", url="A web page to add (https://...)")
@@ -347,7 +357,7 @@ class CitebotMixin:
         text = (f"{where}: " + ("I answer new questions here when I'm confident" if rule.auto
                                 else "I answer only when asked (/ask or a mention)")
                 + "; articles from " + (", ".join(f"`{n}`" for n in rule.collections) if rule.collections else "every collection") + ".")
-        if rule.auto and not self.intents.message_content:  # type: ignore[attr-defined]
+        if rule.auto and not self.client.intents.message_content:
             text += "\n" + MESSAGE_CONTENT_OFF
         await interaction.response.send_message(render_notice(text), ephemeral=True, allowed_mentions=NO_PINGS)
 
@@ -530,7 +540,7 @@ class CitebotMixin:
 
     def question_in(self, message: discord.Message) -> Optional[str]:
         """The question a message asks the bot, or None when it isn't addressed to the bot."""
-        me = self.user  # type: ignore[attr-defined]
+        me = self.client.user
         if me is None or message.author.bot or message.author.id == me.id:
             return None
         if message.guild is not None and me.id not in message.raw_mentions:
@@ -553,7 +563,7 @@ class CitebotMixin:
             if answer.found:
                 kwargs["view"] = answer_view(self.memory.put(answer.question or question, answer.answer),
                                              more=reply.has_more)
-            await target.send(reference=reference, mention_author=False, **kwargs)
+            await target.send(reference=reference, mention_author=False, **kwargs)  # type: ignore[arg-type]
         except UserError as exc:
             await self._reply_plain(message, render_notice(str(exc)))
         except Exception:
@@ -564,7 +574,7 @@ class CitebotMixin:
 
     def help_question_in(self, message: discord.Message) -> Optional[str]:
         """The text of a new top-level post in a help channel, or None (bots, replies, thread replies…)."""
-        me = self.user  # type: ignore[attr-defined]
+        me = self.client.user
         if me is None or message.guild is None or message.author.bot or message.author.id == me.id:
             return None
         if message.type is not discord.MessageType.default or message.reference is not None:
@@ -604,7 +614,7 @@ class CitebotMixin:
                 target, reference = await self._reply_place(message, question.split("\n", 1)[0])
             key = self.memory.put(question, answer.answer)
             await target.send(view=answer_view(key, more=reply.has_more, asker=str(message.author.id)),
-                              reference=reference, mention_author=False, **_send_kwargs(reply))
+                              reference=reference, mention_author=False, **_send_kwargs(reply))  # type: ignore[arg-type]
         except Exception:
             # Nobody asked us: a failure stays in the log, never becomes a message in the channel.
             log.exception("answering a help-channel question in %s failed", message.guild.id)
@@ -626,22 +636,23 @@ class CitebotMixin:
             log.warning("could not reply to message %s", message.id, exc_info=True)
 
 
-class CitebotClient(CitebotMixin, discord.Client):
-    """The bot as one gateway connection."""
-
-
-class ShardedCitebotClient(CitebotMixin, discord.AutoShardedClient):
-    """The bot over several shards (CITEBOT_DISCORD_SHARDS)."""
-
-
 def create_client(settings: Settings, service: CitebotService, **options: Any) -> discord.Client:
-    """The client these settings ask for (plain or auto-sharded), not yet connected."""
+    """The client these settings ask for (one gateway connection, or auto-sharded over
+    CITEBOT_DISCORD_SHARDS), with the bot wired in, not yet connected."""
+    intents = discord.Intents.default()  # mentions and DMs carry their content without privileges
+    # Reading new questions in help channels needs the privileged Message Content intent; it is
+    # asked for only when some channel is set to answer unasked (setting or an earlier /channel).
+    intents.message_content = service.channels.any_auto("discord")
+    options.setdefault("allowed_mentions", NO_PINGS)
     shards = shard_options(settings)
+    client: discord.Client
     if shards is None:
-        return CitebotClient(service, guild_id=settings.discord_guild_id, **options)
-    fetch = shards["shard_count"] is None and bool(settings.discord_gateway_url)
-    return ShardedCitebotClient(service, guild_id=settings.discord_guild_id, fetch_shard_count=fetch,
-                                **shards, **options)
+        client, fetch = discord.Client(intents=intents, **options), False
+    else:
+        fetch = shards["shard_count"] is None and bool(settings.discord_gateway_url)
+        client = discord.AutoShardedClient(intents=intents, **shards, **options)
+    CitebotBot(client, service, guild_id=settings.discord_guild_id, fetch_shard_count=fetch)
+    return client
 
 
 async def serve(settings: Settings, service: CitebotService) -> None:

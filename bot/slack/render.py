@@ -99,7 +99,7 @@ def linkable(url: str | None) -> bool:
 def link(url: str | None, label: str) -> str:
     """`<url|label>` for http(s) URLs; anything else is shown as escaped text, never as a link."""
     label = _fit_escaped(one_line(label), 300)
-    if not linkable(url):
+    if url is None or not linkable(url):
         return label
     safe = url.replace("&", "&amp;").replace("<", "%3C").replace(">", "%3E").replace("|", "%7C")
     safe = "".join(ch for ch in safe if not ch.isspace())
