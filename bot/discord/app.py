@@ -176,7 +176,7 @@ class AnswerButton(discord.ui.DynamicItem[discord.ui.Button],
 
     async def callback(self, interaction: discord.Interaction) -> None:
         """Hand the click to the bot that owns the service."""
-        bot = _BOTS.get(interaction.client)
+        bot = bot_of(interaction.client)
         if bot is not None:
             await bot.on_answer_button(interaction, self.action, self.key, asker=self.asker)
 
@@ -196,7 +196,7 @@ class SourcesPageButton(discord.ui.DynamicItem[discord.ui.Button], template=r"ci
 
     async def callback(self, interaction: discord.Interaction) -> None:
         """Show the requested page."""
-        bot = _BOTS.get(interaction.client)
+        bot = bot_of(interaction.client)
         if bot is not None:
             await bot.on_sources_page(interaction, self.page)
 
@@ -222,7 +222,14 @@ def sources_view(page: int, pages: int) -> Optional[discord.ui.View]:
 
 
 # Each running client's bot, for the buttons (discord.py hands them only the interaction's client).
-_BOTS: "weakref.WeakKeyDictionary[discord.Client, CitebotBot]" = weakref.WeakKeyDictionary()
+# Weak both ways: the client keeps its bot alive through the handlers it was given.
+_BOTS: "weakref.WeakKeyDictionary[discord.Client, weakref.ref[CitebotBot]]" = weakref.WeakKeyDictionary()
+
+
+def bot_of(client: discord.Client) -> "Optional[CitebotBot]":
+    """The citebot bot running on this client, if any."""
+    ref = _BOTS.get(client)
+    return ref() if ref is not None else None
 
 
 class CitebotBot:
@@ -244,7 +251,7 @@ class CitebotBot:
         client.setup_hook = self.setup_hook  # type: ignore[method-assign]
         client.event(self.on_ready)
         client.event(self.on_message)
-        _BOTS[client] = self
+        _BOTS[client] = weakref.ref(self)
 
     # --- startup ----------------------------------------------------------------------------
 
