@@ -26,9 +26,9 @@ import re
 import statistics
 import sys
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -254,12 +254,12 @@ def run(
     sample = rng.sample(qs_all, min(limit, len(qs_all))) if limit else qs_all
     # Out-of-corpus: fold k's index gets questions of the other fold's articles.
     ooc_qs = []
-    for k, eng in enumerate(folds):
+    for k in range(len(folds)):
         other = [q for q in qs_all if q.article in half[1 - k]]
         ooc_qs.append(rng.sample(other, min(ooc_limit, len(other))) if ooc_limit else other)
     # In-corpus questions against the fold indexes, for choosing a threshold per fold.
     in_qs = []
-    for k, eng in enumerate(folds):
+    for k in range(len(folds)):
         mine = [q for q in sample if q.article in half[k]]
         in_qs.append(mine[: max(1, ooc_limit)])
 

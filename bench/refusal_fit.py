@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime
 import json
 import math
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 

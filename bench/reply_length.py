@@ -32,9 +32,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Sequence
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -48,18 +49,25 @@ from index import DEFAULT_MIN_CONFIDENCE, Answer, Engine, make_embedder  # noqa:
 AUTO_FILE = ROOT / "bot" / "auto_confidence.json"
 RENDER_FILES = ("bot/__init__.py", "bot/render/__init__.py", "bot/render/common.py",
                 "bot/render/discord.py", "bot/render/slack.py", "bot/render/text.py")
+# Since issue 16 each platform's renderer lives in its own folder beside its app.
+RENDER_FILES_16 = ("bot/__init__.py", "bot/render/__init__.py", "bot/render/common.py", "bot/render/text.py",
+                   "bot/discord/__init__.py", "bot/discord/render.py", "bot/slack/__init__.py", "bot/slack/render.py")
 
 
 def renderers_at(commit: str, into: Path) -> tuple[ModuleType, ModuleType]:
     """The Discord and Slack render modules as they were at `commit`, importable beside today's."""
     pkg = into / "before_bot"
-    for f in RENDER_FILES:
+    split = subprocess.run(["git", "-C", str(ROOT), "cat-file", "-e", f"{commit}:bot/discord/render.py"],
+                           capture_output=True).returncode == 0
+    for f in RENDER_FILES_16 if split else RENDER_FILES:
         text = subprocess.run(["git", "-C", str(ROOT), "show", f"{commit}:{f}"], check=True,
                               capture_output=True, text=True).stdout
         dest = pkg / Path(f).relative_to("bot")
         dest.parent.mkdir(parents=True, exist_ok=True)
         dest.write_text(text, encoding="utf-8")
     sys.path.insert(0, str(into))
+    if split:
+        return importlib.import_module("before_bot.discord.render"), importlib.import_module("before_bot.slack.render")
     return importlib.import_module("before_bot.render.discord"), importlib.import_module("before_bot.render.slack")
 
 
@@ -94,7 +102,9 @@ def nothing_lost(answers: Sequence[Answer]) -> dict[str, int]:
     """Answers whose compact reply names the quote's article and whose passages hold the answer sentence."""
     import re
 
-    from bot.render import common, discord, slack
+    from bot.discord import render as discord
+    from bot.render import common
+    from bot.slack import render as slack
 
     def shown(text: str) -> str:  # what a reader sees: no escapes, bold marks or zero-width spaces
         return re.sub(r"\\(.)", r"\1", text.replace("**", "").replace("\u200b", ""))
@@ -189,8 +199,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         answers = [engine.ask(q.text) for q in qs]
         report["questions"] = len(qs)
         report["ask_seconds"] = round(time.perf_counter() - t0, 1)
-        from bot.render import discord as after_discord
-        from bot.render import slack as after_slack
+        from bot.discord import render as after_discord
+        from bot.slack import render as after_slack
 
         with tempfile.TemporaryDirectory() as tmp:
             before_discord, before_slack = renderers_at(args.before, Path(tmp))

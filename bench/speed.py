@@ -306,7 +306,7 @@ def serve(folder: Path, qfile: Path, warm: int) -> dict:
         compose.append((t3 - t2) * 1000)
         qvecs.append(qv)
         t0 = time.perf_counter()
-        got = reader.dense_search(qv, 50)
+        reader.dense_search(qv, 50)
         dense.append((time.perf_counter() - t0) * 1000)
         t0 = time.perf_counter()
         cur = reader.lexical_search(q, 50)

@@ -19,17 +19,27 @@ import logging
 import random
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Sequence
 
 ROOT = Path(__file__).resolve().parent.parent
 for p in (ROOT, ROOT / "bench"):
     if str(p) not in sys.path:
         sys.path.insert(0, str(p))
 
-from quality import (DEFAULT_DATA, OUT, Question, _key, abstained, answerable_metrics, ask_all,  # noqa: E402
-                     build_engine, load_squad, questions)
+from quality import (  # noqa: E402
+    DEFAULT_DATA,
+    OUT,
+    Question,
+    _key,
+    abstained,
+    answerable_metrics,
+    ask_all,
+    build_engine,
+    load_squad,
+    questions,
+)
 
 from index import DEFAULT_MIN_CONFIDENCE, STOPWORDS, make_embedder  # noqa: E402
 

@@ -58,13 +58,12 @@ def page_text(i: int, version: int = 0) -> tuple[str, list[str]]:
     return title, paras
 
 
-def serve(port_q: "multiprocessing.Queue[int]", pages: int) -> None:
+def serve(port_q: multiprocessing.Queue[int], pages: int) -> None:
     """The website: /p/<i>, /sitemap.xml, /robots.txt, and /_mode?validators=0|1&edited=N for the
     bench itself to switch passes (runs in a child process until killed)."""
     import hashlib
     from email.utils import formatdate
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
     from urllib.parse import parse_qs, urlsplit
 
     stamp = formatdate(time.time() - 86400, usegmt=True)

@@ -151,7 +151,7 @@ class ChannelStore:
                 self._conn.close()
 
 
-def channel_store(settings: "Settings", index_dir: Path) -> ChannelStore:
+def channel_store(settings: Settings, index_dir: Path) -> ChannelStore:
     """The store for these settings: CITEBOT_AUTO_CHANNELS / CITEBOT_CHANNEL_COLLECTIONS plus admins' choices."""
     return ChannelStore(Path(index_dir) / "channels.sqlite",
                         auto_channels=parse_channel_list(settings.auto_channels),

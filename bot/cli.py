@@ -8,8 +8,8 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from index import UserError
 
@@ -91,7 +91,7 @@ def _setup_logging(level: str) -> None:
     noisy = ("sentence_transformers", "transformers", "httpx", "urllib3", "filelock", "bm25s", "faiss",
              "slack_bolt", "slack_sdk", "discord", "aiohttp.access", "onnxruntime")
     quiet = logging.Filter()
-    quiet.filter = lambda r: r.levelno >= logging.WARNING or not r.name.startswith(noisy)  # type: ignore[method-assign]
+    quiet.filter = lambda record: record.levelno >= logging.WARNING or not record.name.startswith(noisy)  # type: ignore[method-assign]
     for handler in logging.getLogger().handlers:
         handler.addFilter(quiet)
 
@@ -411,7 +411,7 @@ def _adapters(app: App, args) -> list:
             if args.command == "discord":
                 raise UserError("set DISCORD_TOKEN (in the environment or .env) to run the Discord bot")
         else:
-            from .discord_app import serve as serve_discord
+            from .discord.app import serve as serve_discord
 
             coros.append(serve_discord(s, app.service))
     if args.command in ("run", "slack"):
@@ -420,7 +420,7 @@ def _adapters(app: App, args) -> list:
             if args.command == "slack":
                 raise UserError("set SLACK_BOT_TOKEN plus SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (--http)")
         else:
-            from .slack_app import serve as serve_slack
+            from .slack.app import serve as serve_slack
 
             if not http and s.slack_app_token is None:
                 http = True  # only a signing secret: HTTP mode is the one that can work

@@ -17,7 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from index import (
-    DEFAULT_COLLECTION, SUPPORTED_SUFFIXES, Answer, Document, Engine, IngestReport, SourceInfo, UserError,
+    DEFAULT_COLLECTION,
+    SUPPORTED_SUFFIXES,
+    Answer,
+    Document,
+    Engine,
+    IngestReport,
+    SourceInfo,
+    UserError,
     WebIngester,
 )
 

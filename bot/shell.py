@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 from pathlib import Path
-from typing import Callable, TextIO
+from typing import TextIO
 
 from index import Answer, UserError
 
@@ -124,7 +124,11 @@ def run_shell(service: CitebotService, *, stdin: TextIO, stdout: TextIO, prompt:
     """Read questions until EOF, /quit or Ctrl-C; answer each. Returns an exit code (130 after Ctrl-C)."""
     style = style or (TextStyle(ansi=True, colors=True) if color else PLAIN)
     asker = Asker(platform="shell", user="local")
-    write: Callable[[str], None] = lambda s: (stdout.write(s + "\n"), stdout.flush())
+
+    def write(s: str) -> None:
+        stdout.write(s + "\n")
+        stdout.flush()
+
     reader = _LineReader(stdin, stdout, prompt, history_file)
     last: Answer | None = None
     write(BANNER)

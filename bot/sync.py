@@ -8,8 +8,9 @@ import logging
 import re
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from index import Fetcher, FetchPolicy, IngestReport, SyncReport, UserError, WebIngester, load_sources
 

@@ -14,8 +14,16 @@ if TYPE_CHECKING:
     from .answer import DEFAULT_MIN_CONFIDENCE, AnswerComposer
     from .chunk import chunk as chunk_article
     from .chunk import sentences, strip_marks
-    from .embed import (BUNDLED_NAMES, Embedder, OnnxEmbedder, SentenceTransformerEmbedder, TokenEmbedder,
-                        WarmEmbedder, make_embedder, resolve_model)
+    from .embed import (
+        BUNDLED_NAMES,
+        Embedder,
+        OnnxEmbedder,
+        SentenceTransformerEmbedder,
+        TokenEmbedder,
+        WarmEmbedder,
+        make_embedder,
+        resolve_model,
+    )
     from .engine import Engine
     from .errors import AmbiguousSourceError, CitebotError, IndexBusyError, IndexMismatchError, LoadError, UserError
     from .lexical import STOPWORDS, tokenize
@@ -26,9 +34,20 @@ if TYPE_CHECKING:
     from .select import FittedModelError
     from .sources import Source, SourceKind, SyncReport, WebIngester, load_sources
     from .store import IndexReader, IndexWriter, SourceInfo
-    from .types import (DEFAULT_COLLECTION, Answer, Article, Citation, Document, Hit, IngestReport, Passage, Query,
-                        TokenVectors, display_source)
-    from .web import BlockedURL, FetchError, Fetcher, FetchPolicy
+    from .types import (
+        DEFAULT_COLLECTION,
+        Answer,
+        Article,
+        Citation,
+        Document,
+        Hit,
+        IngestReport,
+        Passage,
+        Query,
+        TokenVectors,
+        display_source,
+    )
+    from .web import BlockedURL, Fetcher, FetchError, FetchPolicy
 
 # Public name -> the module that defines it.
 _WHERE = {

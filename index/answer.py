@@ -4,14 +4,23 @@ from __future__ import annotations
 import logging
 import math
 import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
 from .embed import Embedder, TokenEmbedder
 from .lexical import STOPWORDS, tokenize
-from .select import SentenceFeatures, TreeScorer, alignment, evidence_row, hand_confidence, lexical_shape, linear_score, load_fitted
+from .select import (
+    SentenceFeatures,
+    TreeScorer,
+    alignment,
+    evidence_row,
+    hand_confidence,
+    lexical_shape,
+    linear_score,
+    load_fitted,
+)
 from .types import Answer, Citation, Hit, Query
 
 log = logging.getLogger(__name__)

@@ -4,9 +4,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -15,8 +15,8 @@ from .chunk import chunk
 from .embed import Embedder, WarmEmbedder, resolve_model
 from .errors import AmbiguousSourceError, LoadError
 from .load import DEFAULT_MAX_BYTES, file_digest, is_supported, load_bytes
-from .rerank import CrossEncoderReranker
 from .query import clean_question
+from .rerank import CrossEncoderReranker
 from .search import HybridSearcher
 from .spelling import correct_question, dictionary
 from .store import IndexReader, IndexWriter, SourceInfo, check_model

@@ -5,8 +5,9 @@ import functools
 import logging
 import math
 import re
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -66,7 +67,7 @@ class LexicalIndex:
         self._corrections: dict[str, str | None] = {}
 
     @classmethod
-    def build(cls, ids: Sequence[int], texts: Iterable[str]) -> "LexicalIndex":
+    def build(cls, ids: Sequence[int], texts: Iterable[str]) -> LexicalIndex:
         """Index passage texts (ids in the same order)."""
         import bm25s
 
@@ -86,7 +87,7 @@ class LexicalIndex:
             self._bm25.save(str(folder / "bm25"))
 
     @classmethod
-    def load(cls, folder: Path) -> "LexicalIndex":
+    def load(cls, folder: Path) -> LexicalIndex:
         """Read an index written by `save`."""
         import bm25s
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import date as _date
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from .errors import LoadError
 from .types import DEFAULT_COLLECTION, Article

@@ -5,7 +5,7 @@ built here instead of re-deriving what they need from the question text.
 """
 from __future__ import annotations
 
-from typing import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
 

@@ -13,14 +13,15 @@ from __future__ import annotations
 import json
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from .types import TokenVectors
 from .lexical import STOPWORDS
+from .types import TokenVectors
 
 log = logging.getLogger(__name__)
 

@@ -24,17 +24,18 @@ import sqlite3
 import threading
 import time
 import zlib
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path, PurePosixPath
-from typing import Any, Callable, Sequence
+from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 
 from .engine import Document, Engine, IngestReport
 from .errors import UserError
 from .types import DEFAULT_COLLECTION
-from .web import LISTING_TYPES, PDF_TYPES, FetchError, Fetcher, Response, check_url
+from .web import LISTING_TYPES, PDF_TYPES, Fetcher, FetchError, Response, check_url
 
 log = logging.getLogger(__name__)
 

@@ -17,9 +17,10 @@ import socket
 import threading
 import time
 import urllib.robotparser
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import urllib3
@@ -288,7 +289,7 @@ class Fetcher:
             except urllib3.exceptions.ConnectTimeoutError as exc:
                 raise FetchError(f"{_short(url)}: the server did not answer within "
                                  f"{self.policy.connect_timeout:g} s") from exc
-            except (urllib3.exceptions.ReadTimeoutError, TimeoutError, socket.timeout) as exc:
+            except (urllib3.exceptions.ReadTimeoutError, TimeoutError) as exc:
                 raise FetchError(f"{_short(url)}: the server did not answer within "
                                  f"{self.policy.read_timeout:g} s") from exc
             except urllib3.exceptions.SSLError as exc:
@@ -335,7 +336,7 @@ class Fetcher:
                 if time.monotonic() > deadline:
                     raise FetchError(f"{_short(url)}: the download took longer than {self.policy.total_timeout:g} s")
                 chunks.append(chunk)
-        except (urllib3.exceptions.ReadTimeoutError, TimeoutError, socket.timeout) as exc:
+        except (urllib3.exceptions.ReadTimeoutError, TimeoutError) as exc:
             raise FetchError(f"{_short(url)}: the server stopped sending for {self.policy.read_timeout:g} s") from exc
         except urllib3.exceptions.HTTPError as exc:
             raise FetchError(f"{_short(url)}: the download failed ({type(exc).__name__})") from exc
@@ -415,7 +416,7 @@ def check_url(url: str) -> str:
     if parts.username or parts.password:
         raise BlockedURL(f"{_short(url)}: addresses with a user name or password are not accepted")
     try:
-        parts.port
+        parts.port  # noqa: B018 (reading it validates the port)
     except ValueError as exc:
         raise FetchError(f"{_short(url)}: the port number is not valid") from exc
     return url

@@ -18,6 +18,33 @@ SHARED_CORPUS = SHARED / "corpus"
 SHARED_EVAL = SHARED / "eval"
 
 
+# Fixtures that load the real model (the sentence-transformers embedder, its ONNX export).
+MODEL_FIXTURES = frozenset({"embedder", "onnx_cache"})
+# Tests that are slow without those fixtures: every test of these files starts the citebot CLI
+# in a new process (torch and the model load there) ...
+SLOW_FILES = frozenset({"test_cli.py", "test_web_cli.py"})
+# ... and these load the model another way or wait on other processes for seconds.
+SLOW_TESTS = frozenset({
+    "test_export_is_cached_on_disk",  # exports the real model to ONNX
+    "test_cli_json_adds_closest_and_keeps_citations_empty",  # runs the CLI
+    "test_second_writer_is_refused_with_a_clear_message_or_waits",  # two writer processes, lock timeouts
+    "test_huge_file_is_refused_and_a_huge_unpunctuated_line_is_indexed",
+    "test_reader_never_sees_a_half_written_generation",
+})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The fast tier: a test is `unit` unless it needs the real model (a fixture above), is marked
+    `slow`, or is listed above. `bash scripts/test.sh -m unit` runs these in seconds; the plain command
+    runs everything (CI)."""
+    for item in items:
+        name = getattr(item, "originalname", None) or item.name
+        fixtures = set(getattr(item, "fixturenames", ()))
+        slow = (item.get_closest_marker("slow") is not None or bool(fixtures & MODEL_FIXTURES)
+                or item.path.name in SLOW_FILES or name in SLOW_TESTS)
+        item.add_marker(pytest.mark.slow if slow else pytest.mark.unit)
+
+
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No CITEBOT_/DISCORD_/SLACK_ setting leaks in from the developer's shell or .env."""

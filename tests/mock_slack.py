@@ -13,8 +13,9 @@ import asyncio
 import itertools
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from aiohttp import WSMsgType, web
 
@@ -108,7 +109,7 @@ class MockSlack:
 
     # --- lifecycle ------------------------------------------------------------------------
 
-    async def __aenter__(self) -> "MockSlack":
+    async def __aenter__(self) -> MockSlack:
         app = web.Application()
         app.router.add_post("/api/{method}", self._api)
         app.router.add_get("/api/{method}", self._api)  # slack_sdk sends users.info & co. as GET

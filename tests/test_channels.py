@@ -7,9 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from bot.channels import ChannelRule, ChannelStore, parse_channel_collections, parse_channel_list, parse_collection_names
+from bot.channels import (
+    ChannelRule,
+    ChannelStore,
+    parse_channel_collections,
+    parse_channel_list,
+    parse_collection_names,
+)
 from bot.config import Settings
-from bot.discord_app import check_limits
+from bot.discord.app import check_limits
 from bot.feedback import FeedbackStore
 from bot.service import AUTO_CONFIDENCE_FILE, Asker, CitebotService, is_question, load_auto_confidence
 from index.answer import DEFAULT_MIN_CONFIDENCE

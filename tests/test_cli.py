@@ -37,7 +37,6 @@ def test_ingest_then_ask_json_contract(tmp_path: Path) -> None:
     assert obj["question"] == "who founded 01.AI?" and obj["found"] is True
     assert isinstance(obj["answer"], str) and obj["answer"]
     assert 1 <= len(obj["citations"]) <= 3
-    texts = {}
     for i, c in enumerate(obj["citations"], 1):
         assert CITATION_KEYS <= set(c)
         assert c["n"] == i

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from bot.config import Settings
-from bot.discord_app import (
+from bot.discord.app import (
     ADMIN_ONLY,
     HIDDEN,
     MESSAGE_CONTENT_OFF,
@@ -31,9 +31,7 @@ from bot.discord_app import (
     shard_options,
     sources_view,
 )
-from bot.feedback import FeedbackStore
-from bot.render.common import NOT_FOUND, one_line
-from bot.render.discord import (
+from bot.discord.render import (
     CONTENT_LIMIT,
     DESCRIPTION_LIMIT,
     TITLE_LIMIT,
@@ -46,12 +44,13 @@ from bot.render.discord import (
     render_sources,
     sources_pages,
 )
+from bot.feedback import FeedbackStore
+from bot.render.common import NOT_FOUND, one_line
 from bot.service import APOLOGY, CitebotService
 from index.engine import Document, Engine
 from index.errors import UserError
 from index.store import SourceInfo
 from index.types import Answer, Citation
-
 from tests.fake_discord import (
     FORUM,
     MANAGE_GUILD,

@@ -77,7 +77,8 @@ def test_bot_never_touches_faiss_or_the_model() -> None:
 
 
 def test_service_knows_no_platform_sdk() -> None:
-    for name in ("service.py", "feedback.py", "render/common.py", "render/text.py", "shell.py"):
+    for name in ("service.py", "feedback.py", "render/common.py", "render/text.py", "discord/render.py", "slack/render.py",
+                 "discord/parse.py", "slack/parse.py", "shell.py"):
         mods = imports(ROOT / "bot" / name)
         assert not {m for m in mods if m.split(".")[0] in {"discord", "slack_bolt", "slack_sdk", "aiohttp"}}, name
 
@@ -138,3 +139,16 @@ def test_adapters_never_import_each_other() -> None:
                    if (m.startswith("bot.") and other in m) or m.split(".")[0] in other_sdks}
             assert not bad, f"{rel} (the {side} adapter) imports {bad}"
     assert seen == {"discord", "slack"}
+
+
+def test_platform_folders_never_import_each_other() -> None:
+    """bot/discord/ and bot/slack/ are siblings: each reaches the other only through bot.service."""
+    for me, other in (("discord", "slack"), ("slack", "discord")):
+        for f in (ROOT / "bot" / me).rglob("*.py"):
+            tree = ast.parse(f.read_text(), str(f))
+            for node in ast.walk(tree):
+                if isinstance(node, ast.ImportFrom):
+                    absolute = node.module or ""
+                    relative = ("." * node.level) + (node.module or "")
+                    assert not absolute.startswith(f"bot.{other}") and not relative.startswith(f"..{other}"), f
+                    assert not (node.level == 2 and node.module is None and other in {a.name for a in node.names}), f

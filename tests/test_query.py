@@ -1,8 +1,9 @@
 """One Query per question: the question reaches the model once, and both kinds of embedder work."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.render import discord as rd
-from bot.render import slack as rs
+from bot.discord import render as rd
 from bot.render.text import render_text
 from bot.service import Asker, CitebotService
+from bot.slack import render as rs
 from index.engine import Document, Engine
 from index.select import EVIDENCE, FEATURES, FittedModelError, TreeScorer, fitted_path, load_fitted
 from tests.conftest import EXAMPLES, SHARED_EVAL

@@ -21,11 +21,21 @@ import pytest
 from bot.config import Settings
 from bot.feedback import FeedbackStore
 from bot.render.common import NOT_FOUND
-from bot.render.slack import (ACTION_DOWN, ACTION_MORE, ACTION_UP, BUTTON_VALUE_LIMIT, SlackMessage, button_value,
-                              parse_button_value, plain_question, render_answer, render_more, render_notice,
-                              render_passages)
 from bot.service import APOLOGY, Asker, CitebotService
-from bot.slack_app import RecentKeys, serve
+from bot.slack.app import RecentKeys, serve
+from bot.slack.parse import parse_button_value, plain_question
+from bot.slack.render import (
+    ACTION_DOWN,
+    ACTION_MORE,
+    ACTION_UP,
+    BUTTON_VALUE_LIMIT,
+    SlackMessage,
+    button_value,
+    render_answer,
+    render_more,
+    render_notice,
+    render_passages,
+)
 from index.errors import UserError
 from index.types import Answer, Citation
 from tests.mock_slack import Call, MockSlack, block_errors
@@ -122,7 +132,7 @@ class HttpSlackApp:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
 
-    async def __aenter__(self) -> "HttpSlackApp":
+    async def __aenter__(self) -> HttpSlackApp:
         # No trailing slash on purpose: the app must add the one slack_sdk needs.
         settings = Settings(SLACK_BOT_TOKEN=self.slack.bot_token, SLACK_SIGNING_SECRET=SECRET,
                             SLACK_API_URL=self.slack.api_url.rstrip("/"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 import sqlite3
 
-from index.store import MIGRATIONS, FORMAT, migrate
+from index.store import FORMAT, MIGRATIONS, migrate
 from index.store.schema import M001_SCHEMA, create, read_info
 
 

@@ -10,7 +10,7 @@ import pytest
 from index.engine import Engine
 from index.errors import UserError
 from index.sources import SourceKind, WebIngester, load_sources, parse_sitemap, url_matches
-from index.web import BlockedURL, FetchError, Fetcher, FetchPolicy, is_public_address
+from index.web import BlockedURL, Fetcher, FetchError, FetchPolicy, is_public_address
 from tests.web_server import Route, Site, article_html, atom, rss, sitemapindex, urlset
 
 # The test server is on 127.0.0.1, so these tests allow private addresses unless a test is about them.

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from bot.discord_app import ADMIN_ONLY, INGEST_ONE_OF
-from bot.slack_app import INGEST_COMMAND, SLACK_ADMIN_ONLY
+from bot.discord.app import ADMIN_ONLY, INGEST_ONE_OF
+from bot.slack.app import INGEST_COMMAND, SLACK_ADMIN_ONLY
 from index.sources import WebIngester
 from index.web import Fetcher, FetchPolicy
 from tests.fake_discord import MANAGE_GUILD
@@ -69,7 +69,7 @@ def test_discord_ingest_url_is_admin_only_and_scoped_to_the_server(world, site: 
 class AdminAwareSlack(MockSlack):
     """The fake Slack also answers users.info (slack_sdk sends it as a GET): U1 is a member, UADMIN an admin."""
 
-    async def __aenter__(self) -> "AdminAwareSlack":
+    async def __aenter__(self) -> AdminAwareSlack:
         app = web.Application()
         app.router.add_get("/api/users.info", self._users_info)
         app.router.add_post("/api/{method}", self._api)

@@ -54,7 +54,7 @@ class Site:
         with self.lock:
             return [(h, s) for p, h, s in self.log if p == path]
 
-    def start(self) -> "Site":
+    def start(self) -> Site:
         site = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -104,7 +104,7 @@ class Site:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()  # quick shutdown
         return self
 
     def stop(self) -> None:

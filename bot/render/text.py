@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping, TextIO
+from typing import TextIO
 
 from index import Answer, Citation
 

@@ -6,8 +6,8 @@ import logging
 import shutil
 import sqlite3
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -291,7 +291,7 @@ class IndexWriter:
         finally:
             self._lock.release()
 
-    def __enter__(self) -> "IndexWriter":
+    def __enter__(self) -> IndexWriter:
         return self
 
     def __exit__(self, *exc: object) -> None:

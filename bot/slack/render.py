@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from index import Answer, Citation
 
-from .common import (
+from ..render.common import (
     ELLIPSIS,
     NOT_FOUND,
     SEP,
@@ -65,32 +65,6 @@ def escape(text: str) -> str:
     return _MASS.sub("@\u200b\\1", text)
 
 
-_ANGLE = re.compile(r"<([^<>]*)>")
-
-
-def plain_question(text: str, bot_user_id: str | None = None) -> str:
-    """A question as the user typed it, from Slack's escaped message/command text.
-
-    Slack sends `&lt;` for `<`, `<@U123>` for mentions and `<https://x|x>` for links; the bot's own
-    mention is dropped, other references become their readable label.
-    """
-
-    def label(m: re.Match[str]) -> str:
-        inner = m.group(1)
-        target, _, name = inner.partition("|")
-        if target.startswith("@"):
-            return "" if bot_user_id and target[1:] == bot_user_id else "@" + (name or target[1:])
-        if target.startswith("#"):
-            return "#" + (name or target[1:])
-        if target.startswith("!"):  # <!channel>, <!subteam^S1|@team>, <!date^…|fallback>
-            return name or "@" + target[1:].split("^")[0]
-        return name or target
-
-    text = _ANGLE.sub(label, text or "")
-    text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-    return " ".join(text.split())
-
-
 def mrkdwn(text: str) -> dict[str, Any]:
     """A mrkdwn text object that Slack will not auto-link or parse further."""
     return {"type": "mrkdwn", "text": text, "verbatim": True}
@@ -125,7 +99,7 @@ def linkable(url: str | None) -> bool:
 def link(url: str | None, label: str) -> str:
     """`<url|label>` for http(s) URLs; anything else is shown as escaped text, never as a link."""
     label = _fit_escaped(one_line(label), 300)
-    if not linkable(url):
+    if url is None or not linkable(url):
         return label
     safe = url.replace("&", "&amp;").replace("<", "%3C").replace(">", "%3E").replace("|", "%7C")
     safe = "".join(ch for ch in safe if not ch.isspace())
@@ -195,28 +169,6 @@ def button_value(question: str, answer: str | None = None, asker: str | None = N
             a = _cut(a, max(0, len(a) - (len(value) - BUTTON_VALUE_LIMIT) - 2)) if len(a) > 10 else ""
         else:
             q = q[: len(q) - (len(value) - BUTTON_VALUE_LIMIT) - 1]
-
-
-def button_asker(value: str) -> str | None:
-    """The asker named in a button's value (unasked answers only)."""
-    try:
-        data = json.loads(value or "{}")
-    except ValueError:
-        return None
-    u = data.get("u") if isinstance(data, dict) else None
-    return u if isinstance(u, str) and u else None
-
-
-def parse_button_value(value: str) -> tuple[str, str | None]:
-    """(question, answer) from a button made by `button_value`."""
-    try:
-        data = json.loads(value or "{}")
-    except ValueError:
-        return "", None
-    if not isinstance(data, dict):
-        return "", None
-    q, a = data.get("q"), data.get("a")
-    return (q if isinstance(q, str) else ""), (a if isinstance(a, str) and a else None)
 
 
 def _buttons(answer: Answer, question: str, asker: str | None = None) -> Block:

@@ -2,7 +2,7 @@
 new questions in help channels (text and forum), answer buttons.
 
 Thin by design: every question goes to `CitebotService` (which runs embedding and FAISS off the
-event loop) and every reply is rendered by `bot.render.discord`. Discord's rules shape the code:
+event loop) and every reply is rendered by `bot.discord.render`. Discord's rules shape the code:
 an interaction must be answered or deferred within 3 s, so handlers defer first and work after;
 nothing we send may ping, so every send carries `AllowedMentions.none()`.
 """
@@ -12,6 +12,7 @@ import asyncio
 import logging
 import re
 import secrets
+import weakref
 from collections import OrderedDict
 from typing import Any, Optional, Union
 
@@ -23,19 +24,20 @@ from discord.http import Route
 
 from index import UserError
 
-from .config import Settings
-from .render.common import ELLIPSIS
-from .render.discord import (
+from ..channels import parse_collection_names
+from ..config import Settings
+from ..render.common import ELLIPSIS
+from ..service import APOLOGY, Asker, CitebotService, is_question
+from .parse import strip_mention, unrender
+from .render import (
     DiscordReply,
     render_answer,
-    render_message,
     render_not_found,
+    render_notice,
     render_passages,
     render_sources,
     sources_pages,
 )
-from .channels import parse_collection_names
-from .service import APOLOGY, Asker, CitebotService, is_question
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +126,7 @@ class AnswerMemory:
 
     def __init__(self, size: int = 10_000) -> None:
         self.size = size
-        self._items: "OrderedDict[str, tuple[str, Optional[str]]]" = OrderedDict()
+        self._items: OrderedDict[str, tuple[str, Optional[str]]] = OrderedDict()
 
     def put(self, question: str, answer: Optional[str]) -> str:
         """Remember an answer; returns its key."""
@@ -137,14 +139,6 @@ class AnswerMemory:
     def get(self, key: str) -> Optional[tuple[str, Optional[str]]]:
         """(question, answer) for a key, if still remembered."""
         return self._items.get(key)
-
-
-_ESCAPED = re.compile(r"\\([^\w\s])")
-
-
-def _unrender(text: str) -> str:
-    """Undo our markdown escaping and mention neutralizing, to recover a question from an embed."""
-    return _ESCAPED.sub(r"\1", text.replace("\u200b", "")).replace("**", "")
 
 
 def _send_kwargs(reply: DiscordReply) -> dict[str, Any]:
@@ -176,15 +170,15 @@ class AnswerButton(discord.ui.DynamicItem[discord.ui.Button],
         self.action, self.key, self.asker = action, key, asker
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: "re.Match[str]", /) -> "AnswerButton":
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: "re.Match[str]", /) -> "AnswerButton":  # type: ignore[override]
         """Rebuild the button from a click."""
         return cls(match["action"], match["key"], match["asker"])
 
     async def callback(self, interaction: discord.Interaction) -> None:
         """Hand the click to the bot that owns the service."""
-        client = interaction.client
-        if isinstance(client, CitebotMixin):
-            await client.on_answer_button(interaction, self.action, self.key, asker=self.asker)
+        bot = bot_of(interaction.client)
+        if bot is not None:
+            await bot.on_answer_button(interaction, self.action, self.key, asker=self.asker)
 
 
 class SourcesPageButton(discord.ui.DynamicItem[discord.ui.Button], template=r"citebot:src:(?P<page>\d+)"):
@@ -196,15 +190,15 @@ class SourcesPageButton(discord.ui.DynamicItem[discord.ui.Button], template=r"ci
         self.page = page
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: "re.Match[str]", /) -> "SourcesPageButton":
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: "re.Match[str]", /) -> "SourcesPageButton":  # type: ignore[override]
         """Rebuild the button from a click."""
         return cls(int(match["page"]), item.label or "")
 
     async def callback(self, interaction: discord.Interaction) -> None:
         """Show the requested page."""
-        client = interaction.client
-        if isinstance(client, CitebotMixin):
-            await client.on_sources_page(interaction, self.page)
+        bot = bot_of(interaction.client)
+        if bot is not None:
+            await bot.on_sources_page(interaction, self.page)
 
 
 def answer_view(key: str, *, more: bool, asker: Optional[str] = None) -> discord.ui.View:
@@ -227,35 +221,48 @@ def sources_view(page: int, pages: int) -> Optional[discord.ui.View]:
     return view
 
 
-class CitebotMixin:
-    """The bot's behaviour, shared by the plain and the auto-sharded client."""
+# Each running client's bot, for the buttons (discord.py hands them only the interaction's client).
+# Weak both ways: the client keeps its bot alive through the handlers it was given.
+_BOTS: "weakref.WeakKeyDictionary[discord.Client, weakref.ref[CitebotBot]]" = weakref.WeakKeyDictionary()
 
-    def __init__(self, service: CitebotService, *, guild_id: Optional[int] = None,
-                 fetch_shard_count: bool = False, **options: Any) -> None:
-        intents = discord.Intents.default()  # mentions and DMs carry their content without privileges
-        # Reading new questions in help channels needs the privileged Message Content intent; it is
-        # asked for only when some channel is set to answer unasked (setting or an earlier /channel).
-        intents.message_content = service.channels.any_auto("discord")
-        options.setdefault("allowed_mentions", NO_PINGS)
-        super().__init__(intents=intents, **options)  # type: ignore[call-arg]
+
+def bot_of(client: discord.Client) -> "Optional[CitebotBot]":
+    """The citebot bot running on this client, if any."""
+    ref = _BOTS.get(client)
+    return ref() if ref is not None else None
+
+
+class CitebotBot:
+    """The bot's behaviour over one discord.py client, plain or auto-sharded (composition, not a mixin):
+    its slash commands on the client's command tree, its events and its buttons."""
+
+    def __init__(self, client: discord.Client, service: CitebotService, *, guild_id: Optional[int] = None,
+                 fetch_shard_count: bool = False) -> None:
+        self.client = client
         self.service = service
         self.guild_id = guild_id
         self.fetch_shard_count = fetch_shard_count
         self.memory = AnswerMemory()
-        self.tree = app_commands.CommandTree(self)  # type: ignore[arg-type]
+        self.tree: app_commands.CommandTree[discord.Client] = app_commands.CommandTree(client)
         self.tree.on_error = self.on_app_command_error  # type: ignore[method-assign]
         self._register_commands()
+        # discord.py's documented hooks: `setup_hook` is awaited once before connecting, `Client.event`
+        # installs each `on_*` handler by its name.
+        client.setup_hook = self.setup_hook  # type: ignore[method-assign]
+        client.event(self.on_ready)
+        client.event(self.on_message)
+        _BOTS[client] = weakref.ref(self)
 
     # --- startup ----------------------------------------------------------------------------
 
     async def setup_hook(self) -> None:
         """Route answer buttons by custom_id and sync slash commands (one server in development)."""
-        self.add_dynamic_items(AnswerButton, SourcesPageButton)  # type: ignore[attr-defined]
+        self.client.add_dynamic_items(AnswerButton, SourcesPageButton)
         if self.fetch_shard_count:
             # 'auto' normally also takes the gateway URL from /gateway/bot, which would bypass
             # DISCORD_GATEWAY_URL; asking for the count alone keeps the configured gateway.
-            count, _, _ = await self.http.get_bot_gateway()  # type: ignore[attr-defined]
-            self.shard_count = count
+            count, _, _ = await self.client.http.get_bot_gateway()
+            self.client.shard_count = count
         try:
             if self.guild_id:
                 guild = discord.Object(id=self.guild_id)
@@ -271,9 +278,9 @@ class CitebotMixin:
 
     async def on_ready(self) -> None:
         """Log once connected (never the token)."""
-        user = self.user  # type: ignore[attr-defined]
+        user = self.client.user
         log.info("Discord: logged in as %s (%s) in %d servers", user, getattr(user, "id", "?"),
-                 len(self.guilds))  # type: ignore[attr-defined]
+                 len(self.client.guilds))
 
     # --- slash commands ---------------------------------------------------------------------
 
@@ -292,7 +299,10 @@ class CitebotMixin:
             rows = await self.service.sources(self._asker(interaction))
             reply = render_sources(rows, 0)
             view = sources_view(0, sources_pages(rows))
-            await interaction.followup.send(ephemeral=True, **_send_kwargs(reply), **({"view": view} if view else {}))
+            kwargs = _send_kwargs(reply)
+            if view:
+                kwargs["view"] = view
+            await interaction.followup.send(ephemeral=True, **kwargs)
 
         @self.tree.command(name="ingest", description="Add a document (.txt, .md, .html, .pdf) or a web page to this server's articles.")
         @app_commands.describe(file="The document to add", url="A web page to add (https://...)")
@@ -305,7 +315,7 @@ class CitebotMixin:
             elif file is not None and not url:
                 await self.ingest_command(interaction, file)
             else:
-                await interaction.response.send_message(render_message(INGEST_ONE_OF), ephemeral=True,
+                await interaction.response.send_message(render_notice(INGEST_ONE_OF), ephemeral=True,
                                                         allowed_mentions=NO_PINGS)
 
         @self.tree.command(name="forget", description="Remove a document this server added.")
@@ -354,22 +364,22 @@ class CitebotMixin:
         text = (f"{where}: " + ("I answer new questions here when I'm confident" if rule.auto
                                 else "I answer only when asked (/ask or a mention)")
                 + "; articles from " + (", ".join(f"`{n}`" for n in rule.collections) if rule.collections else "every collection") + ".")
-        if rule.auto and not self.intents.message_content:  # type: ignore[attr-defined]
+        if rule.auto and not self.client.intents.message_content:
             text += "\n" + MESSAGE_CONTENT_OFF
-        await interaction.response.send_message(render_message(text), ephemeral=True, allowed_mentions=NO_PINGS)
+        await interaction.response.send_message(render_notice(text), ephemeral=True, allowed_mentions=NO_PINGS)
 
     async def ask_command(self, interaction: discord.Interaction, question: str, private: bool) -> None:
         """/ask: defer at once (3-second deadline), answer off the loop, then follow up."""
         try:
             question = self.service.check_question(question)
         except UserError as exc:
-            await interaction.response.send_message(render_message(str(exc)), ephemeral=True, allowed_mentions=NO_PINGS)
+            await interaction.response.send_message(render_notice(str(exc)), ephemeral=True, allowed_mentions=NO_PINGS)
             return
         await interaction.response.defer(ephemeral=private, thinking=True)
         try:
             answer = await self.service.ask(question, self._asker(interaction))
         except UserError as exc:
-            await self._say_privately(interaction, render_message(str(exc)), deferred_public=not private)
+            await self._say_privately(interaction, render_notice(str(exc)), deferred_public=not private)
             return
         except Exception:
             log.exception("/ask failed")
@@ -408,7 +418,7 @@ class CitebotMixin:
         limit = self.service.max_upload_bytes
         if file.size > limit:
             await interaction.response.send_message(
-                render_message(f"That file is {file.size / 1048576:.1f} MB; the limit is {limit / 1048576:.0f} MB."),
+                render_notice(f"That file is {file.size / 1048576:.1f} MB; the limit is {limit / 1048576:.0f} MB."),
                 ephemeral=True, allowed_mentions=NO_PINGS)
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -421,7 +431,7 @@ class CitebotMixin:
         else:
             verb = "Updated" if report.updated else "Added"
             text = f"{verb} `{file.filename}` ({report.passages} passages): questions in this server can now cite it."
-        await interaction.followup.send(render_message(text), ephemeral=True, allowed_mentions=NO_PINGS)
+        await interaction.followup.send(render_notice(text), ephemeral=True, allowed_mentions=NO_PINGS)
 
     async def ingest_url_command(self, interaction: discord.Interaction, url: str) -> None:
         """/ingest url: Manage Server only; the page is fetched (public addresses only) into this server's collection."""
@@ -437,7 +447,7 @@ class CitebotMixin:
         else:
             verb = "Updated" if report.updated else "Added"
             text = f"{verb} <{url}> ({report.passages} passages): questions in this server can now cite it."
-        await interaction.followup.send(render_message(text), ephemeral=True, allowed_mentions=NO_PINGS)
+        await interaction.followup.send(render_notice(text), ephemeral=True, allowed_mentions=NO_PINGS)
 
     async def forget_command(self, interaction: discord.Interaction, source: str) -> None:
         """/forget: Manage Server only; removes only this server's own uploads."""
@@ -450,15 +460,15 @@ class CitebotMixin:
             text = "Forgot " + ", ".join(f"`{s.rsplit('/', 1)[-1]}`" for s in removed) + "."
         else:
             text = f"This server has no uploaded document named `{source}` (see /sources)."
-        await interaction.followup.send(render_message(text), ephemeral=True, allowed_mentions=NO_PINGS)
+        await interaction.followup.send(render_notice(text), ephemeral=True, allowed_mentions=NO_PINGS)
 
     async def on_app_command_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
         """A user's mistake gets its reason; anything else is logged and gets the apology."""
         original = getattr(error, "original", error)
         if isinstance(original, UserError):
-            text = render_message(str(original))
+            text = render_notice(str(original))
         elif isinstance(error, app_commands.CheckFailure):
-            text = ADMIN_ONLY if isinstance(error, app_commands.MissingPermissions) else render_message(str(error))
+            text = ADMIN_ONLY if isinstance(error, app_commands.MissingPermissions) else render_notice(str(error))
         else:
             name = interaction.command.name if interaction.command else "?"
             log.error("/%s failed", name, exc_info=original)
@@ -484,7 +494,7 @@ class CitebotMixin:
         if embeds and embeds[0].title and not embeds[0].title.endswith(ELLIPSIS):
             description = embeds[0].description or ""
             first = description.split("\n", 1)[0].removeprefix("> ")
-            return _unrender(embeds[0].title), (_unrender(first) or None)
+            return unrender(embeds[0].title), (unrender(first) or None)
         return None
 
     async def on_answer_button(self, interaction: discord.Interaction, action: str, key: str,
@@ -515,7 +525,7 @@ class CitebotMixin:
                 await asyncio.to_thread(self.service.record_vote, question, vote, clicker, answer_text)
                 await interaction.followup.send(THANKS, ephemeral=True, allowed_mentions=NO_PINGS)
         except UserError as exc:
-            await self._reply_ephemeral(interaction, render_message(str(exc)))
+            await self._reply_ephemeral(interaction, render_notice(str(exc)))
         except Exception:
             log.exception("answer button %r failed", action)
             await self._reply_ephemeral(interaction, APOLOGY)
@@ -537,12 +547,12 @@ class CitebotMixin:
 
     def question_in(self, message: discord.Message) -> Optional[str]:
         """The question a message asks the bot, or None when it isn't addressed to the bot."""
-        me = self.user  # type: ignore[attr-defined]
+        me = self.client.user
         if me is None or message.author.bot or message.author.id == me.id:
             return None
         if message.guild is not None and me.id not in message.raw_mentions:
             return None  # @everyone / @here alone don't count as asking the bot
-        return re.sub(rf"<@!?{me.id}>", " ", message.content or "").strip()
+        return strip_mention(message.content, me.id)
 
     async def on_message(self, message: discord.Message) -> None:
         """Answer @mentions in a thread on the message (or in the thread asked in) and DMs as replies."""
@@ -560,9 +570,9 @@ class CitebotMixin:
             if answer.found:
                 kwargs["view"] = answer_view(self.memory.put(answer.question or question, answer.answer),
                                              more=reply.has_more)
-            await target.send(reference=reference, mention_author=False, **kwargs)
+            await target.send(reference=reference, mention_author=False, **kwargs)  # type: ignore[arg-type]
         except UserError as exc:
-            await self._reply_plain(message, render_message(str(exc)))
+            await self._reply_plain(message, render_notice(str(exc)))
         except Exception:
             log.exception("answering a message in %s failed", message.guild.id if message.guild else "a DM")
             await self._reply_plain(message, APOLOGY)
@@ -571,7 +581,7 @@ class CitebotMixin:
 
     def help_question_in(self, message: discord.Message) -> Optional[str]:
         """The text of a new top-level post in a help channel, or None (bots, replies, thread replies…)."""
-        me = self.user  # type: ignore[attr-defined]
+        me = self.client.user
         if me is None or message.guild is None or message.author.bot or message.author.id == me.id:
             return None
         if message.type is not discord.MessageType.default or message.reference is not None:
@@ -611,7 +621,7 @@ class CitebotMixin:
                 target, reference = await self._reply_place(message, question.split("\n", 1)[0])
             key = self.memory.put(question, answer.answer)
             await target.send(view=answer_view(key, more=reply.has_more, asker=str(message.author.id)),
-                              reference=reference, mention_author=False, **_send_kwargs(reply))
+                              reference=reference, mention_author=False, **_send_kwargs(reply))  # type: ignore[arg-type]
         except Exception:
             # Nobody asked us: a failure stays in the log, never becomes a message in the channel.
             log.exception("answering a help-channel question in %s failed", message.guild.id)
@@ -633,22 +643,23 @@ class CitebotMixin:
             log.warning("could not reply to message %s", message.id, exc_info=True)
 
 
-class CitebotClient(CitebotMixin, discord.Client):
-    """The bot as one gateway connection."""
-
-
-class ShardedCitebotClient(CitebotMixin, discord.AutoShardedClient):
-    """The bot over several shards (CITEBOT_DISCORD_SHARDS)."""
-
-
 def create_client(settings: Settings, service: CitebotService, **options: Any) -> discord.Client:
-    """The client these settings ask for (plain or auto-sharded), not yet connected."""
+    """The client these settings ask for (one gateway connection, or auto-sharded over
+    CITEBOT_DISCORD_SHARDS), with the bot wired in, not yet connected."""
+    intents = discord.Intents.default()  # mentions and DMs carry their content without privileges
+    # Reading new questions in help channels needs the privileged Message Content intent; it is
+    # asked for only when some channel is set to answer unasked (setting or an earlier /channel).
+    intents.message_content = service.channels.any_auto("discord")
+    options.setdefault("allowed_mentions", NO_PINGS)
     shards = shard_options(settings)
+    client: discord.Client
     if shards is None:
-        return CitebotClient(service, guild_id=settings.discord_guild_id, **options)
-    fetch = shards["shard_count"] is None and bool(settings.discord_gateway_url)
-    return ShardedCitebotClient(service, guild_id=settings.discord_guild_id, fetch_shard_count=fetch,
-                                **shards, **options)
+        client, fetch = discord.Client(intents=intents, **options), False
+    else:
+        fetch = shards["shard_count"] is None and bool(settings.discord_gateway_url)
+        client = discord.AutoShardedClient(intents=intents, **shards, **options)
+    CitebotBot(client, service, guild_id=settings.discord_guild_id, fetch_shard_count=fetch)
+    return client
 
 
 async def serve(settings: Settings, service: CitebotService) -> None:

@@ -9,12 +9,13 @@ mentions are neutralized; the adapter also sends everything with `AllowedMention
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 from index import DEFAULT_COLLECTION, Answer, Citation
 
-from .common import (
+from ..render.common import (
     ELLIPSIS,
     NOT_FOUND,
     SEP,
@@ -244,7 +245,7 @@ def render_closest(answer: Answer, *, snippet_chars: int = 300) -> str:
     return truncate("\n".join(parts), CONTENT_LIMIT)
 
 
-def render_message(text: str) -> str:
+def render_notice(text: str) -> str:
     """A plain reply (an error's reason, a notice) as safe message content."""
     return truncate(neutralize_mentions(text), CONTENT_LIMIT)
 

@@ -2,7 +2,7 @@
 in help channels, and answer buttons.
 
 A thin adapter: Slack's payloads become `service.ask(...)` calls, answers are rendered by
-`bot.render.slack`. Two transports share one `AsyncApp`: Socket Mode (a websocket Slack opens for
+`bot.slack.render`. Two transports share one `AsyncApp`: Socket Mode (a websocket Slack opens for
 us) and HTTP (`/slack/events` behind any number of stateless replicas, plus `GET /healthz`).
 
 Slack wants every request acknowledged within 3 seconds, so listeners `ack()` first and answer in a
@@ -12,37 +12,34 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from collections import OrderedDict
-from typing import Any, Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
 from aiohttp import web
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
-from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from index import UserError
-from index import Answer
+from index import Answer, UserError
 
-from .config import Settings
-from .render.slack import (
+from ..channels import parse_collection_names
+from ..config import Settings
+from ..service import APOLOGY, Asker, CitebotService
+from .parse import button_asker, channel_of, parse_button_value, plain_question, slack_link
+from .render import (
     ACTION_DOWN,
     ACTION_MORE,
     ACTION_UP,
     SlackMessage,
-    button_asker,
-    parse_button_value,
-    plain_question,
     render_answer,
     render_not_found,
     render_notice,
     render_passages,
 )
-from .channels import parse_collection_names
-from .service import APOLOGY, Asker, CitebotService
 
 log = logging.getLogger(__name__)
 
@@ -57,11 +54,6 @@ ADMIN_ONLY = "Sorry, only workspace admins and owners can change how citebot wor
 CHANNEL_USAGE = ("Usage: `/citebot-channel on` (answer new questions here), `/citebot-channel off`, "
                  "`/citebot-channel collections hr, uploads` (or `all`), `/citebot-channel` to see the settings.")
 HIDDEN = "Thanks for the feedback. I've removed my answer."
-
-
-def channel_of(channel: str | None) -> str | None:
-    """The channel a question counts as asked in: None for DMs (D…), whose rules never change."""
-    return channel if channel and not str(channel).startswith("D") else None
 
 
 class RecentKeys:
@@ -413,13 +405,6 @@ class SlackBot:
             log.exception("Slack question failed (user %s, team %s)", asker.user, asker.scope or "-")
             await reply_private(render_notice(APOLOGY))
         return None
-
-
-def slack_link(text: str) -> str:
-    """The URL of a command's text: Slack may send a link as <https://x|label> or <https://x>."""
-    text = (text or "").strip()
-    m = re.fullmatch(r"<([^|>]+)(?:\|[^>]*)?>", text)
-    return m.group(1).strip() if m else text
 
 
 def _action_asker(body: dict[str, Any]) -> Asker:
