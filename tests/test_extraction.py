@@ -354,8 +354,8 @@ def _citation(source: str, url: str | None) -> Citation:
 
 
 def test_chat_shows_a_file_name_never_the_server_path() -> None:
-    from bot.render.discord import citation_block
-    from bot.render.slack import citation_text
+    from bot.discord.render import citation_block
+    from bot.slack.render import citation_text
 
     c = _citation("/srv/citebot/private/articles/pier-notes.txt", None)
     assert c.display_source == "pier-notes.txt"
