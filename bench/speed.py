@@ -400,9 +400,10 @@ class ModelMeter:
         self._on = False
         self._wrapped: list[tuple[object, str]] = []
         emb.warm_up()
-        session = getattr(emb, "_session", None)
-        if session is not None:
-            self._wrap(session, "run", self._timed)
+        for name in ("_session", "_query_session"):
+            session = getattr(emb, name, None)
+            if session is not None:
+                self._wrap(session, "run", self._timed)
         for name in ("_cache", "_tok_cache"):
             lru = getattr(emb, name, None)
             if lru is not None:

@@ -7,7 +7,8 @@ Every lever is a variant of the ONNX session or of the composer; the variants ar
 round by round over the same real SQuAD questions (the ones `bench/speed.py` times), with the
 sentence/token caches emptied before every ask ("cold"), so machine noise spreads over all of
 them alike. Per lever: cold p50/p95 over all rounds, and whether every answer (quote, found,
-confidence, citations) is the same as the baseline's. `--profile` adds a cProfile of the cold
+confidence to 6 places, citations) is the same as the baseline's, and whether the quotes and
+citations are (confidence aside). `--profile` adds a cProfile of the cold
 asks of the baseline (top functions by own time). Prints a table and one JSON line.
 """
 from __future__ import annotations
@@ -96,6 +97,7 @@ def main() -> int:
     ap.add_argument("--questions", type=int, default=100)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--only", default="", help="comma-separated substrings: run only the levers whose name has one")
     args = ap.parse_args()
 
     from index.embed import make_embedder
@@ -110,11 +112,15 @@ def main() -> int:
     for q in warm:
         eng.ask(q)
     default_session, default_run = emb._session, emb._run
+    query_session = getattr(emb, "_query_session", None)
     n_sent, n_words = eng.composer.embed_sentences, eng.composer.embed_words
 
     def setup(sess=None, run=None, sentences=None, words=None):
         def apply():
+            # Both sessions: the lever applies to the query-time runs being timed.
             emb._session = sess or default_session
+            if query_session is not None:
+                emb._query_session = sess or default_session
             emb._run = run or default_run
             eng.composer.embed_sentences = sentences or n_sent
             eng.composer.embed_words = words or n_words
@@ -122,6 +128,7 @@ def main() -> int:
 
     levers = {
         "baseline (ENABLE_ALL, intra=cores, inter 1, no spin, arena)": setup(),
+        **({"shipped: query-time session with 1 intra-op thread": setup(query_session)} if query_session is not None else {}),
         "graph opt BASIC": setup(session(emb, level="basic")),
         "graph opt EXTENDED": setup(session(emb, level="extended")),
         "intra-op threads 1": setup(session(emb, intra=1)),
@@ -129,10 +136,15 @@ def main() -> int:
         "spinning on": setup(session(emb, spinning=True)),
         "arena off": setup(session(emb, arena=False)),
         "execution mode PARALLEL, inter 2": setup(session(emb, inter=2, parallel=True)),
+        "intra-op threads 1 + graph opt EXTENDED": setup(session(emb, intra=1, level="extended")),
+        "intra-op threads 1 + arena off": setup(session(emb, intra=1, arena=False)),
         "bucketed batches (split at 1.5x length)": setup(run=bucketed_run(emb)),
         f"pre-score: {n_sent - 1} sentences to the model": setup(sentences=n_sent - 1),
         f"pre-score: sentences cut at {n_words * 2 // 3} words": setup(words=n_words * 2 // 3),
     }
+    if args.only:
+        keep = [x.strip() for x in args.only.split(",") if x.strip()]
+        levers = {k: v for i, (k, v) in enumerate(levers.items()) if i == 0 or any(x in k for x in keep)}
     times: dict[str, list[float]] = {k: [] for k in levers}
     answers: dict[str, list[tuple]] = {k: [] for k in levers}
     for r in range(args.rounds):
@@ -148,12 +160,16 @@ def main() -> int:
                     answers[name].append(signature(a))
         print(f"round {r + 1}/{args.rounds} done", file=sys.stderr)
     setup()()
+    if query_session is not None:
+        emb._query_session = query_session
     base = next(iter(levers))
     rows = []
     for name in levers:
         same = sum(x == y for x, y in zip(answers[name], answers[base])) / len(qs)
+        quotes = sum(x[:2] + x[3:] == y[:2] + y[3:] for x, y in zip(answers[name], answers[base])) / len(qs)
         rows.append({"lever": name, "cold_p50_ms": float(np.percentile(times[name], 50)),
-                     "cold_p95_ms": float(np.percentile(times[name], 95)), "same_answers": same})
+                     "cold_p95_ms": float(np.percentile(times[name], 95)), "same_answers": same,
+                     "same_quotes_and_citations": quotes})
     prof = ""
     if args.profile:
         pr = cProfile.Profile()
@@ -168,9 +184,9 @@ def main() -> int:
         prof = s.getvalue()
         print(prof)
     print(f"\n{args.index.name}, {len(qs)} cold questions x {args.rounds} rounds, {os.cpu_count()} cores, {time.strftime('%Y-%m-%d %H:%M')}")
-    print(f"{'lever':58} {'cold p50':>9} {'cold p95':>9} {'same answers':>12}")
+    print(f"{'lever':58} {'cold p50':>9} {'cold p95':>9} {'same answers':>12} {'same quotes':>11}")
     for r in rows:
-        print(f"{r['lever']:58} {r['cold_p50_ms']:9.1f} {r['cold_p95_ms']:9.1f} {r['same_answers']:12.3f}")
+        print(f"{r['lever']:58} {r['cold_p50_ms']:9.1f} {r['cold_p95_ms']:9.1f} {r['same_answers']:12.3f} {r['same_quotes_and_citations']:11.3f}")
     print(json.dumps({"date": time.strftime("%Y-%m-%d"), "index": args.index.name, "questions": len(qs),
                       "rounds": args.rounds, "levers": rows}))
     return 0
