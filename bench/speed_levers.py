@@ -61,7 +61,7 @@ def bucketed_run(emb, ratio: float = 1.5):
     """emb._run that splits a batch where a text is `ratio`× longer than the batch's shortest."""
     base = emb._run
 
-    def run(texts, batch_size, *, tokens):
+    def run(texts, batch_size, *, tokens, query=False):
         encs = emb._tokenizer.encode_batch(list(texts))
         lens = [len(e.ids) for e in encs]
         order = np.argsort(lens, kind="stable")
@@ -75,7 +75,7 @@ def bucketed_run(emb, ratio: float = 1.5):
         out = np.empty((len(texts), emb.dim), dtype=np.float32)
         toks = [None] * len(texts)
         for g in groups:
-            v, t = base([texts[i] for i in g], batch_size, tokens=tokens)
+            v, t = base([texts[i] for i in g], batch_size, tokens=tokens, query=query)
             out[g] = v
             for j, i in enumerate(g):
                 if tokens:
