@@ -9,7 +9,10 @@ Everything is measured in this one run, on this machine:
   * retrieval quality of int8 vectors against torch fp32 vectors on the same SQuAD index
     (citation hit@5 of dense and hybrid search, answer hit of `Engine.ask`, and top-10 agreement);
   * end-to-end ingest (`Engine.ingest`: load, chunk, embed, write, BM25, publish) in passages/s;
-  * per size: index build time, warm `Engine.ask` latency p50/p95 (question → Answer, in
+  * per size, the headline: cold `Engine.ask` latency p50/p95 (first-time real questions, the
+    sentence/token caches emptied before each) beside warm (the same question again), the cache
+    hit rate and the model's share of each ask (bench/speed_levers.py compares ONNX settings);
+  * per size: index build time, `Engine.ask` latency p50/p95 with caches as they come (in
     process), dense and lexical latency, recall@10 of the dense index against exact search,
     RSS of a fresh serving process and bytes per passage (disk and RSS);
   * cold start of `citebot ask` and of the bot until ready (`citebot run` without chat tokens

@@ -422,8 +422,9 @@ class OnnxEmbedder:
         session = ort.InferenceSession(str(onnx_file), opts, providers=["CPUExecutionProvider"])
         # Query-time runs (the question and a few candidate sentences, a handful of short rows)
         # get their own single-threaded session: splitting such small matrices over threads
-        # costs more in hand-offs than it saves (bench/speed_levers.py: cold answers at 100k
-        # passages p50 10.9 -> 9.4 ms, identical answers). Ingest keeps the multi-threaded one.
+        # costs more in hand-offs than it saves, most on a busy box (bench/speed_levers.py, issue 18
+        # in bench/RESULTS.md: faster cold answers in 3 of 4 runs, never another answer). Ingest
+        # keeps the multi-threaded session.
         opts.intra_op_num_threads = 1
         query_session = ort.InferenceSession(str(onnx_file), opts, providers=["CPUExecutionProvider"])
         tok = Tokenizer.from_file(str(path / "tokenizer.json"))
