@@ -736,8 +736,11 @@ def main() -> int:
     print(f"\ncold start (median of 3): citebot ask {cold['ask_auto_s']:.2f} s (torch backend {cold['ask_torch_s']:.2f} s); "
           f"bot ready {cold['bot_ready_auto_s']:.2f} s (torch {cold['bot_ready_torch_s']:.2f} s)")
     if args.plot and rows:
-        plot(rows, args.plot)
-        print(f"plot: {args.plot}")
+        try:
+            plot(rows, args.plot)
+            print(f"plot: {args.plot}")
+        except ImportError:  # matplotlib is optional: the tables and the JSON line still come out
+            print("plot skipped: matplotlib is not installed")
     total = time.perf_counter() - t_start
     print(f"total {total:.0f} s")
     print(json.dumps({"date": time.strftime("%Y-%m-%d"), "cores": os.cpu_count(), "embedding": emb, "ingest": ingest,
