@@ -364,7 +364,8 @@ class OnnxEmbedder:
         self.cache_size = cache_size
         self._cache = _Lru(cache_size)
         self._tok_cache = _Lru(cache_size // 10)
-        self._session: Any = None  # an onnxruntime InferenceSession once loaded
+        self._session: Any = None  # an onnxruntime InferenceSession once loaded (ingest: all threads)
+        self._query_session: Any = None  # the question-time session (one thread: small batches)
         self._tokenizer: Any = None  # a tokenizers.Tokenizer once loaded
         self._torch: SentenceTransformerEmbedder | None = None
         self._dim: int | None = None
@@ -428,12 +429,19 @@ class OnnxEmbedder:
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.log_severity_level = 3  # errors only: ORT's graph-optimisation notes are not the user's concern
         session = ort.InferenceSession(str(onnx_file), opts, providers=["CPUExecutionProvider"])
+        # Query-time runs (the question and a few candidate sentences, a handful of short rows)
+        # get their own single-threaded session: splitting such small matrices over threads
+        # costs more in hand-offs than it saves, most on a busy box (bench/speed_levers.py, issue 18
+        # in bench/RESULTS.md: faster cold answers in 3 of 4 runs, never another answer). Ingest
+        # keeps the multi-threaded session.
+        opts.intra_op_num_threads = 1
+        query_session = ort.InferenceSession(str(onnx_file), opts, providers=["CPUExecutionProvider"])
         tok = Tokenizer.from_file(str(path / "tokenizer.json"))
         # tokenizer.json ships with truncation at 128 and fixed padding; sentence-transformers uses
         # max_seq_length (256 for MiniLM) and pads to the longest text of the batch.
         tok.enable_truncation(max_length=_max_seq_length(path))
         tok.no_padding()
-        self._tokenizer, self._session, self._dim = tok, session, dim
+        self._tokenizer, self._session, self._query_session, self._dim = tok, session, query_session, dim
         self._pad_id = tok.token_to_id("[PAD]") or 0
         log.info("embedding model %s loaded (%s)", self.name, self.backend_name)
 
@@ -459,7 +467,7 @@ class OnnxEmbedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         if self.cache_size and len(texts) <= 64:  # query time; ingest batches are deduplicated upstream
-            return np.vstack(self._cache.get_many(texts, lambda missing: self._encode(missing, batch_size)))
+            return np.vstack(self._cache.get_many(texts, lambda missing: self._encode(missing, batch_size, query=True)))
         return self._encode(texts, batch_size)
 
     def encode_tokens(self, texts: Sequence[str]) -> tuple[np.ndarray, list[TokenVectors]]:
@@ -469,14 +477,16 @@ class OnnxEmbedder:
             return self._torch.encode_tokens(texts)
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32), []
-        got = self._tok_cache.get_many(texts, lambda missing: list(zip(*self._run(missing, 32, tokens=True))))
+        got = self._tok_cache.get_many(texts, lambda missing: list(zip(*self._run(missing, 32, tokens=True, query=True))))
         return np.vstack([g[0] for g in got]), [g[1] for g in got]
 
-    def _encode(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
-        return self._run(texts, batch_size, tokens=False)[0]
+    def _encode(self, texts: Sequence[str], batch_size: int, *, query: bool = False) -> np.ndarray:
+        return self._run(texts, batch_size, tokens=False, query=query)[0]
 
-    def _run(self, texts: Sequence[str], batch_size: int, *, tokens: bool) -> tuple[np.ndarray, list[TokenVectors]]:
+    def _run(self, texts: Sequence[str], batch_size: int, *, tokens: bool,
+             query: bool = False) -> tuple[np.ndarray, list[TokenVectors]]:
         assert self._tokenizer is not None and self._session is not None
+        session = self._query_session if query and self._query_session is not None else self._session
         encs = self._tokenizer.encode_batch(list(texts))
         order = np.argsort([len(e.ids) for e in encs], kind="stable")
         out = np.empty((len(encs), self.dim), dtype=np.float32)
@@ -492,7 +502,7 @@ class OnnxEmbedder:
                 e = encs[i]
                 n = len(e.ids)
                 ids[j, :n], mask[j, :n], types[j, :n] = e.ids, 1, e.type_ids
-            res = self._session.run(wanted, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types})
+            res = session.run(wanted, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types})
             out[rows] = res[0]
             if tokens:
                 for j, i in enumerate(rows):

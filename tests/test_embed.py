@@ -94,6 +94,20 @@ def test_query_time_texts_are_cached_and_bounded(onnx_cache: Path, monkeypatch: 
     assert len(e._cache) == 3 and TEXTS[2] not in e._cache
 
 
+def test_question_time_session_gives_the_vectors_ingest_gives(onnx_cache: Path) -> None:
+    # Questions and candidate sentences run on a single-threaded session, ingest on the
+    # multi-threaded one: a sentence must get the same vector and token vectors either way, or
+    # answers would depend on which path embedded it.
+    e = OnnxEmbedder(cache_dir=onnx_cache)
+    e.warm_up()
+    assert e._query_session is not None and e._query_session is not e._session
+    ingest_vecs, ingest_toks = e._run(TEXTS, 32, tokens=True)
+    query_vecs, query_toks = e.encode_tokens(TEXTS)
+    assert np.allclose(ingest_vecs, query_vecs, atol=1e-5)
+    for a, b in zip(ingest_toks, query_toks):
+        assert a.pieces == b.pieces and np.allclose(a.vectors, b.vectors, atol=1e-4)
+
+
 def test_token_vectors_agree_between_backends(onnx_cache: Path, embedder) -> None:
     # The answer composer aligns question words with sentence words: both backends must give the
     # same word pieces, unit vectors that agree, and sentence vectors equal to plain `encode`.
