@@ -1,6 +1,11 @@
 """The engine's exception hierarchy."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # for the annotation only: no import of the store at run time
+    from .store.reader import SourceInfo
+
 
 class CitebotError(Exception):
     """Base class for every error citebot raises on purpose."""
@@ -25,6 +30,6 @@ class IndexBusyError(UserError):
 class AmbiguousSourceError(UserError):
     """A name given to `forget` matches several indexed articles; `matches` lists them."""
 
-    def __init__(self, name: str, matches: list) -> None:
+    def __init__(self, name: str, matches: list[SourceInfo]) -> None:
         self.name, self.matches = name, matches
         super().__init__(f"'{name}' matches {len(matches)} indexed articles; name one (its path or URL), or use --all")

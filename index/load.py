@@ -8,10 +8,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import date as _date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from .errors import LoadError
 from .types import DEFAULT_COLLECTION, Article
+
+if TYPE_CHECKING:
+    from trafilatura.settings import Document as _TrafilaturaDocument
 
 log = logging.getLogger(__name__)
 
@@ -266,15 +269,17 @@ def extract_html(html: str, *, name: str = "page.html") -> tuple[str | None, str
         raise LoadError(f"{name}: cannot read HTML, a package is missing ({exc}); reinstall citebot") from exc
     try:
         tree = _parse_html(html)
-        meta = _safely(_page_meta, tree, {}) if tree is not None else {}
-        opts = dict(with_metadata=True, include_comments=False, include_tables=True)
+        meta: dict[str, str] = _safely(_page_meta, tree, {}) if tree is not None else {}
+        opts: dict[str, Any] = dict(with_metadata=True, include_comments=False, include_tables=True)
         page = _without_teasers(tree) if tree is not None else None
-        doc = trafilatura.bare_extraction(page if page is not None else html, favor_precision=True, **opts)
+        doc = cast("_TrafilaturaDocument | None",  # a Document, not a dict: as_dict is never passed
+                   trafilatura.bare_extraction(page if page is not None else html, favor_precision=True, **opts))
         text = _render_body(doc.body) if doc is not None and doc.body is not None else ""
         full, full_text = None, ""
         if _suspiciously_short(text, tree):  # the second, fuller extraction only when it may matter
             page = _without_teasers(tree) if tree is not None else None  # trafilatura edits the tree
-            full = trafilatura.bare_extraction(page if page is not None else html, **dict(opts, with_metadata=False))
+            full = cast("_TrafilaturaDocument | None",
+                        trafilatura.bare_extraction(page if page is not None else html, **dict(opts, with_metadata=False)))
             full_text = _render_body(full.body) if full is not None and full.body is not None else ""
     except LoadError:
         raise
@@ -300,7 +305,10 @@ def extract_html(html: str, *, name: str = "page.html") -> tuple[str | None, str
     return title, text, date, url
 
 
-def _safely(step, tree, fallback):  # type: ignore[no-untyped-def]
+_T = TypeVar("_T")
+
+
+def _safely(step: Callable[[Any], _T], tree: Any, fallback: _T) -> _T:
     """Run an optional refinement of the extract; on hostile markup keep what we have instead."""
     try:
         return step(tree)
@@ -312,7 +320,7 @@ def _safely(step, tree, fallback):  # type: ignore[no-untyped-def]
 _SKIP_ANCESTORS = {"script", "style", "noscript", "nav", "footer", "aside", "form", "header", "button", "figcaption", "figure"}
 
 
-def _add_sibling_paragraphs(tree, text: str) -> str:
+def _add_sibling_paragraphs(tree: Any, text: str) -> str:
     """Paragraphs the extractor missed although they sit in the same kind of container as the
     article's own: a body split into several blocks with ads between them loses all but one.
 
@@ -322,7 +330,7 @@ def _add_sibling_paragraphs(tree, text: str) -> str:
     the nearest extracted paragraph before them, in page order.
     """
     flat = _squash(text)
-    paras: list[tuple[str, tuple, bool]] = []  # (text, container kind, already extracted)
+    paras: list[tuple[str, tuple[tuple[Any, str], ...], bool]] = []  # (text, container kind, already extracted)
     roots: list[object] = []  # each paragraph's third ancestor: the article's blocks share it
     for el in tree.iter("p"):
         ancestors = list(el.iterancestors())
@@ -334,7 +342,7 @@ def _add_sibling_paragraphs(tree, text: str) -> str:
         kind = tuple((a.tag, a.get("class") or "") for a in ancestors[:3])
         paras.append((t, kind, _squash(t)[:150] in flat))
         roots.append(ancestors[2] if len(ancestors) > 2 else None)
-    weight: dict[tuple, int] = {}
+    weight: dict[tuple[tuple[Any, str], ...], int] = {}
     found_roots = set()
     for (t, kind, found), root in zip(paras, roots):
         if found:
@@ -367,7 +375,7 @@ _INLINE = {"a", "em", "strong", "b", "i", "u", "span", "font", "small", "sup", "
            "mark", "q", "s", "time", "var", "del", "ins"}
 
 
-def _loose_runs(el) -> list[str]:
+def _loose_runs(el: Any) -> list[str]:
     """The paragraphs an element writes as loose text between <br>s (no <p>): its own text and
     inline children's, broken at each <br> and at block children."""
     runs: list[str] = []
@@ -390,7 +398,7 @@ def _loose_runs(el) -> list[str]:
     return runs
 
 
-def _add_loose_runs(tree, text: str) -> str:
+def _add_loose_runs(tree: Any, text: str) -> str:
     """Paragraphs written as loose text between <br>s that the extractor dropped although other
     paragraphs of the same element are in the extract (seen: a lead paragraph before the first
     <br>). Only sentence-like runs (40+ characters, ending a sentence) of an element with two or
@@ -436,7 +444,7 @@ def _add_loose_runs(tree, text: str) -> str:
 _EMBED = re.compile(r"\b(twitter-tweet|instagram-media|tiktok-embed|bluesky-embed|mastodon-embed)\b")
 
 
-def _add_embedded_posts(tree, text: str) -> str:
+def _add_embedded_posts(tree: Any, text: str) -> str:
     """Posts the article embeds (a tweet, an Instagram or TikTok post, written into the page as a
     <blockquote> for the widget) are what it quotes: the extractor drops them as widgets. Each one
     that sits between two paragraphs of the extract is added after the paragraph before it, its
@@ -482,7 +490,7 @@ def _add_embedded_posts(tree, text: str) -> str:
     return "\n\n".join(out)
 
 
-def _near(a, b) -> bool:
+def _near(a: Any, b: Any) -> bool:
     """Whether two elements are siblings or one wrapper apart."""
     pa, pb = a.getparent(), b.getparent()
     return pa is not None and pb is not None and (pa is pb or pa is pb.getparent() or pa.getparent() is pb)
@@ -491,7 +499,7 @@ def _near(a, b) -> bool:
 _SUBHEAD_CLASS = re.compile(r"sub-?head|(^|[-_ ])(heading|subtitle)([-_ ]|$)", re.I)
 
 
-def _add_lost_headings(tree, text: str) -> str:
+def _add_lost_headings(tree: Any, text: str) -> str:
     """Section headings between two paragraphs of the extract that the extractor dropped (a
     heading that is all link, one with layout <div>s inside, a <div class="subheadline">) open
     the paragraph after them again, as "## " headings: context for its passage, never a quote.
@@ -502,7 +510,7 @@ def _add_lost_headings(tree, text: str) -> str:
     blocks = text.split("\n\n")
     flat_blocks = [_squash(b) for b in blocks]
     before: dict[int, list[str]] = {}
-    pending: list[str] = []
+    pending: list[tuple[str, Any]] = []  # (heading, its element)
     anchor = None  # block index of the last extracted paragraph, in page order
     for el in tree.iter():
         tag = el.tag if isinstance(el.tag, str) else ""
@@ -544,7 +552,7 @@ def _squash(s: str) -> str:
     return re.sub(r"\W+", "", s).lower()
 
 
-def _without_teasers(tree):  # -> a pruned copy of the page, or None when nothing is pruned
+def _without_teasers(tree: Any) -> Any:  # -> a pruned copy of the page, or None when nothing is pruned
     """A copy of the page without the other posts listed inside the article: an <article> holding
     its own text and two or more <article>s side by side (related-post teasers) loses those."""
     import copy
@@ -555,7 +563,7 @@ def _without_teasers(tree):  # -> a pruned copy of the page, or None when nothin
     pruned = False
     for outer in page.iter("article"):
         inner = [a for a in outer.iter("article") if a is not outer]
-        by_parent: dict[object, list] = {}
+        by_parent: dict[object, list[Any]] = {}
         for a in inner:
             by_parent.setdefault(a.getparent(), []).append(a)
         for group in by_parent.values():
@@ -584,7 +592,7 @@ def _local_date(date: str | None, url: str | None) -> str | None:
     return in_url if gap == 1 else date
 
 
-def _suspiciously_short(text: str, tree) -> bool:  # tree: lxml element or None
+def _suspiciously_short(text: str, tree: Any) -> bool:  # tree: lxml element or None
     """Whether a precise extract may have lost the article: short, or a small part of the text
     the page's paragraphs hold (a lost article was 8% of it; kept ones are 13% and more)."""
     if len(text) < 500 or tree is None:
@@ -593,7 +601,7 @@ def _suspiciously_short(text: str, tree) -> bool:  # tree: lxml element or None
     return len(text) < 0.25 * in_paragraphs
 
 
-def _parse_html(html: str):  # -> lxml.html.HtmlElement | None
+def _parse_html(html: str) -> Any:  # -> lxml.html.HtmlElement | None
     import lxml.html
 
     try:
@@ -609,7 +617,7 @@ _TERMINAL = tuple(".!?:;\"”’)»")
 _LIST_MARK = re.compile(r"^\s*(?:[-*•+]\s|\d{1,3}[.)]\s|#{1,6}\s|>|\|)")
 
 
-def _render_body(body) -> str:  # body: lxml element of trafilatura's XML-ish tree
+def _render_body(body: Any) -> str:  # body: lxml element of trafilatura's XML-ish tree
     out: list[str] = []
     for el in body:
         tag = el.tag
@@ -642,11 +650,11 @@ def _render_body(body) -> str:  # body: lxml element of trafilatura's XML-ish tr
     return "\n\n".join(out)
 
 
-def _inline(el, *, join: bool) -> str:
+def _inline(el: Any, *, join: bool) -> str:
     """An element's text with <lb/> as a newline; `join` makes it one line."""
     parts: list[str] = []
 
-    def walk(e) -> None:
+    def walk(e: Any) -> None:
         # In HTML only <br> (trafilatura's <lb/>) ends a line; a newline in the source is a space.
         if e.tag == "lb":
             parts.append("\n")
@@ -735,7 +743,7 @@ _ARTICLE_TYPES = ("article", "newsarticle", "blogposting", "reportagenewsarticle
 _TITLE_SEPARATORS = re.compile(r"\s+[|\-–—·•»]+\s+")
 
 
-def _page_meta(tree) -> dict[str, str]:
+def _page_meta(tree: Any) -> dict[str, str]:
     """title, date, url and the site's names as the page itself declares them."""
     meta: dict[str, str] = {}
     props: dict[str, str] = {}
@@ -806,7 +814,7 @@ _SHARE_PARAMS = {  # share buttons carry the article's address in their query: (
 }
 
 
-def _page_address(tree, props: dict[str, str], article: dict | None) -> str | None:
+def _page_address(tree: Any, props: dict[str, str], article: dict[str, Any] | None) -> str | None:
     """The article's own public address, from what the page declares, most explicit first.
 
     1. `<link rel=canonical>`, `og:url`, the article's JSON-LD `url` / `mainEntityOfPage` / `@id`
@@ -884,7 +892,7 @@ def _page_address(tree, props: dict[str, str], article: dict | None) -> str | No
 
 
 def _absolute(u: str | None) -> bool:
-    return bool(u) and u.strip().lower().startswith(("http://", "https://"))
+    return u is not None and u.strip().lower().startswith(("http://", "https://"))  # "" starts with neither
 
 
 def _same_path(a: str, b: str) -> bool:
@@ -900,10 +908,10 @@ def _site(url: str) -> str:
     return ".".join(parts[-2:]) if len(parts) >= 2 else host
 
 
-def _json_ld(tree) -> list[dict]:
+def _json_ld(tree: Any) -> list[dict[str, Any]]:
     import json
 
-    out: list[dict] = []
+    out: list[dict[str, Any]] = []
 
     def walk(o: object) -> None:
         if isinstance(o, dict):
@@ -925,7 +933,7 @@ def _json_ld(tree) -> list[dict]:
     return out
 
 
-def _ld_type(o: dict) -> str:
+def _ld_type(o: dict[str, Any]) -> str:
     t = o.get("@type")
     if isinstance(t, list):
         t = next((x for x in t if isinstance(x, str) and x.lower() in _ARTICLE_TYPES), t[0] if t else "")

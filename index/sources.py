@@ -32,9 +32,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 
-from .engine import Document, Engine, IngestReport
+from .engine import Engine
 from .errors import UserError
-from .types import DEFAULT_COLLECTION
+from .types import DEFAULT_COLLECTION, Document, IngestReport
 from .web import LISTING_TYPES, PDF_TYPES, Fetcher, FetchError, Response, check_url
 
 log = logging.getLogger(__name__)
@@ -131,7 +131,7 @@ def load_sources(path: Path) -> list[Source]:
     try:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
+        import tomli as tomllib  # type: ignore[no-redef, unused-ignore]  # no-redef only when mypy targets 3.11+
 
     path = Path(path)
     try:
