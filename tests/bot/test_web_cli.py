@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_cli import run
+from tests.bot.test_cli import run
 from tests.web_server import Route, Site, article_html, rss, urlset
 
 ALLOW = {"CITEBOT_ALLOW_PRIVATE_URLS": "1", "CITEBOT_CRAWL_DELAY": "0"}

@@ -12,8 +12,8 @@ import pytest
 
 from index.store import IndexReader, IndexWriter
 from index.types import Article, Passage
+from tests.conftest import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 DIM = 32
 MODEL = "fake-model"
 
@@ -221,10 +221,10 @@ def test_format_2_index_reads_passages_from_articles_and_upgrades(tmp_path: Path
 WRITER = textwrap.dedent(
     """
     import sys, numpy as np
-    sys.path.insert(0, sys.argv[1]); sys.path.insert(0, sys.argv[2])
-    from test_store import article, clustered, DIM, MODEL
+    sys.path.insert(0, sys.argv[1])
+    from tests.index.test_store import article, clustered, DIM, MODEL
     from index.store import IndexWriter
-    root, start, count, crash = sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), sys.argv[6] == "crash"
+    root, start, count, crash = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5] == "crash"
     for i in range(start, start + count):
         with IndexWriter(root, model=MODEL, dim=DIM, lock_timeout=10) as w:
             art, ps = article(i, "a", 10)
@@ -238,7 +238,7 @@ WRITER = textwrap.dedent(
 
 def run_writer(root: Path, start: int, count: int, crash: bool = False) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-c", WRITER, str(ROOT), str(Path(__file__).parent), str(root), str(start), str(count),
+        [sys.executable, "-c", WRITER, str(ROOT), str(root), str(start), str(count),
          "crash" if crash else "ok"],
     )
 

@@ -17,8 +17,8 @@ from bot.service import Asker, CitebotService
 from bot.slack import render as rs
 from index.engine import Document, Engine
 from index.select import EVIDENCE, FEATURES, FittedModelError, TreeScorer, fitted_path, load_fitted
+from tests.bot.test_cli import CITATION_KEYS, run
 from tests.conftest import EXAMPLES, SHARED_EVAL
-from tests.test_cli import CITATION_KEYS, run
 
 # --- the data file ------------------------------------------------------------------------------
 

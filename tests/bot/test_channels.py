@@ -144,7 +144,7 @@ def test_another_replica_sees_an_admins_change_after_its_refresh(tmp_path: Path,
 
 
 def test_citebot_feedback_lists_unanswered_help_channel_questions(tmp_path: Path) -> None:
-    from tests.test_cli import run
+    from tests.bot.test_cli import run
 
     store = FeedbackStore(tmp_path / "feedback.sqlite")
     store.record(platform="discord", scope="9", user="1", question="Who is the mayor?", answer="A guess.", vote=0, auto=True)

@@ -18,9 +18,9 @@ from index.engine import Engine
 from index.errors import AmbiguousSourceError, LoadError
 from index.load import html_to_article, join_wrapped, load_bytes
 from index.types import Citation
+from tests.bot.test_cli import run
 from tests.conftest import ROOT, SHARED
 from tests.helpers import HashEmbedder
-from tests.test_cli import run
 
 WEBPAGES = SHARED / "webpages"
 

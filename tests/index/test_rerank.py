@@ -84,7 +84,7 @@ def test_unloadable_reranker_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_cli_uses_the_configured_reranker(tiny_cross_encoder: Path, examples_index: Path, tmp_path: Path) -> None:
-    from tests.test_cli import run
+    from tests.bot.test_cli import run
 
     env = {"CITEBOT_RERANK_MODEL": str(tiny_cross_encoder), "CITEBOT_RERANK_DEPTH": "5"}
     r = run("ask", "--index", str(examples_index), "--json", "who founded 01.AI?", env=env)

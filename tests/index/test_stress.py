@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 
 from bot.service import Asker
+from tests.bot.discord.test_discord import TOKEN, World, is_callback, is_followup, world  # noqa: F401  (module fixture)
+from tests.bot.slack.test_slack import HttpSlackApp
 from tests.conftest import ROOT
 from tests.fake_discord import user_payload
 from tests.mock_slack import MockSlack
-from tests.test_discord import TOKEN, World, is_callback, is_followup, world  # noqa: F401  (module fixture)
-from tests.test_slack import HttpSlackApp
 
 pytestmark = pytest.mark.timeout(240)
 
