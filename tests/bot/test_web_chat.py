@@ -7,7 +7,6 @@ import urllib.parse
 from typing import Any
 
 import pytest
-from aiohttp import web
 
 from bot.discord.app import ADMIN_ONLY, INGEST_ONE_OF
 from bot.slack.app import INGEST_COMMAND, SLACK_ADMIN_ONLY
@@ -66,34 +65,13 @@ def test_discord_ingest_url_is_admin_only_and_scoped_to_the_server(world, site: 
     assert "Fenwright" not in str(in_a.payload.get("content")) + str(in_a.payload.get("embeds"))
 
 
-class AdminAwareSlack(MockSlack):
-    """The fake Slack also answers users.info (slack_sdk sends it as a GET): U1 is a member, UADMIN an admin."""
-
-    async def __aenter__(self) -> AdminAwareSlack:
-        app = web.Application()
-        app.router.add_get("/api/users.info", self._users_info)
-        app.router.add_post("/api/{method}", self._api)
-        app.router.add_post("/response/{key}", self._response_url)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        return self
-
-    async def _users_info(self, request: web.Request) -> web.Response:
-        user = request.query.get("user", "")
-        if request.headers.get("Authorization") != f"Bearer {self.bot_token}":
-            return web.json_response({"ok": False, "error": "invalid_auth"})
-        return web.json_response({"ok": True, "user": {"id": user, "is_admin": user == "UADMIN", "is_owner": False}})
-
-
 def test_slack_citebot_ingest_is_admin_only(service, site: Site) -> None:
     url = site.base + "/clock"
     use(service, ALLOW)
 
     async def scenario() -> None:
-        async with AdminAwareSlack() as slack, HttpSlackApp(service, slack) as app:
+        async with MockSlack() as slack, HttpSlackApp(service, slack) as app:
+            slack.admins["UADMIN"] = True  # users.info: U1 is a plain member, UADMIN a workspace admin
             async def command(text: str, key: str, user: str) -> tuple[int, str, float]:
                 payload = dict(command_payload(text, slack.response_url(key), user=user), command=INGEST_COMMAND)
                 return await app.post(urllib.parse.urlencode(payload), "application/x-www-form-urlencoded")
