@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Any
 from index import DEFAULT_COLLECTION, Answer, Citation
 
 from ..render.common import (
+    CLOSEST_LABEL,
     ELLIPSIS,
+    NO_ANSWER_SENTENCE,
     NOT_FOUND,
     SEP,
     answer_with_highlights,
@@ -229,8 +231,6 @@ def render_not_found(answer: Answer) -> str:
     return truncate(text, CONTENT_LIMIT)
 
 
-NO_ANSWER_SENTENCE = "I couldn't find a sentence that answers that."
-CLOSEST_LABEL = "Closest passages (not an answer):"
 
 
 def render_closest(answer: Answer, *, snippet_chars: int = 300) -> str:

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from index import Answer, Citation
 
 NOT_FOUND = "I couldn't find that in the indexed articles."
+# Passages matched but no sentence answers: said plainly, the passages shown as not an answer.
+NO_ANSWER_SENTENCE = "I couldn't find a sentence that answers that."
+CLOSEST_LABEL = "Closest passages (not an answer):"
 ELLIPSIS = "…"
 
 _MASS = re.compile(r"@(everyone|here)\b", re.I)

@@ -8,7 +8,16 @@ from typing import TextIO
 
 from index import Answer, Citation
 
-from .common import ELLIPSIS, NOT_FOUND, answer_with_highlights, citation_heading, one_line, snippet_parts
+from .common import (
+    CLOSEST_LABEL,
+    ELLIPSIS,
+    NO_ANSWER_SENTENCE,
+    NOT_FOUND,
+    answer_with_highlights,
+    citation_heading,
+    one_line,
+    snippet_parts,
+)
 
 
 @dataclass(frozen=True)
@@ -86,8 +95,6 @@ def render_citation(c: Citation, *, snippet_chars: int = 600, style: TextStyle =
     return [style.heading(citation_heading(c)), f"    {style.link(c.url or c.source)}", f"    \"{quote}\"", ""]
 
 
-NO_ANSWER_SENTENCE = "I couldn't find a sentence that answers that."
-CLOSEST_LABEL = "Closest passages (not an answer):"
 
 
 def render_closest(answer: Answer, *, snippet_chars: int = 300, style: TextStyle = PLAIN) -> str:

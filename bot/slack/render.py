@@ -16,7 +16,9 @@ from urllib.parse import urlsplit
 from index import Answer, Citation
 
 from ..render.common import (
+    CLOSEST_LABEL,
     ELLIPSIS,
+    NO_ANSWER_SENTENCE,
     NOT_FOUND,
     SEP,
     answer_with_highlights,
@@ -261,8 +263,6 @@ def render_not_found(answer: Answer) -> SlackMessage:
     return render_notice(text)
 
 
-NO_ANSWER_SENTENCE = "I couldn't find a sentence that answers that."
-CLOSEST_LABEL = "Closest passages (not an answer):"
 
 
 def render_closest(answer: Answer, *, snippet_chars: int = 300) -> SlackMessage:
