@@ -110,7 +110,7 @@ class App:
     def engine(self):
         """The engine over the configured index and model."""
         if self._engine is None:
-            from index import CrossEncoderReranker, Engine, make_embedder
+            from index import CrossEncoderReranker, Engine, SentenceReader, make_embedder
 
             from .progress import StepBar
 
@@ -123,6 +123,7 @@ class App:
                 min_confidence=s.min_confidence,
                 max_file_bytes=int(s.max_file_mb * 1024 * 1024),
                 reranker=CrossEncoderReranker(s.rerank_model, depth=s.rerank_depth) if s.rerank_model else None,
+                sentence_reader=SentenceReader() if s.reader else None,
             )
         return self._engine
 

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from .lexical import STOPWORDS, tokenize
     from .load import SUPPORTED_SUFFIXES, load_bytes
     from .query import build_query, clean_question
+    from .reader import ReaderModelError, SentenceReader
     from .rerank import CrossEncoderReranker
     from .search import HybridSearcher
     from .select import FittedModelError
@@ -61,7 +62,7 @@ _WHERE = {
     # the engine and its stages
     "Engine": "engine", "AnswerComposer": "answer", "DEFAULT_MIN_CONFIDENCE": "answer",
     "HybridSearcher": "search", "build_query": "query", "clean_question": "query",
-    "CrossEncoderReranker": "rerank", "IndexReader": "store", "IndexWriter": "store",
+    "CrossEncoderReranker": "rerank", "SentenceReader": "reader", "ReaderModelError": "reader", "IndexReader": "store", "IndexWriter": "store",
     "chunk_article": "chunk", "sentences": "chunk", "strip_marks": "chunk", "load_bytes": "load", "tokenize": "lexical", "STOPWORDS": "lexical", "SUPPORTED_SUFFIXES": "load",
     # embedders
     "Embedder": "embed", "TokenEmbedder": "embed", "WarmEmbedder": "embed", "make_embedder": "embed",
@@ -78,7 +79,7 @@ __all__ = [
     "AmbiguousSourceError", "Answer", "AnswerComposer", "Article", "BUNDLED_NAMES", "BlockedURL", "Citation", "CitebotError",
     "CrossEncoderReranker", "DEFAULT_COLLECTION", "DEFAULT_MIN_CONFIDENCE", "Document", "Embedder", "Engine",
     "FetchError", "FetchPolicy", "Fetcher", "FittedModelError", "Hit", "HybridSearcher", "IndexBusyError",
-    "IndexMismatchError", "IndexReader", "IndexWriter", "IngestReport", "LoadError", "OnnxEmbedder", "Passage",
+    "IndexMismatchError", "IndexReader", "IndexWriter", "IngestReport", "LoadError", "OnnxEmbedder", "Passage", "ReaderModelError", "SentenceReader",
     "Query", "STOPWORDS", "SUPPORTED_SUFFIXES", "SentenceTransformerEmbedder", "Source", "SourceInfo",
     "SourceKind", "SyncReport", "TokenEmbedder", "TokenVectors", "UserError", "WarmEmbedder", "WebIngester",
     "build_query", "chunk_article", "clean_question", "display_source", "load_bytes", "load_sources", "make_embedder", "resolve_model", "sentences", "strip_marks",

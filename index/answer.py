@@ -11,7 +11,11 @@ import numpy as np
 
 from .embed import Embedder, TokenEmbedder
 from .lexical import STOPWORDS, tokenize
+from . import select
+from .reader import SentenceReader
 from .select import (
+    FittedModelError,
+    ReaderConfidence,
     SentenceFeatures,
     TreeScorer,
     alignment,
@@ -20,6 +24,7 @@ from .select import (
     lexical_shape,
     linear_score,
     load_fitted,
+    reader_evidence,
 )
 from .types import Answer, Citation, Hit, Query
 
@@ -58,6 +63,7 @@ class _Candidate:
     feat: SentenceFeatures
     score: float = 0.0
     row: list[float] | None = None  # the scorer's input, kept for bench/train_selector.py
+    logit: float | None = None  # the reader's score, when the reader read this sentence
 
     # The confidence reads these four of the features.
     coverage = property(lambda self: self.feat.coverage)  # weighted share of the question's terms (and title)
@@ -155,15 +161,34 @@ class AnswerComposer:
         idf: Callable[[Sequence[str]], Mapping[str, float]] | None = None,
         scorer: TreeScorer | None | bool = True,
         standalone: bool = True,
+        reader: SentenceReader | None = None,
+        reader_sentences: int | None = None,
     ) -> None:
-        if citations < 1 or candidates < 1 or embed_sentences < 1 or embed_words < 1:
-            raise ValueError("citations, candidates, embed_sentences and embed_words must be at least 1")
+        if citations < 1 or candidates < 1 or embed_sentences < 1 or embed_words < 1 or (reader_sentences or 1) < 1:
+            raise ValueError("citations, candidates, embed_sentences, embed_words and reader_sentences must be at least 1")
         self.embedder = embedder
         self.citations = citations
         self.candidates = candidates
         self.embed_sentences = embed_sentences
         self.embed_words = embed_words
-        self.min_confidence = DEFAULT_MIN_CONFIDENCE if min_confidence is None else min_confidence
+        # The reader (index/reader.py), when given, reads the question against the likeliest
+        # `reader_sentences` sentences and its score chooses the quote and makes the confidence
+        # (calibrated by bench/fit_reader.py; without that section of fitted.json, its raw score).
+        self.reader = reader
+        self.reader_confidence: ReaderConfidence | None = _FITTED.reader if _FITTED is not None and reader is not None else None
+        if self.reader_confidence is not None and reader is not None and reader.declared_sha256() != self.reader_confidence.reader_sha256:
+            if not select.REFITTING:
+                raise FittedModelError("the reader's confidence in fitted.json was fitted for another reader.onnx; "
+                                       "rerun bench/fit_reader.py --write")
+            self.reader_confidence = None
+        # As many sentences as the confidence was fitted for (it reads the margin over the runner-up).
+        self.reader_sentences = reader_sentences or (self.reader_confidence.sentences if self.reader_confidence else 8)
+        if min_confidence is not None:
+            self.min_confidence = min_confidence
+        elif reader is not None:
+            self.min_confidence = self.reader_confidence.threshold if self.reader_confidence is not None else 0.5
+        else:
+            self.min_confidence = DEFAULT_MIN_CONFIDENCE
         self.idf = idf
         # True: the fitted trees when present; False/None: the hand-set linear score; or a given scorer.
         self.scorer = (_FITTED.scorer if _FITTED else None) if scorer is True else (scorer or None)
@@ -191,7 +216,7 @@ class AnswerComposer:
             if lead < best.start:  # quote the sentence it leans on too; bold words shift with it
                 best.text, shift, best.start = best.hit.text[lead - best.hit.start: best.end - best.hit.start], best.start - lead, lead
                 bold = tuple((a + shift, b + shift) for a, b in bold)
-        cites = self._citations(best, hits)
+        cites = self._citations(best, hits, cands)
         return Answer(
             question=question,
             found=True,
@@ -273,8 +298,15 @@ class AnswerComposer:
                 cands.append(_Candidate(rank, h, s, e, text, feat))
         if not cands:
             return []
-        # Only the lexically likeliest few sentences are embedded: the bot answers in milliseconds.
-        prior = sorted(cands, key=lambda c: -(c.coverage + 0.3 * c.context - 0.05 * c.hit_rank))[: self.embed_sentences]
+        # Only the lexically likeliest few sentences are read or embedded: the bot answers in milliseconds.
+        ranked = sorted(cands, key=lambda c: -(c.coverage + 0.3 * c.context - 0.05 * c.hit_rank))
+        if self.reader is not None:
+            # The reader's one pass replaces the embedding pass below: its score is the choice.
+            read = ranked[: self.reader_sentences]
+            for c, v in zip(read, self.reader.scores(query.text, [(c.hit.title, c.text) for c in read])):
+                c.score = c.logit = float(v)
+            return read
+        prior = ranked[: self.embed_sentences]
         # Model time grows with the longest sentence of the batch: a long sentence is judged by its
         # first `embed_words` words (the wording signals above still read all of it).
         texts = [" ".join(c.text.split()[: self.embed_words]) for c in prior]
@@ -314,11 +346,25 @@ class AnswerComposer:
         The evidence is the best of the scored sentences, not only the chosen one's: the scorer
         may prefer a sentence that says it in other words, which is no reason to doubt the match.
         """
+        if best.logit is not None:
+            if self.reader_confidence is None:
+                return 1.0 / (1.0 + math.exp(-best.logit))
+            logits = [c.logit if c.logit is not None else -10.0 for c in cands]
+            values = reader_evidence(logits, cands.index(best), [c.hit.article_id for c in cands], best.feat,
+                                     max((h.dense for h in hits), default=0.0))
+            return self.reader_confidence.probability(values)
         ev = evidence(best, cands, hits)
         return self.fitted_confidence.probability(ev) if self.fitted_confidence is not None else hand_confidence(ev)
 
-    def _citations(self, best: _Candidate, hits: Sequence[Hit]) -> list[Citation]:
+    def _citations(self, best: _Candidate, hits: Sequence[Hit], cands: Sequence[_Candidate] = ()) -> list[Citation]:
         ordered = [best.hit] + [h for h in hits if h.passage_id != best.hit.passage_id]
+        if best.logit is not None:
+            # With the reader, a further source is listed only when it read a sentence of it as
+            # relevant to the question: not every passage retrieval brought up.
+            related = self.reader_confidence.related if self.reader_confidence is not None else 0.0
+            read = [c for c in cands if c.logit is not None and c.logit >= related]
+            ordered = [best.hit] + [h for h in ordered[1:] if any(c.hit.article_id == h.article_id and h.start <= c.start
+                                                                   and c.end <= h.end for c in read)]
         out: list[Citation] = []
         seen: list[tuple[int, int, int]] = []
         for h in ordered:

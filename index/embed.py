@@ -315,6 +315,16 @@ def quantize_onnx(src: Path, dest: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def question_threads() -> int:
+    """Threads for a question-time model run (a few short rows): two where there are two cores.
+
+    Measured side by side on an idle 2-core host (bench/reader_speed.py, bench/RESULTS.md): two
+    threads answer faster cold than one; one wins only while the other core is busy, and a bot
+    host is mostly idle between questions. More than two split such small matrices too finely.
+    """
+    return max(1, min(2, os.cpu_count() or 1))
+
+
 class _DropFrom(logging.Filter):
     """Drops records logged from code under a package's folder (for libraries that log on the root logger)."""
 
@@ -341,13 +351,14 @@ class OnnxEmbedder:
         quantize: bool = True,
         cache_dir: Path | None = None,
         threads: int | None = None,
+        query_threads: int | None = None,
         fallback: bool = True,
         cache_size: int = 20_000,
         on_step: Callable[[str, int, int], None] | None = None,
     ) -> None:
         if not model:
             raise ValueError("model name must not be empty")
-        if threads is not None and threads < 1:
+        if (threads is not None and threads < 1) or (query_threads is not None and query_threads < 1):
             raise ValueError("threads must be at least 1")
         if cache_size < 0:
             raise ValueError("cache_size must not be negative")
@@ -355,6 +366,7 @@ class OnnxEmbedder:
         self.quantize = quantize
         self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         self.threads = threads
+        self.query_threads = query_threads or question_threads()
         self.fallback = fallback
         # Told (label, step, steps) around the one-time export, which takes a few seconds: the
         # CLI shows a progress bar with it. Not called when the exported model is already cached.
@@ -429,12 +441,9 @@ class OnnxEmbedder:
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.log_severity_level = 3  # errors only: ORT's graph-optimisation notes are not the user's concern
         session = ort.InferenceSession(str(onnx_file), opts, providers=["CPUExecutionProvider"])
-        # Query-time runs (the question and a few candidate sentences, a handful of short rows)
-        # get their own single-threaded session: splitting such small matrices over threads
-        # costs more in hand-offs than it saves, most on a busy box (bench/speed_levers.py, issue 18
-        # in bench/RESULTS.md: faster cold answers in 3 of 4 runs, never another answer). Ingest
-        # keeps the multi-threaded session.
-        opts.intra_op_num_threads = 1
+        # Query-time runs (the question, a handful of short rows) get their own session with
+        # `question_threads()` threads; ingest keeps the one with every core.
+        opts.intra_op_num_threads = self.query_threads
         query_session = ort.InferenceSession(str(onnx_file), opts, providers=["CPUExecutionProvider"])
         tok = Tokenizer.from_file(str(path / "tokenizer.json"))
         # tokenizer.json ships with truncation at 128 and fixed padding; sentence-transformers uses

@@ -16,6 +16,7 @@ from .embed import Embedder, WarmEmbedder, resolve_model
 from .errors import AmbiguousSourceError, LoadError
 from .load import DEFAULT_MAX_BYTES, file_digest, is_supported, load_bytes
 from .query import clean_question
+from .reader import SentenceReader
 from .rerank import CrossEncoderReranker
 from .search import HybridSearcher
 from .spelling import correct_question, dictionary
@@ -55,6 +56,7 @@ class Engine:
         min_confidence: float | None = None,
         max_file_bytes: int = DEFAULT_MAX_BYTES,
         reranker: CrossEncoderReranker | None = None,
+        sentence_reader: SentenceReader | None = None,
     ) -> None:
         self.index_dir = Path(index_dir)
         self.embedder = embedder
@@ -62,7 +64,10 @@ class Engine:
         self.reranker = reranker  # optional cross-encoder; None = the bundled model alone
         self._reader: IndexReader | None = None
         self._reader_lock = threading.Lock()
-        self.composer = AnswerComposer(embedder, citations=citations, min_confidence=min_confidence)
+        # The reader (a cross-encoder shipped with the package) chooses the quoted sentence and
+        # decides found / not found; None = the embedding model's signals alone (CITEBOT_READER=off).
+        self.sentence_reader = sentence_reader
+        self.composer = AnswerComposer(embedder, citations=citations, min_confidence=min_confidence, reader=sentence_reader)
         # Question words the index has never seen are matched to indexed words one typo away
         # (measured in bench/typos.py; off only for comparisons).
         self.correct_typos = True
@@ -89,6 +94,8 @@ class Engine:
         self.embedder.encode(["warm up"])
         if self.reranker is not None:
             self.reranker.warm_up()
+        if self.sentence_reader is not None:
+            self.sentence_reader.warm_up()
         _ = self.reader
 
     def ask(self, question: str, collections: Sequence[str] | None = None, *, mode: str = "hybrid") -> Answer:

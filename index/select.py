@@ -42,6 +42,12 @@ EVIDENCE = (
     "best_coverage", "best_align", "best_align_min", "best_missing", "best_align_strong", "score", "margin",
     "best_names_missing", "best_negation",
 )
+# With the reader (index/reader.py): what its confidence may read, over the reader-scored candidates
+# of one question: the chosen sentence's logit and its margin over the runner-up, the best logit
+# of another article, then the chosen sentence's own wording evidence and the passages' best cosine.
+# bench/fit_reader.py picks which of these the fitted confidence uses (named, in order, in the file).
+READER_EVIDENCE = ("logit", "margin", "other_article", "coverage", "context", "names_missing", "negation", "typed",
+                   "missing", "passage_dense")
 # Per candidate, what `evidence_row` reads (the bench records these tuples).
 EVIDENCE_INPUTS = ("coverage", "context", "dense", "typed", "align", "align_strong", "align_min", "missing", "names_missing", "negation")
 # Question words that name the kind of answer rather than its content.
@@ -105,6 +111,20 @@ def evidence_row(inputs: Sequence[Sequence[float]], scores: Sequence[float], bes
         float(b[0]), float(b[4]), float(b[6]), float(b[7]), float(b[5]), score,
         score - max(rest) if rest else 1.0, float(b[8]), float(b[9]),
     ]
+
+
+def reader_evidence(logits: Sequence[float], best: int, articles: Sequence[int], feat: SentenceFeatures,
+                    passage_dense: float) -> dict[str, float]:
+    """READER_EVIDENCE by name, from the reader's logits of the scored candidates (and their articles),
+    the chosen one's index and features, and the passages' best cosine."""
+    top = float(logits[best])
+    rest = [float(v) for i, v in enumerate(logits) if i != best]
+    other = [float(v) for v, a in zip(logits, articles) if a != articles[best]]
+    return {
+        "logit": top, "margin": top - max(rest) if rest else 0.0, "other_article": max(other) if other else -10.0,
+        "coverage": feat.coverage, "context": feat.context, "names_missing": feat.names_missing,
+        "negation": feat.negation, "typed": feat.typed, "missing": feat.missing, "passage_dense": float(passage_dense),
+    }
 
 
 def lexical_shape(q_tokens: Sequence[str], s_tokens: Sequence[str]) -> tuple[float, int, float]:
@@ -196,6 +216,21 @@ class Calibrated(NamedTuple):
         return float(np.interp(p, self.knots_x, self.knots_y)) if self.knots_x else p
 
 
+class ReaderConfidence(NamedTuple):
+    """The confidence when the reader chooses: a calibrated logistic over some READER_EVIDENCE values."""
+
+    model: Calibrated
+    evidence: tuple[str, ...]
+    threshold: float
+    related: float  # the reader logit a further source's best sentence needs to be listed under an answer
+    reader_sha256: str  # the reader.onnx it was fitted with
+    sentences: int  # how many sentences the reader reads per question (the composer's reader_sentences)
+
+    def probability(self, values: dict[str, float]) -> float:
+        """The probability that the chosen sentence answers the question."""
+        return self.model([values[k] for k in self.evidence])
+
+
 class Fitted(NamedTuple):
     """What the bench scripts fitted: the sentence scorer, the confidence and its threshold."""
 
@@ -203,6 +238,7 @@ class Fitted(NamedTuple):
     confidence: Calibrated | None  # None: the file holds only the scorer (the hand-set confidence decides)
     threshold: float | None
     provenance: dict[str, Any]
+    reader: ReaderConfidence | None = None  # fitted by bench/fit_reader.py; None: the reader's raw score decides
 
     def probability(self, evidence: Sequence[float]) -> float:
         """The fitted confidence: the probability that the chosen sentence answers the question."""
@@ -238,8 +274,9 @@ def parse_fitted(data: dict[str, Any]) -> Fitted:
                 f"the sentence scorer was fitted on features {sc['features']} but the code computes {list(FEATURES)}; "
                 "rerun bench/train_selector.py --write")
         trees = [[(int(n[0]), float(n[1]), int(n[2]), int(n[3]), float(n[4])) for n in t] for t in sc["trees"]]
+        reader = _parse_reader(data["reader"]) if "reader" in data else None
         if cf is None:
-            return Fitted(TreeScorer(trees, sc["features"]), None, None, {"scorer": sc.get("provenance", {})})
+            return Fitted(TreeScorer(trees, sc["features"]), None, None, {"scorer": sc.get("provenance", {})}, reader)
         if tuple(cf["evidence"]) != EVIDENCE:
             raise FittedModelError(
                 f"the confidence was fitted on evidence {cf['evidence']} but the code computes {list(EVIDENCE)}; "
@@ -250,9 +287,23 @@ def parse_fitted(data: dict[str, Any]) -> Fitted:
         if len(conf.weights) != len(EVIDENCE) or len(conf.knots_x) != len(conf.knots_y):
             raise FittedModelError("the confidence's weights or calibration knots do not match its evidence list")
         return Fitted(TreeScorer(trees, sc["features"]), conf, float(cf["threshold"]),
-                      {"scorer": sc.get("provenance", {}), "confidence": cf.get("provenance", {})})
+                      {"scorer": sc.get("provenance", {}), "confidence": cf.get("provenance", {})}, reader)
     except (KeyError, TypeError, IndexError) as exc:
         raise FittedModelError(f"damaged fitted-model file: missing or malformed {exc}") from None
+
+
+def _parse_reader(rd: dict[str, Any]) -> ReaderConfidence:
+    names = tuple(rd["evidence"])
+    if not names or any(n not in READER_EVIDENCE for n in names):
+        raise FittedModelError(f"the reader's confidence reads {list(names)}, but the code computes {list(READER_EVIDENCE)}; "
+                               "rerun bench/fit_reader.py --write")
+    cal = rd.get("calibration", {})
+    model = Calibrated(float(rd["intercept"]), tuple(float(x) for x in rd["weights"]),
+                       tuple(float(x) for x in cal.get("x", ())), tuple(float(y) for y in cal.get("y", ())))
+    if len(model.weights) != len(names) or len(model.knots_x) != len(model.knots_y):
+        raise FittedModelError("the reader confidence's weights or calibration knots do not match its evidence list")
+    return ReaderConfidence(model, names, float(rd["threshold"]), float(rd["related"]), str(rd["reader_sha256"]),
+                            int(rd["reader_sentences"]))
 
 
 def load_fitted(path: Path | None = None) -> Fitted | None:

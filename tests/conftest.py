@@ -19,7 +19,7 @@ SHARED_EVAL = SHARED / "eval"
 
 
 # Fixtures that load the real model (the sentence-transformers embedder, its ONNX export).
-MODEL_FIXTURES = frozenset({"embedder", "onnx_cache"})
+MODEL_FIXTURES = frozenset({"embedder", "onnx_cache", "sentence_reader"})
 # Tests that are slow without those fixtures: every test of these files starts the citebot CLI
 # in a new process (torch and the model load there) ...
 SLOW_FILES = frozenset({"test_cli.py", "test_web_cli.py"})
@@ -63,6 +63,16 @@ def embedder():
     e = SentenceTransformerEmbedder()
     e.warm_up()
     return e
+
+
+@pytest.fixture(scope="session")
+def sentence_reader():
+    """The shipped reader (index/answer/reader.onnx), loaded once per test session."""
+    from index import SentenceReader
+
+    r = SentenceReader()
+    r.warm_up()
+    return r
 
 
 @pytest.fixture(scope="session")

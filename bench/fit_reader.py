@@ -1,0 +1,320 @@
+"""Fit and measure the reader's confidence: SQuAD part A through the engine's own retrieval, by article folds.
+
+    python bench/fit_reader.py [--folds 3] [--ooc 1000] [--write]
+
+Every question goes through `HybridSearcher` (k=10, as `Engine.ask`) and `AnswerComposer` with the
+shipped reader, which reads the lexically likeliest `--collect` sentences of the top 5 passages;
+what is kept per candidate (its logit, wording evidence, whether it holds a gold answer, where it
+lies) lets every figure be replayed offline for any smaller number of read sentences (the
+composer's `reader_sentences`). Collected once into /tmp (never the repo):
+
+  * v1.1 part A (5,397 answerable questions) and v2.0 part A (5,554, 2,701 unanswerable), against
+    an index of the 24 part-A articles;
+  * out of corpus: v1.1 questions of one article fold against an index of the other folds;
+  * answer removed: one question per paragraph whose answer string occurs once in its article,
+    asked against an index where the sentence holding it is deleted (the untouched twin is the
+    same question in the v1.1 set).
+
+The confidence is a logistic regression over some of `index.select.READER_EVIDENCE`, labelled
+"the quoted sentence holds a gold answer", fitted on v2.0 and out-of-corpus questions of the other
+folds' articles (article i is in fold i % folds): every figure printed is a held-out decision. The
+threshold refuses --refuse (7%) of the answerable v2.0 questions it was fitted on; a further source
+is listed under an answer when the reader's logit for one of its sentences reaches `related` (chosen
+so that it keeps 95% of the further cited passages that hold a gold answer). With --write, the model
+fitted on all folds goes into index/fitted.json's `reader` section with provenance (the reader
+file's sha256, data sha256, seed, date, evidence names). Needs scikit-learn (`pip install .[train]`).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import hashlib
+import json
+import logging
+import pickle
+import random
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import index.select  # noqa: E402
+
+index.select.REFITTING = True  # this script rewrites index/fitted.json: a stale one must not stop it
+from bench.quality import OUT, SquadArticle, _key, build_engine, load_squad, questions  # noqa: E402
+from bench.refusal import V1, V2, _Q  # noqa: E402
+from index import AnswerComposer, HybridSearcher, SentenceReader, make_embedder, sentences  # noqa: E402
+from index.select import READER_EVIDENCE, reader_evidence, write_fitted_section  # noqa: E402
+
+log = logging.getLogger("bench.fit_reader")
+CACHE = Path("/tmp/citebot-reader")
+SEED = 0
+# Evidence sets compared (held out); the first that is best at 8% answerable refused is written.
+EVIDENCE_SETS = {
+    "reader": ("logit", "margin"),
+    "reader+other": ("logit", "margin", "other_article"),
+    "reader+wording": ("logit", "margin", "other_article", "coverage", "context", "names_missing", "negation", "typed", "missing", "passage_dense"),
+}
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _record(q, golds: list[str], composer: AnswerComposer, searcher: HybridSearcher, src: str,  # type: ignore[no-untyped-def]
+            article: int, fold: int, kind: str, qv: np.ndarray) -> dict:
+    query = searcher.query(q.text, vector=qv)
+    hits = searcher.search(query, k=10)
+    cands = composer.score_sentences(query, hits)
+    low = [g.lower() for g in golds]
+    top = hits[: composer.candidates]
+    return {
+        "qid": q.qid, "kind": kind, "article": article, "fold": fold, "answerable": bool(low),
+        "cands": [{"logit": c.logit, "label": bool(low) and any(g in c.text.lower() for g in low),
+                   "art": c.hit.article_id, "start": c.start, "end": c.end,
+                   "feat": {k: getattr(c.feat, k) for k in ("coverage", "context", "names_missing", "negation", "typed", "missing")}}
+                  for c in cands],
+        "hits": [{"art": h.article_id, "start": h.start, "end": h.end, "gold": bool(low) and any(g in h.text.lower() for g in low)}
+                 for h in hits],
+        "passage_dense": max((h.dense for h in top), default=0.0),
+    }
+
+
+def removed_corpus(arts: list[SquadArticle]) -> tuple[list[SquadArticle], dict[str, int]]:
+    """The articles with, per paragraph, the sentence answering one question deleted (where its
+    answer occurs nowhere else in the article); returns them and the chosen question ids → article."""
+    out, chosen = [], {}
+    for i, a in enumerate(arts):
+        paras = list(a.paragraphs)
+        done: set[int] = set()
+        for n, qa in a.qas:
+            if n in done or not qa["answers"]:
+                continue
+            p = paras[n]
+            golds = {x["text"].strip().lower() for x in qa["answers"] if x["text"].strip()}
+            st = p.find(qa["answers"][0]["text"])
+            span = next(((s, e) for s, e in sentences(p) if s <= st < e), None)
+            if span is None or st < 0:
+                continue
+            cut = (p[: span[0]] + p[span[1]:]).strip()
+            rest = "\n\n".join(paras[:n] + [cut] + paras[n + 1:]).lower()
+            if not cut or any(g in rest for g in golds):
+                continue
+            paras[n] = cut
+            done.add(n)
+            chosen[qa["id"]] = i
+        out.append(replace(a, paragraphs=paras, text="\n\n".join(paras)))
+    return out, chosen
+
+
+def collect(emb, reader: SentenceReader, folds: int, ooc: int, n_read: int) -> list[dict]:  # type: ignore[no-untyped-def]
+    arts = load_squad(V1)
+    key = hashlib.sha256(f"{_key(arts, emb)}-{reader.meta.get('onnx_sha256')}-{folds}-{ooc}-{n_read}-v1".encode()).hexdigest()[:16]
+    path = CACHE / f"collect-{key}.pkl"
+    if path.exists():
+        return pickle.loads(path.read_bytes())
+    composer = AnswerComposer(emb, reader=reader, reader_sentences=n_read)
+    full = build_engine("all", arts, emb, folder=OUT / f"all-{_key(arts, emb)}")
+    searcher = HybridSearcher(full.reader, emb)
+    out: list[dict] = []
+    t0 = time.perf_counter()
+    qs1 = questions(full, arts, range(len(arts)))
+    for q, qv in zip(qs1, emb.encode([q.text for q in qs1], batch_size=64)):
+        out.append(_record(q, list(q.golds), composer, searcher, arts[q.article].source, q.article, q.article % folds, "v1", qv))
+    log.info("v1.1 done, %.0f s", time.perf_counter() - t0)
+    by_title = {a.title: i for i, a in enumerate(arts)}
+    para_span = {(q.article, full.article_text(arts[q.article].source)[q.para_start:q.para_end]): (q.para_start, q.para_end) for q in qs1}  # type: ignore[index]
+    qs2 = []
+    for a in json.loads(V2.read_text(encoding="utf-8"))["data"]:
+        i = by_title[a["title"].replace("_", " ")]
+        for p in a["paragraphs"]:
+            s, e = para_span[(i, p["context"].strip())]
+            for qa in p["qas"]:
+                golds = list(dict.fromkeys(x["text"].strip() for x in qa["answers"] if x["text"].strip()))
+                qs2.append((_Q(qa["id"], qa["question"], s, e), golds, i))
+    for (q, golds, i), qv in zip(qs2, emb.encode([q.text for q, _, _ in qs2], batch_size=64)):
+        out.append(_record(q, golds, composer, searcher, arts[i].source, i, i % folds, "v2", qv))
+    log.info("v2.0 done, %.0f s", time.perf_counter() - t0)
+    rng = random.Random(SEED)
+    for k in range(folds):
+        sub = [arts[i] for i in range(len(arts)) if i % folds != k]
+        eng = build_engine(f"F{k}of{folds}", sub, emb, folder=OUT / f"F{k}of{folds}-{_key(sub, emb)}")
+        s2 = HybridSearcher(eng.reader, emb)
+        pick = rng.sample([q for q in qs1 if q.article % folds == k], ooc)
+        for q, qv in zip(pick, emb.encode([q.text for q in pick], batch_size=64)):
+            out.append(_record(q, [], composer, s2, "", q.article, k, "ooc", qv))
+    log.info("out of corpus done, %.0f s", time.perf_counter() - t0)
+    cut, chosen = removed_corpus(arts)
+    eng = build_engine("removed", cut, emb, folder=OUT / f"removed-{_key(cut, emb)}")
+    s3 = HybridSearcher(eng.reader, emb)
+    picked = [q for q in qs1 if q.qid in chosen]
+    for q, qv in zip(picked, emb.encode([q.text for q in picked], batch_size=64)):
+        out.append(_record(q, list(q.golds), composer, s3, arts[q.article].source, q.article, q.article % folds, "removed", qv))
+    log.info("answer removed done (%d questions), %.0f s", len(picked), time.perf_counter() - t0)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(pickle.dumps(out))
+    return out
+
+
+def decide(r: dict, n: int) -> dict:
+    """What the composer does with the first n read candidates: chosen one, its evidence, whether right."""
+    cands = r["cands"][:n]
+    if not cands:
+        return {"ev": None, "hit": False, "best": None}
+    logits = [c["logit"] for c in cands]
+    b = int(np.argmax(logits))
+    ev = reader_evidence(logits, b, [c["art"] for c in cands], SimpleNamespace(**cands[b]["feat"]), r["passage_dense"])
+    return {"ev": ev, "hit": bool(cands[b]["label"]), "best": cands[b]}
+
+
+def cited(r: dict, n: int, best: dict | None, related: float | None, k: int = 3) -> bool:
+    """Whether one of the first k citations holds a gold answer (the chosen passage first, then the
+    further passages retrieval ranked, those with a read sentence at or above `related` only)."""
+    if best is None:
+        return False
+    first = next((h for h in r["hits"][:5] if h["art"] == best["art"] and h["start"] <= best["start"] and best["end"] <= h["end"]), None)
+    read = [c for c in r["cands"][:n] if related is None or c["logit"] >= related]
+    shown = [first] if first else []
+    for h in r["hits"]:
+        if h is first or any(s["art"] == h["art"] and h["start"] < s["end"] and s["start"] < h["end"] for s in shown):
+            continue
+        if related is None or any(c["art"] == h["art"] and h["start"] <= c["start"] and c["end"] <= h["end"] for c in read):
+            shown.append(h)
+    return any(h["gold"] for h in shown[:k])
+
+
+def fit(rows: list[dict], names: tuple[str, ...]):  # type: ignore[no-untyped-def]
+    from sklearn.linear_model import LogisticRegression
+
+    x = np.array([[d["ev"][k] for k in names] for d in rows])
+    y = np.array([d["hit"] for d in rows])
+    return LogisticRegression(C=1.0, max_iter=2000).fit(x, y)
+
+
+def prob(model, d: dict, names: tuple[str, ...]) -> float:  # type: ignore[no-untyped-def]
+    if d["ev"] is None:
+        return 0.0
+    return float(model.predict_proba(np.array([[d["ev"][k] for k in names]]))[0, 1])
+
+
+def ece(ps: list[float], ys: list[bool], bins: int = 10) -> float:
+    ps_a, ys_a = np.array(ps), np.array(ys, dtype=float)
+    total = 0.0
+    for b in range(bins):
+        m = (ps_a >= b / bins) & ((ps_a < (b + 1) / bins) if b < bins - 1 else (ps_a <= 1))
+        if m.any():
+            total += m.sum() / len(ps_a) * abs(ps_a[m].mean() - ys_a[m].mean())
+    return float(total)
+
+
+def threshold_at(ps: list[float], refuse: float) -> float:
+    """The confidence below which a share `refuse` of these (answerable) questions falls."""
+    return float(np.quantile(np.array(ps), refuse)) if ps else 0.5
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--folds", type=int, default=3)
+    ap.add_argument("--ooc", type=int, default=1000, help="out-of-corpus questions per fold")
+    ap.add_argument("--collect", type=int, default=12, help="sentences read per question when collecting")
+    ap.add_argument("--read", type=int, nargs="*", default=[4, 6, 8, 12], help="reader_sentences values to replay")
+    ap.add_argument("--refuse", type=float, default=0.07, help="share of answerable v2.0 questions the threshold refuses")
+    ap.add_argument("--write", action="store_true")
+    ap.add_argument("--ship", type=int, default=8, help="the reader_sentences the written confidence is fitted for")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    for noisy in ("index.store", "sentence_transformers", "bm25s", "index.embed", "index.reader"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    emb = make_embedder("sentence-transformers/all-MiniLM-L6-v2", "auto")
+    emb.warm_up()
+    reader = SentenceReader()
+    reader.warm_up()
+    recs = collect(emb, reader, args.folds, args.ooc, args.collect)
+    results: dict = {"read": {}}
+    for n in args.read:
+        for r in recs:
+            r["d"] = decide(r, n)
+        res: dict = {}
+        for name, names in EVIDENCE_SETS.items():
+            held: dict[str, list] = {}
+            for k in range(args.folds):
+                train = [r["d"] for r in recs if r["fold"] != k and r["kind"] in ("v2", "ooc") and r["d"]["ev"] is not None]
+                model = fit(train, names)
+                t = threshold_at([prob(model, r["d"], names) for r in recs if r["fold"] != k and r["kind"] == "v2" and r["answerable"]], args.refuse)
+                for r in recs:
+                    if r["fold"] == k:
+                        held.setdefault(r["kind"], []).append((r, prob(model, r["d"], names), t))
+            v2a = [(p, t) for r, p, t in held["v2"] if r["answerable"]]
+            v2u = [(p, t) for r, p, t in held["v2"] if not r["answerable"]]
+            # The curve: unanswerable refused when a share x of answerable ones is refused.
+            pa = sorted(p for p, _ in v2a)
+            curve = {f"{x:.2f}": round(float(np.mean([p < np.quantile(pa, x) for p, _ in v2u])), 3) for x in (0.02, 0.04, 0.06, 0.08, 0.10, 0.15, 0.20)}
+            v1 = held["v1"]
+            removed = held["removed"]
+            untouched = {r["qid"]: (p, t) for r, p, t in v1}
+            # answer removed: refused at the threshold where 8% of the untouched twins are refused.
+            twins = [untouched[r["qid"]][0] for r, _, _ in removed]
+            t8 = float(np.quantile(twins, 0.08)) if twins else 0.5
+            res[name] = {
+                "v2_unanswerable_refused": round(float(np.mean([p < t for p, t in v2u])), 3),
+                "v2_answerable_refused": round(float(np.mean([p < t for p, t in v2a])), 3),
+                "v2_curve": curve,
+                "v1_answer_hit": round(float(np.mean([p >= t and r["d"]["hit"] for r, p, t in v1])), 3),
+                "v1_refused": round(float(np.mean([p < t for r, p, t in v1])), 3),
+                "v1_citation_hit@3_all": round(float(np.mean([p >= t and cited(r, n, r["d"]["best"], None) for r, p, t in v1])), 3),
+                "ooc_refused": round(float(np.mean([p < t for r, p, t in held["ooc"]])), 3),
+                "removed_refused_at_shipped": round(float(np.mean([p < t for r, p, t in removed])), 3),
+                "removed_refused_at_8pct_untouched": round(float(np.mean([p < t8 for r, p, _ in removed])), 3),
+                "removed_n": len(removed),
+                "ece_v2": round(ece([p for r, p, _ in held["v2"]], [r["d"]["hit"] for r, _, _ in held["v2"]]), 4),
+                "ece_all": round(ece([p for kind in held for r, p, _ in held[kind] if kind != "removed"],
+                                     [r["d"]["hit"] for kind in held for r, _, _ in held[kind] if kind != "removed"]), 4),
+            }
+            log.info("read %d, %s: %s", n, name, json.dumps(res[name]))
+        results["read"][str(n)] = res
+    # The related-source cut, for the shipped number of read sentences: the logit that keeps 95%
+    # of further cited passages holding a gold answer (v1.1, answered correctly or not).
+    n = args.ship
+    golds = [c["logit"] for r in recs if r["kind"] == "v1" for c in r["cands"][:n] if c["label"]]
+    related = float(np.quantile(golds, 0.05)) if golds else 0.0
+    best_name = max(EVIDENCE_SETS, key=lambda nm: (results["read"][str(n)][nm]["v2_curve"]["0.08"], -len(EVIDENCE_SETS[nm])))
+    names = EVIDENCE_SETS[best_name]
+    for r in recs:
+        r["d"] = decide(r, n)
+    v1 = [r for r in recs if r["kind"] == "v1"]
+    model = fit([r["d"] for r in recs if r["kind"] in ("v2", "ooc") and r["d"]["ev"] is not None], names)
+    t = threshold_at([prob(model, r["d"], names) for r in recs if r["kind"] == "v2" and r["answerable"]], args.refuse)
+    cite_related = float(np.mean([prob(model, r["d"], names) >= t and cited(r, n, r["d"]["best"], related) for r in v1]))
+    cite_all = float(np.mean([prob(model, r["d"], names) >= t and cited(r, n, r["d"]["best"], None) for r in v1]))
+    results.update(shipped={"read": n, "evidence": best_name, "threshold": round(t, 4), "related": round(related, 4),
+                            "v1_citation_hit@3_related_only": round(cite_related, 3), "v1_citation_hit@3_all": round(cite_all, 3),
+                            "note": "fitted on all folds (in-sample): the held-out figures are in read[...]"})
+    log.info("shipped: %s", json.dumps(results["shipped"]))
+    if args.write:
+        write_fitted_section("reader", {
+            "kind": "logistic regression over reader evidence (scikit-learn LogisticRegression, C=1)",
+            "evidence": list(names), "intercept": float(model.intercept_[0]), "weights": [float(w) for w in model.coef_[0]],
+            "threshold": round(t, 6), "related": round(related, 6), "reader_sha256": reader.meta["onnx_sha256"],
+            "reader_sentences": n,
+            "provenance": {
+                "script": "bench/fit_reader.py", "date": datetime.date.today().isoformat(), "seed": SEED, "folds": args.folds,
+                "data": {V1.name: sha256(V1), V2.name: sha256(V2)}, "licence": "SQuAD dev part A, CC BY-SA 4.0",
+                "label": "the quoted sentence holds a gold answer", "fitted_on": "v2.0 part A + out-of-corpus v1.1 questions",
+                "threshold_rule": f"refuses {args.refuse:.0%} of the answerable v2.0 questions",
+                "related_rule": "the 5th percentile of the logits of read sentences that hold a gold answer (v1.1)",
+                "all_evidence": list(READER_EVIDENCE),
+            },
+        })
+    print(json.dumps(results))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
