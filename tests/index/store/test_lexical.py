@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.lexical import LexicalIndex, tokenize
+from index.store.lexical import LexicalIndex
+from index.words import tokenize
 
 WORDS = [f"w{i}" for i in range(400)]
 

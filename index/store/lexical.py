@@ -1,61 +1,20 @@
-"""Lexical side of retrieval: a tokenizer that keeps names like `01.AI`, and a BM25 index (bm25s)."""
+"""The BM25 side of the stored index (bm25s): built by the writer, read by the reader, one per generation.
+
+Stored data, so it lives in the store; its tokenizer (`index.words`) is shared with the answering side.
+"""
 from __future__ import annotations
 
-import functools
 import logging
 import math
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..words import tokenize
+
 log = logging.getLogger(__name__)
-
-# Words, numbers and dotted/hyphenated compounds ("01.AI", "U.S.", "GPT-4", "3.5", "1,000").
-_TOKEN = re.compile(r"\d{1,3}(?:,\d{3})+(?!\d)|\w+(?:[.\-'’]\w+)*", re.U)
-STOPWORDS = frozenset(
-    """a an and are as at be been being but by can could did do does doing for from had has have
-    having he her hers him his how i if in into is it its itself me my of on or our ours she so
-    than that the their theirs them then there these they this those to too was we were what when
-    where which while who whom whose why will with would you your yours about after all also am
-    any because before between both during each few further here just more most no nor not now
-    off once only other out over own same should some such through under until up very s t
-    don doesn didn isn wasn aren weren won last""".split()
-)
-
-
-@functools.lru_cache(maxsize=200_000)
-def _stem(word: str) -> str:
-    """A light English suffix stripper: enough to match 'founded'/'founder'/'founding'."""
-    if len(word) <= 4 or not word.isalpha():
-        return word
-    for suf in ("ations", "ation", "ings", "ing", "edly", "ers", "ies", "ed", "es", "er", "ly", "s"):
-        if word.endswith(suf) and len(word) - len(suf) >= 3:
-            word = word[: -len(suf)]
-            return word + "y" if suf == "ies" else word
-    return word
-
-
-def tokenize(text: str, *, keep_stopwords: bool = False) -> list[str]:
-    """Lower-cased tokens; a compound like `01.ai` is kept whole and also split into its parts."""
-    out: list[str] = []
-    for m in _TOKEN.finditer(text.lower()):
-        tok = m.group(0).replace("’", "'")
-        if "," in tok:  # a number with thousands separators is one token: "1,000" == "1000"
-            out.append(tok.replace(",", ""))
-            continue
-        if tok.endswith("'s"):
-            tok = tok[:-2]
-        parts = re.split(r"[.\-']", tok) if re.search(r"[.\-']", tok) else []
-        if parts:
-            out.append(tok)
-            out.extend(_stem(p) for p in parts if p and (keep_stopwords or p not in STOPWORDS))
-        elif keep_stopwords or tok not in STOPWORDS:
-            out.append(_stem(tok))
-    return out
-
 
 class LexicalIndex:
     """BM25 over passages; row i of the index is passage `ids[i]`."""
@@ -122,17 +81,17 @@ class LexicalIndex:
         indptr = self._bm25.scores["indptr"]
         return int(indptr[row + 1] - indptr[row])
 
-    def correction(self, word: str, known: frozenset[str] = frozenset()) -> str | None:
-        """The indexed spelling of a lower-case word the index has never seen (see index.spelling), or None.
+    def correction(self, word: str, guess: Callable[[str], str | None]) -> str | None:
+        """`guess(word)`, remembered for this index: the answering side's spelling corrector
+        (index.answer.spelling) bound to it. None for an empty index.
 
-        `known`: real words never taken for typos (one set per engine, so the cache stays valid).
+        `guess` must give one answer per word for the life of the index (the engine binds the same
+        real-word set every time), so the cache stays valid.
         """
-        from .spelling import correct_word
-
         if word not in self._corrections:
             if len(self._corrections) >= _CORRECTION_CACHE:
                 self._corrections.clear()
-            self._corrections[word] = correct_word(word, self.frequency, known) if self._bm25 is not None else None
+            self._corrections[word] = guess(word) if self._bm25 is not None else None
         return self._corrections[word]
 
     def search(self, query: str, k: int, mask: np.ndarray | None = None) -> list[tuple[int, float]]:

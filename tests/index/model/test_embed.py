@@ -6,8 +6,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import index.embed as embed
-from index.embed import OnnxEmbedder, SentenceTransformerEmbedder, make_embedder
+import index.model.onnx_embed as onnx_embed
+import index.model.runtime as runtime
+from index.model.embed import SentenceTransformerEmbedder
+from index.model.onnx_embed import OnnxEmbedder
+from index.model.runtime import make_embedder
 
 TEXTS = [
     "01.AI was founded by Kai-Fu Lee in 2023.",
@@ -46,7 +49,7 @@ def test_onnx_vectors_agree_with_torch(onnx_cache: Path, reference: np.ndarray, 
 
 def test_export_is_cached_on_disk(onnx_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     OnnxEmbedder(cache_dir=onnx_cache).warm_up()
-    monkeypatch.setattr(embed, "export_onnx", lambda *a, **k: pytest.fail("exported twice"))
+    monkeypatch.setattr(onnx_embed, "export_onnx", lambda *a, **k: pytest.fail("exported twice"))
     e = OnnxEmbedder(cache_dir=onnx_cache)
     assert e.dim == 384 and e.backend == "onnx-int8"
 
@@ -56,12 +59,12 @@ def test_failed_export_falls_back_to_torch(tmp_path: Path, monkeypatch: pytest.M
     def broken(*a, **k):
         raise RuntimeError("no exporter here")
 
-    monkeypatch.setattr(embed, "export_onnx", broken)
+    monkeypatch.setattr(onnx_embed, "export_onnx", broken)
     e = OnnxEmbedder(cache_dir=tmp_path)
     assert np.allclose(e.encode(TEXTS[:2]), reference[:2], atol=1e-5)
     assert e.backend == "torch" and e.dim == 384
     assert "using sentence-transformers" in caplog.text
-    with pytest.raises(embed.OnnxExportError):
+    with pytest.raises(onnx_embed.OnnxExportError):
         OnnxEmbedder(cache_dir=tmp_path / "other", fallback=False).warm_up()
 
 
@@ -72,7 +75,7 @@ def test_make_embedder_backends(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     assert isinstance(make_embedder("all-MiniLM-L6-v2", "ONNX"), OnnxEmbedder)
     with pytest.raises(ValueError):
         make_embedder("all-MiniLM-L6-v2", "tensorrt")
-    monkeypatch.setattr(embed, "onnx_available", lambda: False)
+    monkeypatch.setattr(runtime, "onnx_available", lambda: False)
     for backend in ("auto", "onnx"):
         assert isinstance(make_embedder("all-MiniLM-L6-v2", backend), SentenceTransformerEmbedder)
 
@@ -80,8 +83,8 @@ def test_make_embedder_backends(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
 def test_unsupported_pipeline_is_refused(tmp_path: Path) -> None:
     (tmp_path / "modules.json").write_text('[{"type": "sentence_transformers.models.Transformer", "path": ""},'
                                            ' {"type": "sentence_transformers.models.Dense", "path": "1_Dense"}]')
-    with pytest.raises(embed.OnnxExportError):
-        embed._check_pipeline(tmp_path)
+    with pytest.raises(onnx_embed.OnnxExportError):
+        onnx_embed._check_pipeline(tmp_path)
 
 
 def test_query_time_texts_are_cached_and_bounded(onnx_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from index.errors import LoadError
-from index.load import load_bytes, load_file
+from index.ingest.load import load_bytes, load_file
 from tests.conftest import EXAMPLES
 from tests.helpers import make_pdf
 

@@ -15,8 +15,8 @@ from bot.discord import render as rd
 from bot.render.text import render_text
 from bot.service import Asker, CitebotService
 from bot.slack import render as rs
+from index.answer.select import EVIDENCE, FEATURES, FittedModelError, TreeScorer, fitted_path, load_fitted
 from index.engine import Document, Engine
-from index.select import EVIDENCE, FEATURES, FittedModelError, TreeScorer, fitted_path, load_fitted
 from tests.bot.test_cli import CITATION_KEYS, run
 from tests.conftest import EXAMPLES, SHARED_EVAL
 

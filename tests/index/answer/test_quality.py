@@ -5,9 +5,10 @@ import re
 
 import pytest
 
-from index.answer import highlight, question_type
-from index.chunk import chunk, sentences
-from index.lexical import LexicalIndex, tokenize
+from index.answer.compose import highlight, question_type
+from index.ingest.chunk import chunk, sentences
+from index.store.lexical import LexicalIndex
+from index.words import tokenize
 from tests.conftest import SHARED_EVAL
 
 SQUAD_A = SHARED_EVAL / "squad-v1.1-dev-part-a.json"

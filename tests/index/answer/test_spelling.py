@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from index.spelling import correct_question, correct_word, edits1
+from index.answer.spelling import correct_question, correct_word, edits1
 
 FREQ = {"found": 12, "season": 3, "behind": 2, "fond": 0, "plot": 40, "pilot": 2, "garden": 5}
 
@@ -20,7 +20,7 @@ def freq(stem: str) -> int:
     ("gardxn", "garden"),    # a letter replaced
 ])
 def test_one_edit_is_corrected(typed: str, fixed: str) -> None:
-    from index.lexical import _stem
+    from index.words import stem as _stem
 
     got = correct_word(typed, freq)
     assert got is not None and _stem(got) == _stem(fixed)
@@ -67,8 +67,8 @@ def test_real_words_the_index_lacks_are_not_taken_for_typos() -> None:
 
 
 def test_the_dictionary_is_the_models_whole_words() -> None:
-    from index.embed import resolve_model
-    from index.spelling import dictionary
+    from index.answer.spelling import dictionary
+    from index.model.embed import resolve_model
 
     words = dictionary(resolve_model("sentence-transformers/all-MiniLM-L6-v2"))
     if not words:

@@ -5,7 +5,7 @@ import re
 from collections.abc import Iterator
 from enum import Enum
 
-from .types import Passage
+from ..types import Passage
 
 # A sentence ends at . ! ? (plus closing quotes/brackets) followed by whitespace and a likely
 # sentence start: a capital (Latin, Greek, Cyrillic), a digit, or a letter of a script without

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from index.select import FEATURES, TreeScorer, alignment, lexical_shape, load_fitted
+from index.answer.select import FEATURES, TreeScorer, alignment, lexical_shape, load_fitted
 
 
 def test_trees_are_walked_left_when_at_or_below_the_threshold() -> None:
@@ -49,7 +49,7 @@ def test_lexical_shape_counts_word_pairs_in_order() -> None:
 def test_without_the_fitted_models_the_hand_set_scores_still_answer(engine, monkeypatch: pytest.MonkeyPatch) -> None:
     # index/fitted.json is fitted data: a checkout without it must still
     # answer and still refuse, with the hand-set sentence score and confidence.
-    from index.answer import AnswerComposer
+    from index.answer.compose import AnswerComposer
 
     composer = AnswerComposer(engine.embedder, scorer=False, min_confidence=0.42)
     monkeypatch.setattr(composer, "fitted_confidence", None)

@@ -222,7 +222,7 @@ WRITER = textwrap.dedent(
     """
     import sys, numpy as np
     sys.path.insert(0, sys.argv[1])
-    from tests.index.test_store import article, clustered, DIM, MODEL
+    from tests.index.store.test_store import article, clustered, DIM, MODEL
     from index.store import IndexWriter
     root, start, count, crash = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5] == "crash"
     for i in range(start, start + count):

@@ -20,8 +20,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .lexical import STOPWORDS
-from .types import TokenVectors
+from ..types import TokenVectors
+from ..words import STOPWORDS
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +170,7 @@ class TreeScorer:
 
 FITTED_FILE = "fitted.json"
 FORMAT = 1
-# Set by the bench scripts that refit the file (before importing index.answer): a stale file is
+# Set by the bench scripts that refit the file (before importing index.answer.compose): a stale file is
 # then only warned about, since refitting it is what they are about to do.
 REFITTING = False
 
@@ -223,8 +223,8 @@ def hand_confidence(evidence: Sequence[float]) -> float:
 
 
 def fitted_path() -> Path:
-    """Where the shipped data file lives (package data of `index`)."""
-    return Path(__file__).with_name(FITTED_FILE)
+    """Where the shipped data file lives: index/fitted.json, package data of `index` (one floor up)."""
+    return Path(__file__).parent.parent / FITTED_FILE
 
 
 def parse_fitted(data: dict[str, Any]) -> Fitted:

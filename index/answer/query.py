@@ -1,6 +1,6 @@
 """A question, prepared once: validated, tokenized, typed, weighed and embedded.
 
-Retrieval (index/search.py) and the answer composer (index/answer.py) both read the one `Query`
+Retrieval (index/answer/search.py) and the answer composer (index/answer/compose.py) both read the one `Query`
 built here instead of re-deriving what they need from the question text.
 """
 from __future__ import annotations
@@ -9,11 +9,11 @@ from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
 
-from .answer import question_type
-from .embed import Embedder, TokenEmbedder
-from .errors import UserError
-from .lexical import tokenize
-from .types import Query
+from ..errors import UserError
+from ..model.embed import Embedder, TokenEmbedder
+from ..types import Query
+from ..words import tokenize
+from .compose import question_type
 
 EMPTY_QUESTION = "Ask a question, e.g. `who founded 01.AI?`"
 

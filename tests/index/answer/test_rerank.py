@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from index.answer.rerank import CrossEncoderReranker
+from index.answer.search import HybridSearcher
 from index.engine import Engine
 from index.errors import UserError
-from index.rerank import CrossEncoderReranker
-from index.search import HybridSearcher
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +23,7 @@ def tiny_cross_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import torch
     from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
-    from index.embed import resolve_model
+    from index.model.embed import resolve_model
 
     torch.manual_seed(0)
     tok = AutoTokenizer.from_pretrained(resolve_model("sentence-transformers/all-MiniLM-L6-v2"))

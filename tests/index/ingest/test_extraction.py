@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from index.chunk import Kind, chunk, line_kind, strip_marks
 from index.engine import Engine
 from index.errors import AmbiguousSourceError, LoadError
-from index.load import html_to_article, join_wrapped, load_bytes
+from index.ingest.chunk import Kind, chunk, line_kind, strip_marks
+from index.ingest.load import html_to_article, load_bytes
+from index.ingest.text import join_wrapped
 from index.types import Citation
 from tests.bot.test_cli import run
 from tests.conftest import ROOT, SHARED
@@ -192,7 +193,7 @@ def test_a_paragraph_written_as_loose_text_between_brs_is_recovered_next_to_its_
     # first one (the lead). The page's own element shows where it belongs.
     import lxml.html
 
-    from index.load import _add_loose_runs
+    from index.ingest.html_repair import add_loose_runs
 
     lead = ("Following the storm, the harbour board plans to rebuild the north pier in the first half of 2020, "
             "according to the Island Post. A preview of the plan was shared with members.")
@@ -204,10 +205,10 @@ def test_a_paragraph_written_as_loose_text_between_brs_is_recovered_next_to_its_
             "<br><br>Related: piers<br><br>Share this story</div></body></html>")
     tree = lxml.html.fromstring(html)
     extract = "# Harbour report\n\n" + "\n\n".join(rest)
-    assert _add_loose_runs(tree, extract).split("\n\n") == ["# Harbour report", lead, *rest]
+    assert add_loose_runs(tree, extract).split("\n\n") == ["# Harbour report", lead, *rest]
     # Runs that are not sentences (a label, a share prompt) stay out; an element of which the
     # extract has nothing is not the article's.
-    assert _add_loose_runs(tree, "Something else entirely that the page does not have anywhere.").count("\n\n") == 0
+    assert add_loose_runs(tree, "Something else entirely that the page does not have anywhere.").count("\n\n") == 0
 
 
 def test_an_embedded_tweet_between_paragraphs_is_quoted_text_of_the_article() -> None:
@@ -232,7 +233,7 @@ def test_an_embedded_tweet_between_paragraphs_is_quoted_text_of_the_article() ->
 def test_a_section_heading_the_extractor_dropped_opens_its_section_again() -> None:
     import lxml.html
 
-    from index.load import _add_lost_headings
+    from index.ingest.html_repair import add_lost_headings
 
     paras = [f"The harbour report covers the works on the north pier, part {i} of the series." for i in range(4)]
     html = (f"<html><body><div class='post'><p>{paras[0]}</p><p>{paras[1]}</p>"
@@ -242,7 +243,7 @@ def test_a_section_heading_the_extractor_dropped_opens_its_section_again() -> No
             "<div class='post2'><p>The harbour report's next part covers the south pier and its new cafe.</p></div>"
             "</body></html>")
     extract = "\n\n".join(paras + ["The harbour report's next part covers the south pier and its new cafe."])
-    out = _add_lost_headings(lxml.html.fromstring(html), extract).split("\n\n")
+    out = add_lost_headings(lxml.html.fromstring(html), extract).split("\n\n")
     assert out[:6] == [paras[0], paras[1], "### Oak Deck Planks", paras[2], "## Who pays for the pier?", paras[3]]
     assert not any(h in out for h in ("### Chicago", "### Turin", "### Sponsored links"))  # a rail of links
     # As a heading it is context for its passage, never the quoted sentence.

@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from .lexical import STOPWORDS, _stem
+from ..words import STOPWORDS, stem
 
 MIN_LENGTH = 5
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
@@ -60,7 +60,7 @@ def correct_word(word: str, frequency: Callable[[str], int], known: frozenset[st
     """
     if len(word) < MIN_LENGTH or not word.isascii() or not word.isalpha() or word in STOPWORDS:
         return None
-    if frequency(_stem(word)) > 0:
+    if frequency(stem(word)) > 0:
         return None
     # Not a typo but an inflection the stemmer does not strip ("waive" beside indexed "waived" →
     # "waiv"): the indexed stem itself, rather than a commoner word one edit away ("wave").
@@ -74,7 +74,7 @@ def correct_word(word: str, frequency: Callable[[str], int], known: frozenset[st
     for cand in edits1(word):
         if cand in STOPWORDS:
             continue
-        df = frequency(_stem(cand))
+        df = frequency(stem(cand))
         if df <= 0:
             continue
         # A slip rarely hits a word's first letter, so a candidate that keeps it comes first

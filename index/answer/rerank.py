@@ -12,8 +12,8 @@ import logging
 import threading
 from collections.abc import Sequence
 
-from .errors import UserError
-from .types import Hit
+from ..errors import UserError
+from ..types import Hit
 
 log = logging.getLogger(__name__)
 
