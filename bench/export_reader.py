@@ -34,8 +34,8 @@ if str(ROOT) not in sys.path:
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from bench.train_reader import EVAL, OUT, Reader, eval_sample, make_model, second_text  # noqa: E402
 from bench.reader_pairs import load_items  # noqa: E402
+from bench.train_reader import EVAL, OUT, Reader, eval_sample, make_model, second_text  # noqa: E402
 
 log = logging.getLogger("bench.export_reader")
 TABLE = "embeddings.word_embeddings.weight"  # its name in the bundled safetensors file

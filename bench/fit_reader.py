@@ -45,13 +45,14 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import index.select  # noqa: E402
+import index.answer.select  # noqa: E402
 
-index.select.REFITTING = True  # this script rewrites index/fitted.json: a stale one must not stop it
+index.answer.select.REFITTING = True  # this script rewrites index/fitted.json: a stale one must not stop it
 from bench.quality import OUT, SquadArticle, _key, build_engine, load_squad, questions  # noqa: E402
-from bench.refusal import V1, V2, _Q  # noqa: E402
+from bench.refusal import _Q  # noqa: E402
+from bench.refusal_fit import V1, V2  # noqa: E402
 from index import AnswerComposer, HybridSearcher, SentenceReader, make_embedder, sentences  # noqa: E402
-from index.select import READER_EVIDENCE, reader_evidence, write_fitted_section  # noqa: E402
+from index.answer.select import READER_EVIDENCE, reader_evidence, write_fitted_section  # noqa: E402
 
 log = logging.getLogger("bench.fit_reader")
 CACHE = Path("/tmp/citebot-reader")

@@ -45,8 +45,10 @@ DEFAULT_DATA = ROOT.parent / "shared" / "eval" / "squad-v1.1-dev-part-a.json"
 OUT = ROOT / "bench" / "out"
 MODES = ("lexical", "dense", "hybrid")
 # The code that decides what an index holds: a change in any of these rebuilds the cached index.
-_INDEX_CODE = ("index/chunk.py", "index/lexical.py", "index/load.py", "index/store.py",  # store.py: before issue 16
-               "index/store/layout.py", "index/store/schema.py", "index/store/vectors.py", "index/store/writer.py")
+_INDEX_CODE = ("index/ingest/chunk.py", "index/words.py", "index/store/lexical.py", "index/ingest/load.py",
+               "index/ingest/text.py", "index/ingest/html.py", "index/ingest/html_repair.py", "index/ingest/meta.py",
+               "index/ingest/pdf.py", "index/store/layout.py", "index/store/schema.py", "index/store/vectors.py",
+               "index/store/writer.py")
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from bench.quality import OUT, _key, build_engine, load_squad, questions  # noqa: E402
-from bench.refusal import V1  # noqa: E402
+from bench.refusal_fit import V1  # noqa: E402
 from index import Engine, OnnxEmbedder, SentenceReader  # noqa: E402
 
 

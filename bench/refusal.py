@@ -7,7 +7,7 @@ written against the very paragraph indexed) should get "not found", an answerabl
 
 Every question goes through the engine's own retrieval (`HybridSearcher`, k=10, as `Engine.ask`)
 and the composer's own candidate features (`AnswerComposer.score_sentences`); what the confidence
-reads is `index.answer.evidence`, exactly as at query time. Collected once per question into a
+reads is `index.answer.compose.evidence`, exactly as at query time. Collected once per question into a
 cache under /tmp (never in the repo), so fitting and reporting is seconds:
 
   * v1.1 part A, all 5,397 questions against an index of its 24 articles (to fit the sentence
@@ -31,7 +31,6 @@ With --write the confidence fitted on all folds, and its threshold, go into inde
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
 import pickle
@@ -46,23 +45,17 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import index.select  # noqa: E402
+import index.answer.select  # noqa: E402
 
-index.select.REFITTING = True  # this script rewrites index/fitted.json: a stale one must not stop it
+index.answer.select.REFITTING = True  # this script rewrites index/fitted.json: a stale one must not stop it
+from bench import refusal_fit  # noqa: E402
 from bench.quality import OUT, _key, build_engine, load_squad, questions  # noqa: E402
+from bench.refusal_fit import SEED, V1, V2  # noqa: E402
 from index import AnswerComposer, HybridSearcher, make_embedder  # noqa: E402
 
 log = logging.getLogger("bench.refusal")
-SHARED = ROOT.parent / "shared" / "eval"
-V1 = SHARED / "squad-v1.1-dev-part-a.json"
-V2 = SHARED / "squad-v2.0-dev-part-a.json"
 CACHE = Path("/tmp/citebot-refusal")
-SEED = 0
 COLLECT_VERSION = 2
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _cands(composer: AnswerComposer, searcher: HybridSearcher, text: str, qv: np.ndarray) -> dict:
@@ -165,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    for noisy in ("index.store", "sentence_transformers", "httpx", "bm25s", "index.embed"):
+    for noisy in ("index.store", "sentence_transformers", "httpx", "bm25s", "index.model.embed"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     emb = make_embedder("sentence-transformers/all-MiniLM-L6-v2", args.backend)
     emb.warm_up()
@@ -173,8 +166,6 @@ def main(argv: list[str] | None = None) -> int:
     log.info("%d records", len(recs))
     if args.collect_only:
         return 0
-    from bench import refusal_fit
-
     return refusal_fit.report(recs, args, backend=getattr(emb, "backend", "?"))
 
 

@@ -2,15 +2,36 @@
 from __future__ import annotations
 
 import datetime
+import hashlib
 import json
 import math
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 
-from bench.refusal import SEED, V1, V2, sha256
 from bench.train_selector import export, fit
-from index.select import EVIDENCE, FEATURES, Calibrated, TreeScorer, evidence_row, hand_confidence, write_fitted_section
+from index.answer.select import (
+    EVIDENCE,
+    FEATURES,
+    Calibrated,
+    TreeScorer,
+    evidence_row,
+    hand_confidence,
+    write_fitted_section,
+)
+
+# The question sets, shared with bench/refusal.py (defined here, the lower of the two, so neither imports the other back).
+SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "eval"
+V1 = SHARED / "squad-v1.1-dev-part-a.json"
+V2 = SHARED / "squad-v2.0-dev-part-a.json"
+SEED = 0
+
+
+def sha256(path: Path) -> str:
+    """The data file's hash, for the provenance written beside the fitted numbers."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
 
 # The logistic confidence shipped before issue 12 (over the first six EVIDENCE values), as a baseline.
 OLD_CONFIDENCE = (-11.16076981365934, (3.4748822418575545, 3.648930765519682, 5.886846205581171, 7.871953290645601, -0.2184063228186074, 3.3664737337332746))

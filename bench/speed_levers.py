@@ -39,7 +39,8 @@ def session(emb, *, level: str = "all", intra: int | None = None, inter: int = 1
     """A fresh ORT session on the embedder's model file with the given options."""
     import onnxruntime as ort
 
-    from index.embed import _model_key, resolve_model
+    from index import resolve_model
+    from index.model.onnx_embed import _model_key
 
     folder = emb.cache_dir / _model_key(Path(resolve_model(emb.name)))
     opts = ort.SessionOptions()

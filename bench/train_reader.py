@@ -24,7 +24,6 @@ import datetime
 import hashlib
 import json
 import logging
-import math
 import os
 import random
 import sys

@@ -31,12 +31,12 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import index.select  # noqa: E402
+import index.answer.select  # noqa: E402
 
-index.select.REFITTING = True  # this script rewrites index/fitted.json: a stale one must not stop it
+index.answer.select.REFITTING = True  # this script rewrites index/fitted.json: a stale one must not stop it
 from bench.quality import DEFAULT_DATA, OUT, _key, build_engine, load_squad, questions  # noqa: E402
 from index import AnswerComposer, HybridSearcher, make_embedder  # noqa: E402
-from index.select import FEATURES, TreeScorer, write_fitted_section  # noqa: E402
+from index.answer.select import FEATURES, TreeScorer, write_fitted_section  # noqa: E402
 
 log = logging.getLogger("bench.train_selector")
 TARGET = ROOT / "index" / "fitted.json"
@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--write", action="store_true", help=f"write the model fitted on all questions to {TARGET.relative_to(ROOT)}")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    for noisy in ("index.store", "sentence_transformers", "httpx", "bm25s", "index.embed"):
+    for noisy in ("index.store", "sentence_transformers", "httpx", "bm25s", "index.model.embed"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
     emb = make_embedder("sentence-transformers/all-MiniLM-L6-v2", args.backend)

@@ -1,5 +1,14 @@
 """citebot's engine: articles in, cited extractive answers out. Knows nothing about chat platforms.
 
+Three rooms, arrows only downward (tests/test_layering.py):
+
+    __init__ (this front door), engine, sources   the top floor: drives the rooms
+    ingest/   articles come in: files and web pages → Article → passages (load, text, html, pdf, meta, chunk, web)
+    answer/   questions go out: Query → search → sentence selection → Answer (query, search, select, compose, …)
+    store/    the index folder: generations, SQLite metadata, vectors and the BM25 index (answer reads it)
+    model/    the embedding model and its runtimes (torch, ONNX)
+    types, errors, words   the ground floor every room stands on
+
 This is the engine's one front door: `bot/` and `bench/` import only from here
 (`from index import Engine, Answer, ...`; tests/test_layering.py enforces it). Names are loaded
 on first use, so importing `index` for an error class or a type does not load the model, FAISS
@@ -11,30 +20,30 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .answer import DEFAULT_MIN_CONFIDENCE, AnswerComposer
-    from .chunk import chunk as chunk_article
-    from .chunk import sentences, strip_marks
-    from .embed import (
+    from .answer.compose import DEFAULT_MIN_CONFIDENCE, AnswerComposer
+    from .answer.query import build_query, clean_question
+    from .answer.reader import ReaderModelError, SentenceReader
+    from .answer.rerank import CrossEncoderReranker
+    from .answer.search import HybridSearcher
+    from .answer.select import FittedModelError
+    from .engine import Engine
+    from .errors import AmbiguousSourceError, CitebotError, IndexBusyError, IndexMismatchError, LoadError, UserError
+    from .ingest.chunk import chunk as chunk_article
+    from .ingest.chunk import sentences, strip_marks
+    from .ingest.load import SUPPORTED_SUFFIXES, load_bytes
+    from .ingest.web import BlockedURL, Fetcher, FetchError, FetchPolicy
+    from .model.embed import (
         BUNDLED_NAMES,
         Embedder,
-        OnnxEmbedder,
         SentenceTransformerEmbedder,
         TokenEmbedder,
         WarmEmbedder,
-        make_embedder,
         resolve_model,
     )
-    from .engine import Engine
-    from .errors import AmbiguousSourceError, CitebotError, IndexBusyError, IndexMismatchError, LoadError, UserError
-    from .lexical import STOPWORDS, tokenize
-    from .load import SUPPORTED_SUFFIXES, load_bytes
-    from .query import build_query, clean_question
-    from .reader import ReaderModelError, SentenceReader
-    from .rerank import CrossEncoderReranker
-    from .search import HybridSearcher
-    from .select import FittedModelError
+    from .model.onnx_embed import OnnxEmbedder
+    from .model.runtime import make_embedder
     from .sources import Source, SourceKind, SyncReport, WebIngester, load_sources
-    from .store import IndexReader, IndexWriter, SourceInfo
+    from .store import IndexReader, IndexWriter
     from .types import (
         DEFAULT_COLLECTION,
         Answer,
@@ -45,32 +54,38 @@ if TYPE_CHECKING:
         IngestReport,
         Passage,
         Query,
+        SourceInfo,
         TokenVectors,
         display_source,
     )
-    from .web import BlockedURL, Fetcher, FetchError, FetchPolicy
+    from .words import STOPWORDS, tokenize
 
 # Public name -> the module that defines it.
 _WHERE = {
     # types
     "DEFAULT_COLLECTION": "types", "Answer": "types", "Article": "types", "Citation": "types", "Document": "types",
     "Hit": "types", "IngestReport": "types", "Passage": "types", "Query": "types", "TokenVectors": "types",
-    "display_source": "types", "SourceInfo": "store",
+    "display_source": "types", "SourceInfo": "types",
     # errors
     "CitebotError": "errors", "UserError": "errors", "LoadError": "errors", "IndexMismatchError": "errors",
-    "IndexBusyError": "errors", "AmbiguousSourceError": "errors", "FetchError": "web", "BlockedURL": "web", "FittedModelError": "select",
-    # the engine and its stages
-    "Engine": "engine", "AnswerComposer": "answer", "DEFAULT_MIN_CONFIDENCE": "answer",
-    "HybridSearcher": "search", "build_query": "query", "clean_question": "query",
-    "CrossEncoderReranker": "rerank", "SentenceReader": "reader", "ReaderModelError": "reader", "IndexReader": "store", "IndexWriter": "store",
-    "chunk_article": "chunk", "sentences": "chunk", "strip_marks": "chunk", "load_bytes": "load", "tokenize": "lexical", "STOPWORDS": "lexical", "SUPPORTED_SUFFIXES": "load",
-    # embedders
-    "Embedder": "embed", "TokenEmbedder": "embed", "WarmEmbedder": "embed", "make_embedder": "embed",
-    "resolve_model": "embed", "BUNDLED_NAMES": "embed", "OnnxEmbedder": "embed",
-    "SentenceTransformerEmbedder": "embed",
+    "IndexBusyError": "errors", "AmbiguousSourceError": "errors", "FetchError": "ingest.web", "BlockedURL": "ingest.web",
+    "FittedModelError": "answer.select",
+    # the engine and its rooms: articles come in (ingest), are kept (store), questions go out (answer)
+    "Engine": "engine",
+    "chunk_article": "ingest.chunk", "sentences": "ingest.chunk", "strip_marks": "ingest.chunk",
+    "load_bytes": "ingest.load", "SUPPORTED_SUFFIXES": "ingest.load",
+    "IndexReader": "store", "IndexWriter": "store",
+    "AnswerComposer": "answer.compose", "DEFAULT_MIN_CONFIDENCE": "answer.compose",
+    "HybridSearcher": "answer.search", "build_query": "answer.query", "clean_question": "answer.query",
+    "CrossEncoderReranker": "answer.rerank", "SentenceReader": "answer.reader", "ReaderModelError": "answer.reader",
+    "tokenize": "words", "STOPWORDS": "words",
+    # the embedding model and its runtimes
+    "Embedder": "model.embed", "TokenEmbedder": "model.embed", "WarmEmbedder": "model.embed",
+    "resolve_model": "model.embed", "BUNDLED_NAMES": "model.embed", "SentenceTransformerEmbedder": "model.embed",
+    "OnnxEmbedder": "model.onnx_embed", "make_embedder": "model.runtime",
     # web sources
-    "Fetcher": "web", "FetchPolicy": "web", "Source": "sources", "SourceKind": "sources", "SyncReport": "sources",
-    "WebIngester": "sources", "load_sources": "sources",
+    "Fetcher": "ingest.web", "FetchPolicy": "ingest.web", "Source": "sources", "SourceKind": "sources",
+    "SyncReport": "sources", "WebIngester": "sources", "load_sources": "sources",
 }
 
 _DEFINED_AS = {"chunk_article": "chunk"}

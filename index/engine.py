@@ -10,18 +10,18 @@ from pathlib import Path
 
 import numpy as np
 
-from .answer import AnswerComposer
-from .chunk import chunk
-from .embed import Embedder, WarmEmbedder, resolve_model
+from .answer.compose import AnswerComposer
+from .answer.query import clean_question
+from .answer.reader import SentenceReader
+from .answer.rerank import CrossEncoderReranker
+from .answer.search import HybridSearcher
+from .answer.spelling import correct_question, correct_word, dictionary
 from .errors import AmbiguousSourceError, LoadError
-from .load import DEFAULT_MAX_BYTES, file_digest, is_supported, load_bytes
-from .query import clean_question
-from .reader import SentenceReader
-from .rerank import CrossEncoderReranker
-from .search import HybridSearcher
-from .spelling import correct_question, dictionary
-from .store import IndexReader, IndexWriter, SourceInfo, check_model
-from .types import DEFAULT_COLLECTION, Answer, Article, Document, IngestReport
+from .ingest.chunk import chunk
+from .ingest.load import DEFAULT_MAX_BYTES, file_digest, is_supported, load_bytes
+from .model.embed import Embedder, WarmEmbedder, resolve_model
+from .store import IndexReader, IndexWriter, check_model
+from .types import DEFAULT_COLLECTION, Answer, Article, Document, IngestReport, SourceInfo
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ class Engine:
 
     def spelled(self, question: str) -> str:
         """The question with words the index has never seen replaced by their likeliest indexed
-        spelling (index.spelling); unchanged when `correct_typos` is off or every word is known.
+        spelling (index.answer.spelling); unchanged when `correct_typos` is off or every word is known.
 
         The one place a correction happens: retrieval (both sides) and the answer composer all
         read the corrected question; the Answer keeps the question as typed.
@@ -126,7 +126,11 @@ class Engine:
         if self._dictionary is None:
             self._dictionary = dictionary(resolve_model(self.embedder.name))
         known = self._dictionary
-        fixed, fixes = correct_question(question, lambda w: lex.correction(w, known))
+
+        def guess(word: str) -> str | None:
+            return correct_word(word, lex.frequency, known)
+
+        fixed, fixes = correct_question(question, lambda w: lex.correction(w, guess))
         if fixes:
             log.debug("typos corrected: %s", fixes)
         return fixed

@@ -1,10 +1,7 @@
 """The engine's exception hierarchy."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # for the annotation only: no import of the store at run time
-    from .store.reader import SourceInfo
+from .types import SourceInfo  # the ground floor: types imports nothing of the engine
 
 
 class CitebotError(Exception):

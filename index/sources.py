@@ -1,5 +1,9 @@
 """Web sources: pages, RSS/Atom feeds and sitemaps fetched into the index, and kept in sync.
 
+Above the ingest room, beside the front door: it drives an `Engine` (fetch → load → publish), so
+it is not part of ingest itself. The parts it drives are in `index.ingest`: the fetcher (`web`),
+the feed and sitemap parsers (`listings`) and the per-URL memory (`web_state`).
+
 `citebot.toml` lists folders, URLs, feeds and sitemaps, each with its collection. One sync pass adds
 new pages, replaces changed ones and leaves unchanged ones alone at the cost of one conditional
 request (ETag / Last-Modified → 304) or a content-hash match. An entry that drops out of a feed or a
@@ -10,39 +14,35 @@ written after the page's article has been published, so a crash or a failed fetc
 page "known" but not indexed.
 
 Feeds are parsed by feedparser (RSS 0.9x/1.0/2.0 and Atom, dates and relative links handled);
-sitemaps by lxml with entities and network access off. Both parse bytes that `index.web.Fetcher`
+sitemaps by lxml with entities and network access off. Both parse bytes that `index.ingest.web.Fetcher`
 fetched, so every request goes through the same address, robots.txt and size checks.
 """
 from __future__ import annotations
 
 import fnmatch
 import hashlib
-import json
 import logging
 import re
-import sqlite3
-import threading
 import time
-import zlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path, PurePosixPath
 from typing import Any
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import unquote, urlsplit
 
 from .engine import Engine
 from .errors import UserError
+from .ingest.listings import MAX_LISTING_BYTES, Page, parse_feed, parse_sitemap
+from .ingest.web import LISTING_TYPES, PDF_TYPES, Fetcher, FetchError, Response, check_url
+from .ingest.web_state import WebState
 from .types import DEFAULT_COLLECTION, Document, IngestReport
-from .web import LISTING_TYPES, PDF_TYPES, Fetcher, FetchError, Response, check_url
 
 log = logging.getLogger(__name__)
 
 STATE_FILE = "web_state.sqlite"
 MAX_SITEMAPS = 200  # sub-sitemaps followed from one sitemap index
-MAX_SITEMAP_URLS = 50_000  # the sitemaps.org limit per file
-MAX_LISTING_BYTES = 50 * 1024 * 1024
 
 Progress = Callable[[int, int, str], None]
 
@@ -70,15 +70,6 @@ class Source:
     def to_json(self) -> dict[str, Any]:
         """How `citebot sync --json` names the source."""
         return {"kind": self.kind.value, "target": self.target, "collection": self.collection}
-
-
-@dataclass(frozen=True)
-class Page:
-    """A page to fetch, with the title and date a feed gave for it (if any)."""
-
-    url: str
-    title: str | None = None
-    date: str | None = None
 
 
 @dataclass
@@ -196,145 +187,6 @@ def url_matches(url: str, include: Sequence[str], exclude: Sequence[str]) -> boo
         return fnmatch.fnmatchcase(url, p) if any(c in p for c in "*?[") else p in url
 
     return (not include or any(hit(p) for p in include)) and not any(hit(p) for p in exclude)
-
-
-# --- parsing feeds and sitemaps -----------------------------------------------------------------
-
-def parse_feed(body: bytes, url: str) -> list[Page]:
-    """Entries of an RSS or Atom feed: link (made absolute), title and date."""
-    import feedparser
-
-    # Bytes, never a str: feedparser would treat a string as a URL and fetch it by itself.
-    d = feedparser.parse(bytes(body), response_headers={"content-location": url})
-    if not d.entries and not d.get("version"):
-        raise FetchError(f"{url}: not an RSS or Atom feed")
-    pages: list[Page] = []
-    for e in d.entries:
-        link = e.get("link") or next((lk.get("href") for lk in e.get("links", []) if lk.get("href")), None)
-        if not link:
-            continue
-        link = urljoin(url, str(link).strip())
-        if urlsplit(link).scheme not in ("http", "https"):
-            continue
-        t = e.get("published_parsed") or e.get("updated_parsed") or e.get("created_parsed")
-        date = f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}" if t else None
-        title = " ".join(str(e.get("title") or "").split()) or None
-        pages.append(Page(link, title, date))
-    return pages
-
-
-def parse_sitemap(body: bytes, url: str) -> tuple[list[Page], list[str]]:
-    """(pages, sub-sitemaps) of a sitemap, sitemap index, gzipped sitemap or plain-text URL list."""
-    from lxml import etree
-
-    if body[:2] == b"\x1f\x8b":
-        d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        body = d.decompress(body, MAX_LISTING_BYTES)
-        if d.unconsumed_tail:
-            raise FetchError(f"{url}: the sitemap is over the {MAX_LISTING_BYTES // 1048576} MB limit unpacked")
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, recover=True, huge_tree=False)
-    root = None
-    if body.lstrip()[:1] == b"<":
-        try:
-            root = etree.fromstring(body.strip(), parser)
-        except etree.XMLSyntaxError:
-            root = None
-    if root is None:
-        lines = (ln.strip() for ln in body.decode("utf-8", errors="replace").splitlines())
-        urls = [ln for ln in lines if ln.startswith(("http://", "https://"))][:MAX_SITEMAP_URLS]
-        if not urls:
-            raise FetchError(f"{url}: not a sitemap")
-        return [Page(u) for u in urls], []
-
-    def local(el: Any) -> str:
-        return str(etree.QName(el).localname) if isinstance(el.tag, str) else ""
-
-    def loc_of(el: Any) -> str | None:
-        for child in el:
-            if local(child) == "loc" and child.text and child.text.strip():
-                return urljoin(url, str(child.text).strip())
-        return None
-
-    kind = local(root)
-    if kind not in ("urlset", "sitemapindex"):
-        raise FetchError(f"{url}: not a sitemap (the XML's root is <{kind}>)")
-    want = "url" if kind == "urlset" else "sitemap"
-    locs = [loc for el in root if local(el) == want for loc in [loc_of(el)] if loc][:MAX_SITEMAP_URLS]
-    locs = [u for u in locs if urlsplit(u).scheme in ("http", "https")]
-    return ([Page(u) for u in locs], []) if kind == "urlset" else ([], locs)
-
-
-# --- per-URL state --------------------------------------------------------------------------------
-
-class WebState:
-    """Validators and content hashes of fetched pages, and the last entries of feeds and sitemaps."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self._lock = threading.Lock()
-        self._conn: sqlite3.Connection | None = None
-
-    def _db(self) -> sqlite3.Connection:
-        if self._conn is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS pages (url TEXT NOT NULL, collection TEXT NOT NULL, etag TEXT, "
-                "last_modified TEXT, sha256 TEXT, final_url TEXT, checked_at REAL, PRIMARY KEY (url, collection))")
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS listings (url TEXT NOT NULL, collection TEXT NOT NULL, etag TEXT, "
-                "last_modified TEXT, pages TEXT, children TEXT, checked_at REAL, PRIMARY KEY (url, collection))")
-            self._conn = conn
-        return self._conn
-
-    def page(self, url: str, collection: str) -> tuple[str | None, str | None, str | None]:
-        """(etag, last_modified, sha256) recorded for a page, or Nones."""
-        with self._lock:
-            row = self._db().execute("SELECT etag, last_modified, sha256 FROM pages WHERE url=? AND collection=?",
-                                     (url, collection)).fetchone()
-        return (row[0], row[1], row[2]) if row else (None, None, None)
-
-    def record_pages(self, rows: Sequence[tuple[str, str, Response]]) -> None:
-        """Remember (url, collection, response) after the page's article was published."""
-        now = time.time()
-        with self._lock:
-            db = self._db()
-            db.execute("BEGIN")
-            db.executemany(
-                "INSERT OR REPLACE INTO pages VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(u, c, r.etag, r.last_modified, hashlib.sha256(r.body).hexdigest(), r.url, now) for u, c, r in rows])
-            db.execute("COMMIT")
-
-    def forget_page(self, url: str, collection: str) -> None:
-        """Drop a page's validators (its last fetch did not make it into the index)."""
-        with self._lock:
-            self._db().execute("DELETE FROM pages WHERE url=? AND collection=?", (url, collection))
-
-    def listing(self, url: str, collection: str) -> tuple[str | None, str | None, list[Page] | None, list[str]]:
-        """(etag, last_modified, pages, children) of a feed or sitemap's last full fetch."""
-        with self._lock:
-            row = self._db().execute(
-                "SELECT etag, last_modified, pages, children FROM listings WHERE url=? AND collection=?",
-                (url, collection)).fetchone()
-        if not row:
-            return None, None, None, []
-        return row[0], row[1], [Page(*p) for p in json.loads(row[2])], json.loads(row[3])
-
-    def record_listing(self, url: str, collection: str, resp: Response, pages: list[Page], children: list[str]) -> None:
-        """Remember a feed or sitemap's entries, so a 304 next time still knows what to check."""
-        with self._lock:
-            self._db().execute(
-                "INSERT OR REPLACE INTO listings VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (url, collection, resp.etag, resp.last_modified,
-                 json.dumps([[p.url, p.title, p.date] for p in pages]), json.dumps(children), time.time()))
-
-    def close(self) -> None:
-        """Close the database."""
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
 
 
 # --- fetching into the index ------------------------------------------------------------------

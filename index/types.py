@@ -185,7 +185,7 @@ class TokenVectors:
 
     The answer composer aligns a question's words with a sentence's words by meaning ("led" ~
     "commenced a campaign"), which one vector per sentence cannot show. Embedders that can give
-    them are `TokenEmbedder`s (index/embed.py).
+    them are `TokenEmbedder`s (index/model/embed.py).
     """
 
     pieces: tuple[str, ...]
@@ -199,7 +199,7 @@ class TokenVectors:
 
 @dataclass(frozen=True, eq=False)
 class Query:
-    """One question, prepared once (index/query.py) and read by retrieval and the answer composer.
+    """One question, prepared once (index/answer/query.py) and read by retrieval and the answer composer.
 
     `text` is what is searched (typos corrected); `typed` is what the user typed (what the Answer
     repeats). `term_weights` is the idf of the question's terms in the index (empty without a
@@ -213,3 +213,23 @@ class Query:
     term_weights: Mapping[str, float]
     vector: np.ndarray
     token_vectors: TokenVectors | None = None
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """One indexed article, as `citebot sources` lists it."""
+
+    source: str
+    title: str
+    date: str | None
+    url: str | None
+    collection: str
+    passages: int
+    added_at: float
+    # Other places the same file was found (a copy in a second folder, a second URL): indexed once.
+    also: tuple[str, ...] = ()
+
+    @property
+    def display_source(self) -> str:
+        """What chat users see for this article: its URL, else its file name (never a server path)."""
+        return display_source(self.source, self.url, self.title)

@@ -58,7 +58,7 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 @pytest.fixture(scope="session")
 def embedder():
     """The real bundled all-MiniLM-L6-v2, loaded once per test session."""
-    from index.embed import SentenceTransformerEmbedder
+    from index.model.embed import SentenceTransformerEmbedder
 
     e = SentenceTransformerEmbedder()
     e.warm_up()

@@ -17,7 +17,7 @@ SDKS = {"discord", "slack_sdk", "slack_bolt"}
 # scorer classes and writer), which are not part of the engine's public API.
 FITTING_SCRIPTS = {"refusal.py", "refusal_fit.py", "train_selector.py", "fit_reader.py"}
 # Bench scripts that measure an engine part from inside, by name: the one internal module each may read.
-INTERNALS_MEASURED = {**{name: "index.select" for name in FITTING_SCRIPTS}, "speed_levers.py": "index.embed"}
+INTERNALS_MEASURED = {**{name: "index.answer.select" for name in FITTING_SCRIPTS}, "speed_levers.py": "index.model.onnx_embed"}
 
 
 def _module_of(path: Path) -> str:
@@ -65,6 +65,74 @@ def public_api() -> set[str]:
 
 def chat_files() -> list[Path]:
     return sorted((ROOT / "bot").rglob("*.py"))
+
+
+# The engine's rooms, lowest first. A module may import its own room and the rooms below it, never
+# one above; `ingest` and `store` never see each other or `answer` (answer may read store).
+GROUND = {"index.types", "index.errors", "index.words"}
+ROOMS = {
+    "model": {"model"},
+    "ingest": {"ingest"},
+    "store": {"store"},
+    "answer": {"answer", "store", "model"},
+}
+TOP = {"index", "index.engine", "index.sources"}  # the front door and what drives the rooms
+
+
+def _room(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if len(parts) >= 2 and parts[0] == "index" and parts[1] in ROOMS else None
+
+
+def index_modules() -> dict[str, Path]:
+    return {_module_of(f): f for f in sorted((ROOT / "index").rglob("*.py"))}
+
+
+def test_index_rooms_arrows_run_only_downward() -> None:
+    """ingest/store/answer/model sit below the front door; answer may read store; store never
+    imports answer or ingest; the ground floor (types, errors, words) imports no room."""
+    mods = index_modules()
+    rooms_seen = set()
+    for name, f in mods.items():
+        inner = {m for m in imports(f) if m == "index" or m.startswith("index.")}
+        room = _room(name)
+        if name in GROUND:
+            allowed = GROUND
+        elif room is not None:
+            rooms_seen.add(room)
+            allowed = GROUND | {f"index.{r}" for r in ROOMS[room]}
+        else:
+            assert name in TOP, f"{name}: a module of index/ outside the rooms and the front door"
+            continue
+        bad = {m for m in inner if not any(m == a or m.startswith(a + ".") for a in allowed)}
+        assert not bad, f"{f.relative_to(ROOT)} (room {room or 'ground'}) imports {sorted(bad)}"
+    assert rooms_seen == set(ROOMS)
+
+
+def test_no_import_circles() -> None:
+    """No module of index/, bot/ or bench/ reaches itself again through its imports."""
+    files = {**index_modules(), **{_module_of(f): f for f in [*chat_files(), *sorted((ROOT / "bench").glob("*.py"))]}}
+    graph = {name: {m for m in imports(f) if m in files and m != name} for name, f in files.items()}
+    # `from . import x` inside a package names the package too: an __init__ is not a circle with its own modules.
+    for name in graph:
+        graph[name] = {m for m in graph[name] if not name.startswith(m + ".")}
+    state: dict[str, int] = {}
+    path: list[str] = []
+
+    def visit(n: str) -> None:
+        state[n] = 1
+        path.append(n)
+        for m in sorted(graph[n]):
+            if state.get(m) == 1:
+                raise AssertionError("import circle: " + " -> ".join(path[path.index(m):] + [m]))
+            if m not in state:
+                visit(m)
+        path.pop()
+        state[n] = 2
+
+    for n in sorted(graph):
+        if n not in state:
+            visit(n)
 
 
 def test_index_never_imports_bot() -> None:

@@ -38,11 +38,11 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import IndexBusyError, IndexMismatchError, UserError
-from ..lexical import LexicalIndex
-from ..types import Article, Hit, Passage
+from ..types import Article, Hit, Passage, SourceInfo
 from .layout import current_name as _current_name
 from .layout import fsync_dir as _fsync_dir
-from .reader import IndexReader, SourceInfo
+from .lexical import LexicalIndex
+from .reader import IndexReader
 from .schema import FORMAT, MIGRATIONS, SCHEMA, Migration, check_model, migrate
 from .schema import PASSAGE_SLICE as _PASSAGE_SLICE
 from .schema import PASSAGE_TEXT as _PASSAGE_TEXT

@@ -7,16 +7,16 @@ import logging
 import sqlite3
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..errors import UserError
-from ..lexical import LexicalIndex
-from ..types import Hit, display_source
+from ..types import Hit, SourceInfo
 from .layout import META, current_name
+from .lexical import LexicalIndex
 from .schema import PASSAGE_SLICE, PASSAGE_TEXT, has_passage_text, has_table, read_info
 from .vectors import ANN, Rows, bitmap, empty_rows, load_rows, top
 
@@ -32,26 +32,6 @@ OPEN_RETRY_SECONDS = 0.05
 DEFAULT_NPROBE = 64
 DEFAULT_RERANK = 64
 DEFAULT_BRUTE_BELOW = 20_000
-
-
-@dataclass(frozen=True)
-class SourceInfo:
-    """One indexed article, as `citebot sources` lists it."""
-
-    source: str
-    title: str
-    date: str | None
-    url: str | None
-    collection: str
-    passages: int
-    added_at: float
-    # Other places the same file was found (a copy in a second folder, a second URL): indexed once.
-    also: tuple[str, ...] = ()
-
-    @property
-    def display_source(self) -> str:
-        """What chat users see for this article: its URL, else its file name (never a server path)."""
-        return display_source(self.source, self.url, self.title)
 
 
 class IndexReader:

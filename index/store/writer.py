@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import IndexBusyError
-from ..lexical import LexicalIndex
 from ..types import Article, Passage
 from . import layout
 from .layout import META, WRITE_LOCK, current_name
+from .lexical import LexicalIndex
 from .reader import LEXICAL
 from .schema import PASSAGE_TEXT, check_model, create, has_table, migrate, read_info, stamp_format
 from .vectors import DEFAULT_EXACT_BELOW, TOMBSTONE, Rows, empty_rows, load_rows, write_rows

@@ -18,7 +18,7 @@ from bot.config import Settings
 from bot.discord.app import check_limits
 from bot.feedback import FeedbackStore
 from bot.service import AUTO_CONFIDENCE_FILE, Asker, CitebotService, is_question, load_auto_confidence
-from index.answer import DEFAULT_MIN_CONFIDENCE
+from index.answer.compose import DEFAULT_MIN_CONFIDENCE
 from index.errors import UserError
 
 

@@ -14,10 +14,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from index.chunk import chunk, sentences
 from index.engine import Engine
 from index.errors import IndexBusyError, LoadError
-from index.load import SUPPORTED_SUFFIXES, load_bytes
+from index.ingest.chunk import chunk, sentences
+from index.ingest.load import SUPPORTED_SUFFIXES, load_bytes
 from index.store import IndexReader, IndexWriter
 from tests.conftest import EXAMPLES, ROOT
 from tests.helpers import HashEmbedder, write_articles
@@ -63,7 +63,7 @@ HARNESS = textwrap.dedent(
             return real_replace(src, dst)
         store.os.replace = replace
     elif point == "lexical-save":
-        from index import lexical
+        from index.store import lexical
         def save(self, folder):
             Path(folder).mkdir(parents=True, exist_ok=True)
             (Path(folder) / "lex_ids.npy").write_bytes(b"garbage")

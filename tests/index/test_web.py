@@ -9,8 +9,9 @@ import pytest
 
 from index.engine import Engine
 from index.errors import UserError
-from index.sources import SourceKind, WebIngester, load_sources, parse_sitemap, url_matches
-from index.web import BlockedURL, Fetcher, FetchError, FetchPolicy, is_public_address
+from index.ingest.listings import parse_sitemap
+from index.ingest.web import BlockedURL, Fetcher, FetchError, FetchPolicy, is_public_address
+from index.sources import SourceKind, WebIngester, load_sources, url_matches
 from tests.web_server import Route, Site, article_html, atom, rss, sitemapindex, urlset
 
 # The test server is on 127.0.0.1, so these tests allow private addresses unless a test is about them.
@@ -353,7 +354,7 @@ def test_redirect_loops_and_bad_schemes_are_refused(site: Site) -> None:
 
 
 def test_robots_txt_is_read_again_and_a_failing_one_means_wait(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
-    import index.web as web_mod
+    import index.ingest.web as web_mod
 
     f = Fetcher(LOCAL)
     with pytest.raises(BlockedURL, match="robots.txt"):

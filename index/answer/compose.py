@@ -1,0 +1,496 @@
+"""Hits → Answer: pick the one sentence that answers, quote it exactly, cite where it came from."""
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..model.embed import Embedder, TokenEmbedder
+from ..types import Answer, Citation, Hit, Query
+from ..words import STOPWORDS, tokenize
+from . import select
+from .reader import SentenceReader
+from .select import (
+    FittedModelError,
+    ReaderConfidence,
+    SentenceFeatures,
+    TreeScorer,
+    alignment,
+    evidence_row,
+    hand_confidence,
+    lexical_shape,
+    linear_score,
+    load_fitted,
+    reader_evidence,
+)
+
+log = logging.getLogger(__name__)
+
+# The fitted scorer and confidence (index/fitted.json); None without the file. A file made for
+# other features raises FittedModelError here: a half-matching model is never used.
+_FITTED = load_fitted()
+# Below this confidence the honest reply is "not found". With the fitted confidence it is the
+# threshold stored beside it by bench/refusal.py (it refuses 7% of the answerable SQuAD v2.0
+# questions it was fitted on); with the hand-set confidence, 0.42 (chosen with bench/quality.py).
+# CITEBOT_MIN_CONFIDENCE overrides it.
+DEFAULT_MIN_CONFIDENCE = round(_FITTED.threshold, 4) if _FITTED is not None and _FITTED.threshold is not None else 0.42
+
+_YEAR = re.compile(r"\b(1[0-9]{3}|20[0-9]{2})s?\b")
+_MONTHS = r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
+_MONTH = re.compile(rf"\b({_MONTHS}|monday|tuesday|wednesday|thursday|friday|saturday|sunday|century|centuries|decade|bc|ad|bce)\b", re.I)
+_NUMWORD = r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozen|half"
+_NUMBER = re.compile(rf"\d[\d,.]*|\b(?:{_NUMWORD})\b", re.I)
+# A capitalised name ("Kai-Fu Lee", "House of Commons"), not a capitalised adjective ("Beijing-based").
+_CAP = r"[A-Z][\w’'.]*(?:-[A-Z0-9][\w’'.]*)*(?![\w-])"
+_NAME = re.compile(rf"\b{_CAP}(?:\s+(?:of\s+|de\s+|von\s+|the\s+)?{_CAP})*")
+_PLACE_PREP = re.compile(r"\b(in|at|near|from|to)\s+(the\s+)?[A-Z]")
+_QWORD = re.compile(r"\w+")
+# A negated question ("Which city was not ...?") that a sentence without a negation cannot answer.
+_NEG = re.compile(r"\b(?:not|never|no|none|without|neither|nor)\b|n't\b", re.I)
+
+
+@dataclass
+class _Candidate:
+    hit_rank: int
+    hit: Hit
+    start: int  # offsets into the article
+    end: int
+    text: str
+    feat: SentenceFeatures
+    score: float = 0.0
+    row: list[float] | None = None  # the scorer's input, kept for bench/train_selector.py
+    logit: float | None = None  # the reader's score, when the reader read this sentence
+
+    # The confidence reads these four of the features.
+    coverage = property(lambda self: self.feat.coverage)  # weighted share of the question's terms (and title)
+    context = property(lambda self: self.feat.context)  # the same over the sentence and its neighbours
+    typed = property(lambda self: self.feat.typed)  # +1 holds the kind of thing asked for, -1 cannot, 0 no idea
+    dense = property(lambda self: self.feat.dense)
+
+
+_AUX = r"(?:did|does|do|was|were|is|are|will|would|has|have|had|can|could)"
+_LEAD = {"who": "who", "whom": "who", "whose": "who", "when": "when", "where": "where"}
+
+
+def question_type(question: str) -> str | None:
+    """Coarse answer type: who / when / number / where, or None.
+
+    The question's own wh-word decides first ("Where was it held when ..." asks for a place); a
+    "when" or "who" further in counts only as a question word ("... and when did it open?"), not as
+    a subordinate clause ("What was used when Sky launched?") or a name ("Doctor Who"); a "where"
+    further in still asks for a place ("the stadium where it was played").
+    """
+    q = question.lower().strip()
+    lead = re.match(r"^\W*(\w+)", q)
+    if lead and lead.group(1) in _LEAD:
+        return _LEAD[lead.group(1)]
+    if re.search(r"\b(which|what) (person|people|company|team|man|woman|group|organi[sz]ation|president|king|queen|emperor|scientist|player|coach|author|founder)\b", q) or re.search(r"\bwho\b", question.strip()[:40]):
+        return "who"
+    if re.search(rf"\b(what|which) (years?|date|day|month|time|century|decade|era)\b|\bin which year\b|\bwhen {_AUX}\b", q):
+        return "when"
+    if re.search(r"\bhow (many|much|long|old|far|big|large|tall|high|often|fast)\b|\bwhat (percentage|percent|number|amount|proportion|fraction)\b", q):
+        return "number"
+    if re.search(r"\b(what|which) (city|country|state|place|region|continent|town|location)\b|\bwhere\b", q):
+        return "where"
+    return None
+
+
+def _new_names(sentence: str, qwords: set[str], *, first: bool = False) -> list[re.Match[str]]:
+    """Capitalised names in the sentence that are not just words of the question.
+
+    A sentence's one-word start ("However", "Luther") is left out unless `first`, and then only
+    when it is not a common word.
+    """
+    out = []
+    for m in _NAME.finditer(sentence):
+        words = _QWORD.findall(m.group(0))
+        if m.start() == 0 and len(words) == 1 and (not first or words[0].lower() in STOPWORDS):
+            continue  # the capital of a sentence's first word says nothing
+        if not all(w.lower() in qwords for w in words):
+            out.append(m)
+    return out
+
+
+def _typed(qtype: str | None, sentence: str, qwords: set[str]) -> float:
+    """Whether the sentence can hold the kind of answer the question asks for."""
+    if qtype is None:
+        return 0.0
+    if qtype == "when":
+        ok = any(m.group(0).lower() not in qwords for m in _YEAR.finditer(sentence)) or bool(_MONTH.search(sentence))
+    elif qtype == "number":
+        ok = any(m.group(0).lower().strip(".,") not in qwords for m in _NUMBER.finditer(sentence))
+    elif qtype == "who":
+        ok = bool(_new_names(sentence, qwords))
+    else:  # where
+        ok = bool(_new_names(sentence, qwords)) or bool(_PLACE_PREP.search(sentence))
+    return 1.0 if ok else -1.0
+
+
+def _default_weight(term: str) -> float:
+    """Term weight when the index gave none: longer words and numbers/names like 01.ai count more."""
+    return 1.0 + math.log1p(len(term)) + (1.0 if any(ch.isdigit() for ch in term) or "." in term else 0.0)
+
+
+class AnswerComposer:
+    """Chooses the answer sentence among the top passages and builds the citations.
+
+    Every sentence of the top passages is first ranked by how much of the question's
+    (idf-weighted) wording it holds, alone and with its neighbours; the likeliest few are then
+    embedded and scored (index/answer/select.py) on that wording, its word pairs and spread, its cosine
+    similarity to the question, how well each question word finds a word of like meaning in it
+    (token vectors of the same model), whether it holds the kind of thing asked for (a name for
+    "who", a date for "when", a number for "how many") and how highly retrieval ranked its
+    passage. The best wording, cosine and alignment among the scored sentences, the passages'
+    cosine and the chosen sentence's type make the confidence that decides between an answer and
+    "not found" (fitted weights from index/fitted.json, or hand-set ones without it).
+    """
+
+    def __init__(
+        self,
+        embedder: Embedder,
+        *,
+        citations: int = 3,
+        candidates: int = 5,
+        embed_sentences: int = 4,
+        embed_words: int = 24,
+        min_confidence: float | None = None,
+        idf: Callable[[Sequence[str]], Mapping[str, float]] | None = None,
+        scorer: TreeScorer | None | bool = True,
+        standalone: bool = True,
+        reader: SentenceReader | None = None,
+        reader_sentences: int | None = None,
+    ) -> None:
+        if citations < 1 or candidates < 1 or embed_sentences < 1 or embed_words < 1 or (reader_sentences or 1) < 1:
+            raise ValueError("citations, candidates, embed_sentences, embed_words and reader_sentences must be at least 1")
+        self.embedder = embedder
+        self.citations = citations
+        self.candidates = candidates
+        self.embed_sentences = embed_sentences
+        self.embed_words = embed_words
+        # The reader (index/reader.py), when given, reads the question against the likeliest
+        # `reader_sentences` sentences and its score chooses the quote and makes the confidence
+        # (calibrated by bench/fit_reader.py; without that section of fitted.json, its raw score).
+        self.reader = reader
+        self.reader_confidence: ReaderConfidence | None = _FITTED.reader if _FITTED is not None and reader is not None else None
+        if self.reader_confidence is not None and reader is not None and reader.declared_sha256() != self.reader_confidence.reader_sha256:
+            if not select.REFITTING:
+                raise FittedModelError("the reader's confidence in fitted.json was fitted for another reader.onnx; "
+                                       "rerun bench/fit_reader.py --write")
+            self.reader_confidence = None
+        # As many sentences as the confidence was fitted for (it reads the margin over the runner-up).
+        self.reader_sentences = reader_sentences or (self.reader_confidence.sentences if self.reader_confidence else 8)
+        if min_confidence is not None:
+            self.min_confidence = min_confidence
+        elif reader is not None:
+            self.min_confidence = self.reader_confidence.threshold if self.reader_confidence is not None else 0.5
+        else:
+            self.min_confidence = DEFAULT_MIN_CONFIDENCE
+        self.idf = idf
+        # True: the fitted trees when present; False/None: the hand-set linear score; or a given scorer.
+        self.scorer = (_FITTED.scorer if _FITTED else None) if scorer is True else (scorer or None)
+        # Quote the previous sentence too when the answering one leans on it ("It was founded in ...").
+        self.standalone = standalone
+        self.fitted_confidence = _FITTED if _FITTED is not None and _FITTED.confidence is not None else None
+
+    def compose(self, query: Query, hits: Sequence[Hit]) -> Answer:
+        """The Answer for `query` from ranked hits (best first); it repeats the question as typed."""
+        question = query.typed
+        if not hits:
+            return Answer(question=question, found=False, answer=None)
+        cands = self._candidates(query, self._weights(query), hits[: self.candidates])
+        nearest = tuple(dict.fromkeys(h.title for h in hits[:3]))
+        if not cands:
+            return Answer(question=question, found=False, answer=None, nearest=nearest, closest=self._closest(hits))
+        best = max(cands, key=lambda c: c.score)
+        confidence = self._confidence(best, cands, hits[: self.candidates])
+        if confidence < self.min_confidence:
+            return Answer(question=question, found=False, answer=None, nearest=nearest, confidence=confidence,
+                          closest=self._closest(hits))
+        bold = highlight(query.text, best.text)
+        if self.standalone:
+            lead = standalone_start(best)
+            if lead < best.start:  # quote the sentence it leans on too; bold words shift with it
+                best.text, shift, best.start = best.hit.text[lead - best.hit.start: best.end - best.hit.start], best.start - lead, lead
+                bold = tuple((a + shift, b + shift) for a, b in bold)
+        cites = self._citations(best, hits, cands)
+        return Answer(
+            question=question,
+            found=True,
+            answer=best.text,
+            citations=tuple(cites[: self.citations]),
+            more=tuple(cites[self.citations:]),
+            confidence=confidence,
+            highlights=bold,
+        )
+
+    def _closest(self, hits: Sequence[Hit]) -> tuple[Citation, ...]:
+        """Up to `citations` passages that share a word with the question (BM25 matched them),
+        best first, one per stretch of an article: shown, labelled as not an answer, with "not found"."""
+        out: list[Citation] = []
+        for h in hits:
+            if len(out) >= self.citations:
+                break
+            if h.lexical <= 0 or any(c.source == h.source and c.collection == h.collection and h.start < c.end and c.start < h.end for c in out):
+                continue
+            out.append(Citation(n=len(out) + 1, title=h.title, date=h.date, url=h.url, source=h.source, snippet=h.text,
+                                start=h.start, end=h.end, score=round(float(h.score), 6), collection=h.collection))
+        return tuple(out)
+
+    def _weights(self, query: Query) -> dict[str, float]:
+        """idf of each question term: from the index when the query carries it, else a guess."""
+        terms = list(dict.fromkeys(query.tokens))
+        # "01.ai" also yields "01" and "ai": count such a name once, not three times.
+        parts = {p for t in terms if re.search(r"[.\-']", t) for p in re.split(r"[.\-']", t)}
+        terms = [t for t in terms if t not in parts or re.search(r"[.\-']", t)] or terms
+        given: Mapping[str, float] = dict(query.term_weights)
+        if not given and self.idf is not None:
+            given = self.idf(terms)
+        return {t: float(given[t]) if t in given else _default_weight(t) for t in terms}
+
+    def score_sentences(self, query: Query, hits: Sequence[Hit]) -> list[_Candidate]:
+        """The scored candidate sentences of the top hits (what `compose` chooses from)."""
+        return self._candidates(query, self._weights(query), hits[: self.candidates]) if hits else []
+
+    def _candidates(self, query: Query, weights: dict[str, float], hits: Sequence[Hit]) -> list[_Candidate]:
+        question, qvec = query.text, query.vector
+        qwords = {w.lower() for w in _QWORD.findall(question)}
+        qtype = query.qtype
+        qtokens = list(query.tokens)
+        total = sum(weights.values())
+        heaviest = max(weights.values(), default=0.0) or 1.0
+        # The question's names and numbers (capitalised past its first word, or with a digit).
+        raw_words = _QWORD.findall(question)
+        specific = {t for k, w in enumerate(raw_words) if (k > 0 and w[0].isupper()) or any(ch.isdigit() for ch in w)
+                    for t in tokenize(w)}
+        q_neg = bool(_NEG.search(question))
+        top_score = hits[0].score or 1.0
+        seen: set[tuple[int, int, int]] = set()
+        cands: list[_Candidate] = []
+        for rank, h in enumerate(hits):
+            title_terms = set(tokenize(h.title))
+            sent_tokens = [tokenize(h.text[s - h.start: e - h.start]) for s, e in h.sentences]
+            sent_terms = [set(t) for t in sent_tokens]
+            for i, (s, e) in enumerate(h.sentences):
+                # Overlapping passages share sentences: score each sentence once, at its best rank.
+                if (h.article_id, s, e) in seen:
+                    continue
+                seen.add((h.article_id, s, e))
+                text = h.text[s - h.start: e - h.start]
+                if len(text.split()) < 3:
+                    continue
+                have = sent_terms[i]
+                around = have | (sent_terms[i - 1] if i > 0 else set()) | (sent_terms[i + 1] if i + 1 < len(sent_terms) else set())
+                pairs, new, spread = lexical_shape(qtokens, sent_tokens[i])
+                feat = SentenceFeatures(
+                    coverage=_share(weights, total, have, title_terms),
+                    context=_share(weights, total, around, title_terms),
+                    typed=_typed(qtype, text, qwords), rank=rank, bigrams=pairs, new_words=new,
+                    first=i == 0, spread=spread, passage_score=h.score / top_score, passage_dense=h.dense,
+                    words=len(text.split()), qtype=qtype,
+                    missing=max((w for t, w in weights.items() if t not in around and t not in title_terms), default=0.0) / heaviest,
+                    names_missing=sum(1 for t in specific if t not in around and t not in title_terms) / len(specific) if specific else 0.0,
+                    negation=float(q_neg and not _NEG.search(text)),
+                )
+                cands.append(_Candidate(rank, h, s, e, text, feat))
+        if not cands:
+            return []
+        # Only the lexically likeliest few sentences are read or embedded: the bot answers in milliseconds.
+        ranked = sorted(cands, key=lambda c: -(c.coverage + 0.3 * c.context - 0.05 * c.hit_rank))
+        if self.reader is not None:
+            # The reader's one pass replaces the embedding pass below: its score is the choice.
+            read = ranked[: self.reader_sentences]
+            for c, v in zip(read, self.reader.scores(query.text, [(c.hit.title, c.text) for c in read])):
+                c.score = c.logit = float(v)
+            return read
+        prior = ranked[: self.embed_sentences]
+        # Model time grows with the longest sentence of the batch: a long sentence is judged by its
+        # first `embed_words` words (the wording signals above still read all of it).
+        texts = [" ".join(c.text.split()[: self.embed_words]) for c in prior]
+        tokens = isinstance(self.embedder, TokenEmbedder)
+        if isinstance(self.embedder, TokenEmbedder):
+            # One model run: the sentences' vectors and token vectors (and the question's tokens
+            # when the query came without them).
+            if query.token_vectors is not None:
+                qtok = query.token_vectors
+                vecs, toks = self.embedder.encode_tokens(texts)
+            else:
+                vecs, toks = self.embedder.encode_tokens([question, *texts])
+                vecs, qtok, toks = vecs[1:], toks[0], toks[1:]
+            for c, tv in zip(prior, toks):
+                c.feat.align, c.feat.align_strong, c.feat.align_back, c.feat.align_min = alignment(qtok, tv)
+        else:
+            vecs = self.embedder.encode(texts)
+        for c, v in zip(prior, vecs @ qvec):
+            c.feat.dense = float(v)
+            if not tokens:  # an embedder without token vectors: sentence cosine stands in
+                c.feat.align = c.feat.align_back = c.feat.align_min = c.feat.dense
+        best = {k: max(getattr(c.feat, k) for c in prior) for k in ("coverage", "dense", "context", "align")}
+        for c in prior:
+            c.row = c.feat.row(best)
+        scores: Sequence[float] | np.ndarray
+        if self.scorer is not None:
+            scores = self.scorer.score(np.array([c.row for c in prior]))
+        else:
+            scores = [linear_score(c.feat) for c in prior]
+        for c, sc in zip(prior, scores):
+            c.score = float(sc)
+        return prior
+
+    def _confidence(self, best: _Candidate, cands: Sequence[_Candidate], hits: Sequence[Hit]) -> float:
+        """One number in [0, 1] from several signals: wording covered, meaning, passage similarity.
+
+        The evidence is the best of the scored sentences, not only the chosen one's: the scorer
+        may prefer a sentence that says it in other words, which is no reason to doubt the match.
+        """
+        if best.logit is not None:
+            if self.reader_confidence is None:
+                return 1.0 / (1.0 + math.exp(-best.logit))
+            logits = [c.logit if c.logit is not None else -10.0 for c in cands]
+            values = reader_evidence(logits, cands.index(best), [c.hit.article_id for c in cands], best.feat,
+                                     max((h.dense for h in hits), default=0.0))
+            return self.reader_confidence.probability(values)
+        ev = evidence(best, cands, hits)
+        return self.fitted_confidence.probability(ev) if self.fitted_confidence is not None else hand_confidence(ev)
+
+    def _citations(self, best: _Candidate, hits: Sequence[Hit], cands: Sequence[_Candidate] = ()) -> list[Citation]:
+        ordered = [best.hit] + [h for h in hits if h.passage_id != best.hit.passage_id]
+        if best.logit is not None:
+            # With the reader, a further source is listed only when it read a sentence of it as
+            # relevant to the question: not every passage retrieval brought up.
+            related = self.reader_confidence.related if self.reader_confidence is not None else 0.0
+            read = [c for c in cands if c.logit is not None and c.logit >= related]
+            ordered = [best.hit] + [h for h in ordered[1:] if any(c.hit.article_id == h.article_id and h.start <= c.start
+                                                                   and c.end <= h.end for c in read)]
+        out: list[Citation] = []
+        seen: list[tuple[int, int, int]] = []
+        for h in ordered:
+            # Overlapping passages of one article say the same thing twice: keep the first.
+            if any(a == h.article_id and h.start < e and s < h.end for a, s, e in seen):
+                continue
+            seen.append((h.article_id, h.start, h.end))
+            ans = (best.start - h.start, best.end - h.start) if h is best.hit else (None, None)
+            out.append(
+                Citation(
+                    n=len(out) + 1, title=h.title, date=h.date, url=h.url, source=h.source,
+                    snippet=h.text, start=h.start, end=h.end, score=round(float(h.score), 6),
+                    answer_start=ans[0], answer_end=ans[1], collection=h.collection,
+                )
+            )
+        return out
+
+
+_TITLE_CREDIT = 0.8
+# A sentence that cannot stand alone: it starts with a pronoun or demonstrative ("It was founded
+# in ...", "These were ...", "He said ..."), or a connective that continues the one before.
+_LEANS = re.compile(
+    r"^[\"'“‘(]*(?:he|she|it|they|this|these|that|those|his|her|its|their|such|however|moreover|furthermore|"
+    r"also|but|and|thus|therefore|hence|instead|likewise|similarly|in addition|as a result)\b",
+    re.I,
+)
+
+
+def standalone_start(c: _Candidate) -> int:
+    """Where a quote of candidate `c` should start (an article offset): its own start, or the
+    previous sentence's when `c` leans on it and that sentence is in the same passage (so the quote
+    stays one contiguous, verbatim piece of the cited snippet; at most two sentences)."""
+    if not _LEANS.match(c.text):
+        return c.start
+    spans, h = c.hit.sentences, c.hit
+    i = next((k for k, (s, e) in enumerate(spans) if s == c.start), 0)
+    if i == 0:
+        return c.start
+    s, e = spans[i - 1]
+    prev, gap = h.text[s - h.start: e - h.start], h.text[e - h.start: c.start - h.start]
+    # Only a sentence of the same paragraph, not a heading or a list item above it.
+    if "\n\n" in gap or not re.search(r"[.!?][\"'”’)]*\s*$", prev) or len(prev.split()) < 4:
+        return c.start
+    return s
+
+
+def evidence(best: _Candidate, cands: Sequence[_Candidate], hits: Sequence[Hit]) -> list[float]:
+    """The confidence's inputs, in select.EVIDENCE order (see `select.evidence_row`)."""
+    inputs = [(c.coverage, c.context, c.dense, c.typed, c.feat.align, c.feat.align_strong, c.feat.align_min, c.feat.missing,
+               c.feat.names_missing, c.feat.negation) for c in cands]
+    return evidence_row(inputs, [c.score for c in cands], cands.index(best), max(h.dense for h in hits))
+
+
+def _share(weights: Mapping[str, float], total: float, have: set[str], title: set[str]) -> float:
+    """Weighted share of question terms present; a term only in the article's title counts most.
+
+    Sentences often refer to their article's subject as "it" or "the company": the title stands in.
+    """
+    if total <= 0:
+        return 0.0
+    got = sum(w if t in have else _TITLE_CREDIT * w if t in title else 0.0 for t, w in weights.items())
+    return got / total
+
+
+# "... founded by Kai-Fu Lee", "... recorded by a young Bob Gallion": the doer of a verb.
+_BY = re.compile(
+    r"\b([A-Za-z-]+)\s+by\s+(?:an?\s+|the\s+)?(?:[\w-]+\s+){0,4}?([A-Z][\w’'.-]+(?:\s+(?:of\s+|de\s+|von\s+)?[A-Z][\w’'.-]+)*)"
+)
+# Past participles that share no stem with the past tense a question uses ("Who wrote ...?").
+_IRREGULAR = {"wrote": "written", "drew": "drawn", "sang": "sung", "took": "taken", "gave": "given",
+              "chose": "chosen", "beat": "beaten", "broke": "broken", "spoke": "spoken", "stole": "stolen",
+              "rode": "ridden", "drove": "driven", "began": "begun", "flew": "flown", "threw": "thrown"}
+_DATE = re.compile(
+    rf"\b((?:(?:\d{{1,2}}\s+)?(?:{_MONTHS})\.?\s+(?:\d{{1,2}},?\s+)?)?(?:1[0-9]{{3}}|20[0-9]{{2}})s?)\b", re.I
+)
+# "40", "1,200", "£304m", "two hundred", "12 percent" (no trailing comma: "in 1700, ...").
+_COUNT = re.compile(
+    rf"(?<![\w.])([£$€]?(?:\d{{1,3}}(?:,\d{{3}})+|\d+)(?:\.\d+)?(?:m|bn|k)?|(?:{_NUMWORD})(?:[\s-](?:{_NUMWORD}))*)"
+    rf"((?:\s*(?:%|percent|per cent|million|billion|thousand|hundred))?)(?![\w])",
+    re.I,
+)
+_WORD_BEFORE = re.compile(r"[A-Z][\w-]*\s+$")
+
+
+def _in_name(sentence: str, m: re.Match[str]) -> bool:
+    """A number that is part of a name, not a count: right after a capitalised word that does
+    not start the sentence ("Route 99"), or a capitalised number word inside it ("Westwood One")."""
+    before = _WORD_BEFORE.search(sentence, 0, m.start(1))
+    return bool(before and before.start() > 0) or (m.start(1) > 0 and m.group(1)[0].isupper())
+
+
+_NAME_AFTER = re.compile(r"\s+((?:[a-z][\w-]*\s+){1,2})([A-Z][\w’'.-]+(?:\s+(?:of\s+|de\s+|von\s+)?[A-Z][\w’'.-]+)*)")
+
+
+def _doer(sentence: str, m: re.Match[str]) -> tuple[int, int]:
+    """The name after "by": past a capitalised adjective or title and its noun ("the British rock
+    group Coldplay", "Hall Of Fame guitarist Bill Aken"), not past a preposition ("Kai-Fu Lee in March")."""
+    after = _NAME_AFTER.match(sentence, m.end(2))
+    if after and not any(w in STOPWORDS for w in after.group(1).split()):
+        return after.span(2)
+    return m.span(2)
+
+
+def highlight(question: str, sentence: str) -> tuple[tuple[int, int], ...]:
+    """Spans of `sentence` that answer the question, only where exactly one confident match exists."""
+    qtype = question_type(question)
+    qwords = {w.lower() for w in _QWORD.findall(question)}
+    def new(span: tuple[int, int]) -> bool:
+        return not all(w.lower() in qwords for w in _QWORD.findall(sentence[span[0]:span[1]]))
+
+    found: list[tuple[int, int]] = []
+    if qtype == "who":
+        # Only the doer of the question's own verb: "Who recorded it?" bolds the name after
+        # "recorded by", not the one after "written by" in the same sentence. "Who was sacked?"
+        # asks for the one it happened to, not the doer.
+        qstems = set(tokenize(question)) | {_IRREGULAR[w] for w in qwords if w in _IRREGULAR}
+        passive = re.match(r"^\s*who\s+(was|were|is|are|has been|had been)\b", question, re.I) and not re.search(r"\bby\W*$", question)
+        found = [_doer(sentence, m) for m in _BY.finditer(sentence) if not passive and set(tokenize(m.group(1))) & qstems]
+        found = [span for span in found if new(span)]
+        if not found and re.match(r"^\s*who\s+(was|is)\s+the\b", question, re.I):
+            # The subject counts here ("Luther was the most widely read author ... in Germany").
+            found = [m.span() for m in _new_names(sentence, qwords, first=True)]
+    elif qtype == "when":
+        found = [m.span(1) for m in _DATE.finditer(sentence) if new(m.span(1))]
+    elif qtype == "number" and re.search(r"\bhow (many|much)\b|\bwhat (percentage|percent|number)\b", question, re.I):
+        found = [(m.start(1), m.end(2)) for m in _COUNT.finditer(sentence)
+                 if new((m.start(1), m.end(2))) and not _YEAR.fullmatch(m.group(1)) and not _in_name(sentence, m)]
+    # Two candidates means we do not know which one answers: bold nothing rather than guess.
+    return tuple(found) if len(found) == 1 else ()

@@ -1,0 +1,54 @@
+"""A question, prepared once: validated, tokenized, typed, weighed and embedded.
+
+Retrieval (index/answer/search.py) and the answer composer (index/answer/compose.py) both read the one `Query`
+built here instead of re-deriving what they need from the question text.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+
+import numpy as np
+
+from ..errors import UserError
+from ..model.embed import Embedder, TokenEmbedder
+from ..types import Query
+from ..words import tokenize
+from .compose import question_type
+
+EMPTY_QUESTION = "Ask a question, e.g. `who founded 01.AI?`"
+
+
+def clean_question(question: str) -> str:
+    """The question without surrounding whitespace; an empty one is a friendly UserError."""
+    text = question.strip()
+    if not text:
+        raise UserError(EMPTY_QUESTION)
+    return text
+
+
+def build_query(
+    text: str,
+    embedder: Embedder,
+    *,
+    typed: str | None = None,
+    idf: Callable[[Iterable[str]], Mapping[str, float]] | None = None,
+    vector: np.ndarray | None = None,
+) -> Query:
+    """The Query for an already cleaned question `text` (see `clean_question`).
+
+    `typed` is the question as the user typed it (default: `text`); `idf` gives the index's
+    weight of each term (none: the composer guesses them). The question is embedded here, with
+    its token vectors when the embedder gives them, unless `vector` is passed in (benchmarks
+    embed their questions in one batch; the composer then asks for the token vectors itself).
+    """
+    tokens = tuple(tokenize(text))
+    weights = dict(idf(list(dict.fromkeys(tokens)))) if idf is not None else {}
+    token_vectors = None
+    if vector is None:
+        if isinstance(embedder, TokenEmbedder):
+            vecs, toks = embedder.encode_tokens([text])
+            vector, token_vectors = vecs[0], toks[0]
+        else:
+            vector = embedder.encode([text])[0]
+    return Query(text=text, typed=text if typed is None else typed, tokens=tokens, qtype=question_type(text),
+                 term_weights=weights, vector=vector, token_vectors=token_vectors)

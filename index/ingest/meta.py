@@ -1,0 +1,333 @@
+"""An article's own metadata: title, date and link, from its file name or the page's markup.
+
+File names give a date (`report-2024-03-04.md`) and a title; a web page's JSON-LD, Open Graph,
+<meta>, <link rel=canonical>, <h1> and <time> give its headline, publication date and canonical
+address. Dates come out as ISO `YYYY-MM-DD` or None. No format reading here: the readers in
+`text`, `html` and `pdf` call these helpers.
+"""
+from __future__ import annotations
+
+import re
+from datetime import date as _date
+from pathlib import Path
+from typing import Any
+
+_DATE_IN_NAME = re.compile(r"(?<!\d)((?:19|20)\d\d)[-_.]?([01]\d)[-_.]?([0-3]\d)(?!\d)")
+
+
+def title_from_name(name: str) -> str:
+    """A title made from a file name: the date taken out, dashes and underscores as spaces, first letter up."""
+    stem = Path(name).stem
+    stem = _DATE_IN_NAME.sub("", stem)
+    stem = re.sub(r"[-_]+", " ", stem).strip()
+    return stem[:1].upper() + stem[1:] if stem else Path(name).name
+
+
+def date_from_name(name: str) -> str | None:
+    """The date a file name holds (`report-2024-03-04.md`, `20240304_notes.txt`), ISO, or None."""
+    m = _DATE_IN_NAME.search(Path(name).stem)
+    return valid_date(*m.groups()) if m else None
+
+
+def valid_date(y: str, m: str, d: str) -> str | None:
+    """`YYYY-MM-DD` when the three parts make a real day, else None."""
+    try:
+        return _date(int(y), int(m), int(d)).isoformat()
+    except ValueError:
+        return None
+
+
+def normalise_date(value: object) -> str | None:
+    """A date as pages and front matter write it (ISO, US m/d/Y, European d.m.Y, 20191118) → ISO, or None."""
+    if value is None:
+        return None
+    s = str(value).strip().strip("'\"")
+    m = re.match(r"((?:19|20)\d\d)-(\d\d)-(\d\d)", s)
+    if m:
+        return valid_date(*m.groups())
+    m = re.match(r"(\d\d?)/(\d\d?)/((?:19|20)\d\d)", s)  # US style, as news sites print it
+    if m:
+        return valid_date(m.group(3), m.group(1).zfill(2), m.group(2).zfill(2))
+    m = re.match(r"(\d\d?)\.(\d\d?)\.((?:19|20)\d\d)", s)  # 10.06.2013: day first, as in Europe
+    if m:
+        return valid_date(m.group(3), m.group(2).zfill(2), m.group(1).zfill(2))
+    m = re.match(r"((?:19|20)\d\d)(\d\d)(\d\d)(?:T|$)", s)  # 20191118 / 20191118T0930
+    if m:
+        return valid_date(*m.groups())
+    return None
+
+
+_URL_DATE = re.compile(r"/((?:19|20)\d\d)[/-]([01]\d)[/-]([0-3]\d)/")
+
+
+def local_date(date: str | None, url: str | None) -> str | None:
+    """The date in the article's own URL (/2019/11/18/) when the metadata's differs by a day:
+    metadata often gives the time in UTC, the URL the day the site itself published it."""
+    m = _URL_DATE.search(url or "")
+    in_url = valid_date(*m.groups()) if m else None
+    if in_url is None or date is None:
+        return date or in_url
+    gap = abs((_date.fromisoformat(in_url) - _date.fromisoformat(date)).days)
+    return in_url if gap == 1 else date
+
+
+# --- the page's own metadata: JSON-LD, Open Graph, <meta>, <link rel=canonical>, <h1>, <time> ---
+
+
+_ARTICLE_TYPES = ("article", "newsarticle", "blogposting", "reportagenewsarticle", "analysisnewsarticle",
+                  "opinionnewsarticle", "webpage", "report", "socialmediaposting", "liveblogposting")
+_TITLE_SEPARATORS = re.compile(r"\s+[|\-–—·•»]+\s+")
+
+
+def page_meta(tree: Any) -> dict[str, str]:
+    """title, date, url and the site's names as the page itself declares them."""
+    meta: dict[str, str] = {}
+    props: dict[str, str] = {}
+    for m in tree.iter("meta"):
+        key = (m.get("property") or m.get("name") or m.get("itemprop") or "").strip().lower()
+        value = (m.get("content") or "").strip()
+        if key and value and key not in props:
+            props[key] = value
+    ld = _json_ld(tree)
+    article = next((o for o in ld if _ld_type(o) in _ARTICLE_TYPES and _ld_type(o) != "webpage"), None) or next(
+        (o for o in ld if _ld_type(o) in _ARTICLE_TYPES), None)
+    sites = []
+    for o in ld:
+        if _ld_type(o) in ("website", "organization", "newsmediaorganization"):
+            sites.append(str(o.get("name") or ""))
+    if article is not None:
+        pub = article.get("publisher")
+        if isinstance(pub, dict):
+            sites.append(str(pub.get("name") or ""))
+    sites += [props.get("og:site_name", ""), props.get("application-name", ""), props.get("twitter:site", "").lstrip("@")]
+    meta["sites"] = "\n".join(s.strip() for s in sites if s and s.strip())
+
+    h1s = [" ".join(h.text_content().split()) for h in tree.iter("h1")]
+    h1s = [h for h in h1s if 3 <= len(h) <= 300]
+    headline = str(article.get("headline") or article.get("name") or "").strip() if article is not None else ""
+    og_title = props.get("og:title") or props.get("twitter:title") or ""
+    title_el = tree.find(".//title")
+    page_title = " ".join(title_el.text_content().split()) if title_el is not None else ""
+    # The headline as the page declares it; the <title> before a lone <h1>, which on some sites
+    # is the site's own name in a banner.
+    for cand in (headline, og_title, page_title):
+        cand = _unescape(cand)
+        if cand:
+            meta["title"] = cand
+            break
+    if len(h1s) == 1:
+        meta["lone_h1"] = h1s[0]
+    if h1s:
+        meta["h1"] = "\n".join(h1s)
+
+    dates = []
+    if article is not None:
+        dates.append(article.get("datePublished") or article.get("dateCreated"))
+    for key in ("article:published_time", "og:published_time", "datepublished", "publishdate", "pubdate",
+                "date", "dc.date.issued", "dc.date", "sailthru.date", "parsely-pub-date", "publish-date",
+                "article.published", "dcterms.created"):
+        dates.append(props.get(key))
+    for scope in tree.iter("article"):
+        dates += [t.get("datetime") for t in scope.iter("time")][:1]
+        break
+    for d in dates:
+        nd = normalise_date(d)
+        if nd:
+            meta["date"] = nd
+            break
+
+    meta_url = _page_address(tree, props, article)
+    if meta_url:
+        meta["url"] = meta_url
+    return meta
+
+
+_SHARE_PARAMS = {  # share buttons carry the article's address in their query: (host part, parameter)
+    "facebook.com/sharer": "u", "facebook.com/share.php": "u", "twitter.com/share": "url",
+    "twitter.com/intent/tweet": "url", "x.com/intent/tweet": "url", "linkedin.com/sharearticle": "url",
+    "linkedin.com/cws/share": "url", "reddit.com/submit": "url", "pinterest.com/pin/create": "url",
+    "vk.com/share.php": "url", "tumblr.com/share": "url", "getpocket.com/save": "url",
+}
+
+
+def _page_address(tree: Any, props: dict[str, str], article: dict[str, Any] | None) -> str | None:
+    """The article's own public address, from what the page declares, most explicit first.
+
+    1. `<link rel=canonical>`, `og:url`, the article's JSON-LD `url` / `mainEntityOfPage` / `@id`
+       (relative ones resolved against an absolute `<base href>` or the page's other declared
+       address). A canonical on another site (syndication) gives way to og:url on this one.
+    2. A localised edition (businessinsider.de) that names the same path on another host as its
+       `hreflang="x-default"` alternate: that is the address for readers anywhere.
+    3. Pages that declare none of those still name themselves to the outside world: `twitter:url`,
+       an `itemprop="url"` of the page's schema.org Article, the like/+1/comments widgets'
+       `data-href`, the article address in share buttons' query (the most common one, since
+       teasers may carry their own), and last the `rel=shortlink`.
+    Only absolute http(s) addresses count; None when the page names no address at all.
+    """
+    from urllib.parse import parse_qs, urljoin, urlsplit
+
+    links = [(((ln.get("rel") or "").lower().split()), ln) for ln in tree.iter("link") if ln.get("href")]
+    base = next((b.get("href") for b in tree.iter("base") if _absolute(b.get("href"))), None)
+    canonical = next((ln.get("href").strip() for rel, ln in links if "canonical" in rel), None)
+    og_url = props.get("og:url")
+    ld_urls: list[str] = []
+    if article is not None:
+        main = article.get("mainEntityOfPage")
+        for v in (article.get("url"), main.get("@id") if isinstance(main, dict) else main, article.get("@id")):
+            if isinstance(v, str) and v.strip():
+                ld_urls.append(v.strip().split("#")[0])
+    anchor = base or next((u for u in (canonical, og_url, *ld_urls) if _absolute(u)), None)
+
+    def resolve(u: str | None) -> str | None:
+        if not u:
+            return None
+        u = u.strip()
+        if not _absolute(u) and anchor and not u.startswith(("#", "javascript:", "mailto:")):
+            u = urljoin(anchor, u)
+        return u if _absolute(u) else None
+
+    canonical, og_url = resolve(canonical), resolve(og_url)
+    ld_url = next((r for r in map(resolve, ld_urls) if r), None)
+    if canonical and og_url and _site(canonical) != _site(og_url):
+        chosen: str | None = og_url  # syndicated: the copy we read is on og:url's site
+    else:
+        chosen = canonical or og_url or ld_url
+    if chosen:
+        default = next((resolve(ln.get("href")) for rel, ln in links
+                        if "alternate" in rel and (ln.get("hreflang") or "").lower() == "x-default"), None)
+        if default and _same_path(default, chosen) and urlsplit(default).netloc != urlsplit(chosen).netloc:
+            return default
+        return chosen
+
+    fallbacks: list[str | None] = [props.get("twitter:url")]
+    for el in tree.xpath('//*[@itemprop="url"]'):
+        scope = next((a for a in el.iterancestors() if a.get("itemscope") is not None), None)
+        if scope is not None and re.search(r"(Article|BlogPosting|Report)$", (scope.get("itemtype") or "").strip()):
+            fallbacks.append(el.get("href") or el.get("content"))
+    for el in tree.iter():
+        tag = str(el.tag).lower() if isinstance(el.tag, str) else ""
+        cls = (el.get("class") or "").lower()
+        if tag in ("like", "fb:like", "plusone", "g:plusone", "fb:comments") and el.get("href"):
+            fallbacks.append(el.get("href"))
+        elif el.get("data-href") and re.search(r"\b(fb-like|fb-comments|fb-share-button|g-plusone)\b", cls):
+            fallbacks.append(el.get("data-href"))
+    shared: dict[str, int] = {}
+    for a in tree.iter("a"):
+        href = (a.get("href") or "").strip()
+        low = href.lower()
+        param = next((v for k, v in _SHARE_PARAMS.items() if k in low), None)
+        if not param:
+            continue
+        for value in parse_qs(urlsplit(href).query).get(param, []):
+            if _absolute(value):
+                shared[value] = shared.get(value, 0) + 1
+    if shared:
+        fallbacks.append(max(shared, key=lambda u: shared[u]))  # ties: the first seen
+    fallbacks += [ln.get("href") for rel, ln in links if "shortlink" in rel]
+    return next((r for r in map(resolve, fallbacks) if r), None)
+
+
+def _absolute(u: str | None) -> bool:
+    return u is not None and u.strip().lower().startswith(("http://", "https://"))  # "" starts with neither
+
+
+def _same_path(a: str, b: str) -> bool:
+    from urllib.parse import urlsplit
+
+    pa, pb = urlsplit(a), urlsplit(b)
+    return pa.path.rstrip("/") == pb.path.rstrip("/") and pa.query == pb.query and len(pa.path.strip("/")) > 0
+
+
+def _site(url: str) -> str:
+    host = re.sub(r"^https?://", "", url).split("/")[0].split(":")[0].lower()
+    parts = host.split(".")
+    return ".".join(parts[-2:]) if len(parts) >= 2 else host
+
+
+def _json_ld(tree: Any) -> list[dict[str, Any]]:
+    import json
+
+    out: list[dict[str, Any]] = []
+
+    def walk(o: object) -> None:
+        if isinstance(o, dict):
+            out.append(o)
+            for v in o.values():
+                if isinstance(v, (dict, list)):
+                    walk(v)
+        elif isinstance(o, list):
+            for v in o:
+                walk(v)
+
+    for s in tree.iter("script"):
+        if (s.get("type") or "").strip().lower() != "application/ld+json":
+            continue
+        try:
+            walk(json.loads(s.text_content().strip() or "null", strict=False))
+        except ValueError:
+            continue
+    return out
+
+
+def _ld_type(o: dict[str, Any]) -> str:
+    t = o.get("@type")
+    if isinstance(t, list):
+        t = next((x for x in t if isinstance(x, str) and x.lower() in _ARTICLE_TYPES), t[0] if t else "")
+    return str(t or "").lower()
+
+
+def _unescape(s: str) -> str:
+    import html as _html
+
+    return " ".join(_html.unescape(s).split())
+
+
+def clean_title(title: str | None, meta: dict[str, str]) -> str | None:
+    """The headline without the site's name or a date tacked on ('… | DW | 10.06.2013')."""
+    if not title:
+        return None
+    title = _unescape(title)
+    sites = {norm_words(s) for s in meta.get("sites", "").split("\n") if s}
+    for h1 in meta.get("h1", "").split("\n"):
+        # The page's own <h1> inside a longer title ("H1 – Site", "Site: H1"): the rest is the site's.
+        if not h1 or norm_words(h1) in sites:
+            continue
+        rest = title[len(h1):]
+        if (len(h1) >= 12 or len(rest.split()) <= 5) and title != h1 and title.startswith(h1) and _TITLE_SEPARATORS.match(rest + " "):
+            return h1
+        if len(h1) >= 12 and title != h1 and title.endswith(h1) and re.search(r"(:|\s[|\-–—·•»]+)\s+$", title[: -len(h1)]):
+            return h1
+    parts = _TITLE_SEPARATORS.split(title)
+    if len(parts) < 2:
+        return title
+
+    def furniture(part: str) -> bool:
+        n = norm_words(part)
+        return (not n or n in sites or any(s and (s in n.replace(" ", "") or n.replace(" ", "") in s.replace(" ", ""))
+                                             for s in sites if len(n) >= 2)
+                or bool(re.fullmatch(r"[\d .:/-]+", part.strip())))
+
+    cut = next((i for i, part in enumerate(parts) if i > 0 and norm_words(part) in sites), None)
+    if cut is not None:
+        parts = parts[:cut]  # "Headline | Site | Section | Section": everything from the site's name on
+    while len(parts) > 1 and furniture(parts[-1]):
+        parts.pop()
+    while len(parts) > 1 and furniture(parts[0]):
+        parts.pop(0)
+    if len(parts) == 2 and len(parts[-1].split()) <= 3 and len(parts[0].split()) >= 4:
+        parts.pop()  # "Long headline here - Short Site": a short tail is most often the site
+    elif len(parts) == 2 and len(parts[0].split()) <= 2 and len(parts[1].split()) >= 4:
+        parts.pop(0)  # "Opinion | Long headline here": a one- or two-word section label
+    # Rejoin with the separators as they were written.
+    kept = " ".join(parts)
+    m = title.find(parts[0])
+    if m >= 0:
+        end = title.find(parts[-1], m) + len(parts[-1])
+        if end > m:
+            kept = title[m:end]
+    return kept.strip() or title
+
+
+def norm_words(s: str) -> str:
+    """Lower-case words separated by single spaces, for comparing titles."""
+    return re.sub(r"\W+", " ", s.lower()).strip()
