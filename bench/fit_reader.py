@@ -156,8 +156,14 @@ def collect(emb, reader: SentenceReader, folds: int, ooc: int, n_read: int) -> l
     eng = build_engine("removed", cut, emb, folder=OUT / f"removed-{_key(cut, emb)}")
     s3 = HybridSearcher(eng.reader, emb)
     picked = [q for q in qs1 if q.qid in chosen]
+    # The reader-off path too (the shipped scorer and confidence before the reader), for comparison.
+    before = AnswerComposer(emb)
     for q, qv in zip(picked, emb.encode([q.text for q in picked], batch_size=64)):
-        out.append(_record(q, list(q.golds), composer, s3, arts[q.article].source, q.article, q.article % folds, "removed", qv))
+        rec = _record(q, list(q.golds), composer, s3, arts[q.article].source, q.article, q.article % folds, "removed", qv)
+        for name, srch in (("old_removed", s3), ("old_untouched", searcher)):
+            query = srch.query(q.text, vector=qv)
+            rec[name] = before.compose(query, srch.search(query, k=10)).confidence
+        out.append(rec)
     log.info("answer removed done (%d questions), %.0f s", len(picked), time.perf_counter() - t0)
     CACHE.mkdir(parents=True, exist_ok=True)
     path.write_bytes(pickle.dumps(out))
@@ -297,7 +303,11 @@ def main(argv: list[str] | None = None) -> int:
     results.update(shipped={"read": n, "evidence": best_name, "threshold": round(t, 4), "related": round(related, 4),
                             "v1_citation_hit@3_related_only": round(cite_related, 3), "v1_citation_hit@3_all": round(cite_all, 3),
                             "note": "fitted on all folds (in-sample): the held-out figures are in read[...]"})
-    log.info("shipped: %s", json.dumps(results["shipped"]))
+    removed = [r for r in recs if r["kind"] == "removed"]
+    t8_old = float(np.quantile([r["old_untouched"] for r in removed], 0.08))
+    results["reader_off_removed_refused_at_8pct_untouched"] = round(float(np.mean([r["old_removed"] < t8_old for r in removed])), 3)
+    log.info("shipped: %s; reader off, answer removed refused at 8%% untouched refused: %s", json.dumps(results["shipped"]),
+             results["reader_off_removed_refused_at_8pct_untouched"])
     if args.write:
         write_fitted_section("reader", {
             "kind": "logistic regression over reader evidence (scikit-learn LogisticRegression, C=1)",

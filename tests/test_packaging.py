@@ -39,7 +39,7 @@ def test_every_data_file_is_installed() -> None:
     declared = _config().get("package-data", {})
     for top in ("index", "bot"):
         for path in (ROOT / top).rglob("*"):
-            if path.is_file() and path.suffix in {".json", ".npz", ".toml"} and "__pycache__" not in path.parts:
+            if path.is_file() and path.suffix in {".json", ".npz", ".toml", ".onnx"} and "__pycache__" not in path.parts:
                 pkg = ".".join(path.parent.relative_to(ROOT).parts)
                 patterns = declared.get(pkg, [])
                 assert any(fnmatch.fnmatch(path.name, pat) for pat in patterns), f"{path.relative_to(ROOT)} is not package data"
