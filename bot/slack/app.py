@@ -14,22 +14,21 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
-from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
 from index import Answer, UserError
 
-from ..channels import parse_collection_names
 from ..config import Settings
 from ..service import APOLOGY, Asker, CitebotService
-from .parse import button_asker, channel_of, parse_button_value, plain_question, slack_link
+from .admin import CHANNEL_COMMAND, INGEST_COMMAND, AdminCommands
+from .parse import button_asker, channel_of, parse_button_value, plain_question
 from .render import (
     ACTION_DOWN,
     ACTION_MORE,
@@ -40,19 +39,14 @@ from .render import (
     render_notice,
     render_passages,
 )
+from .replies import post_with, respond_with
 
 log = logging.getLogger(__name__)
 
-INGEST_COMMAND = "/citebot-ingest"
-SLACK_ADMIN_ONLY = "Sorry, only workspace admins and owners can add web pages to this workspace's articles."
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
 # Retry reasons meaning "you took too long": Slack did deliver, and we had already acked and started.
 TIMEOUT_RETRIES = frozenset({"http_timeout", "timeout"})
-CHANNEL_COMMAND = "/citebot-channel"
-ADMIN_ONLY = "Sorry, only workspace admins and owners can change how citebot works in a channel."
-CHANNEL_USAGE = ("Usage: `/citebot-channel on` (answer new questions here), `/citebot-channel off`, "
-                 "`/citebot-channel collections hr, uploads` (or `all`), `/citebot-channel` to see the settings.")
 HIDDEN = "Thanks for the feedback. I've removed my answer."
 
 
@@ -91,13 +85,16 @@ def _header(headers: dict[str, Any], name: str) -> str | None:
     return value
 
 
-class SlackBot:
-    """Bolt listeners that turn Slack requests into service calls and post the rendered answers."""
+class SlackBot(AdminCommands):
+    """Bolt listeners that turn Slack requests into service calls and post the rendered answers.
+
+    Here: /ask, mentions, DMs, help channels and the answer buttons; the admin commands are in
+    `admin`, sending and the background tasks in `replies`."""
 
     def __init__(self, service: CitebotService, *, seen: RecentKeys | None = None) -> None:
+        super().__init__()
         self.service = service
         self.seen = seen or RecentKeys()
-        self._tasks: set[asyncio.Task[None]] = set()
 
     def register(self, app: AsyncApp) -> AsyncApp:
         """Attach the middleware and listeners to `app`."""
@@ -112,24 +109,6 @@ class SlackBot:
         app.action(ACTION_DOWN)(self.on_vote)
         return app
 
-    async def aclose(self, grace: float = 10.0) -> None:
-        """At shutdown: let answers in flight be posted for up to `grace` seconds, then cancel the rest."""
-        await self.drain(grace)
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-
-    async def drain(self, timeout: float = 30.0) -> None:
-        """Wait for answers in flight to be posted."""
-        if self._tasks:
-            await asyncio.wait(list(self._tasks), timeout=timeout)
-
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        # Keep a reference: the loop holds tasks only weakly.
-        task = asyncio.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     # --- middleware -----------------------------------------------------------------------
 
@@ -162,56 +141,13 @@ class SlackBot:
         self._spawn(self._answer_command(question, asker, respond))
 
     async def _answer_command(self, question: str, asker: Asker, respond: Any) -> None:
-        answer = await self._ask(question, asker, lambda msg: _respond(respond, msg, ephemeral=True))
+        answer = await self._ask(question, asker, lambda msg: respond_with(respond, msg, ephemeral=True))
         if answer is None:
             return
         if answer.found:
-            await _respond(respond, render_answer(answer, question=question, show_question=True), ephemeral=False)
+            await respond_with(respond, render_answer(answer, question=question, show_question=True), ephemeral=False)
         else:
-            await _respond(respond, render_not_found(answer), ephemeral=True)
-
-    # --- /citebot-ingest URL ---------------------------------------------------------------
-
-    async def on_ingest(self, ack: Any, command: dict[str, Any], respond: Any, client: AsyncWebClient) -> None:
-        """`/citebot-ingest URL`: workspace admins and owners add a web page to the workspace's articles."""
-        asker = Asker(platform="slack", user=command.get("user_id", ""), scope=command.get("team_id") or None)
-        url = slack_link(command.get("text", ""))
-        if not url:
-            await ack(**render_notice(f"Give the address of a web page: `{INGEST_COMMAND} https://example.com/post`").to_kwargs())
-            return
-        await ack()
-        self._spawn(self._ingest_url(url, asker, respond, client))
-
-    async def _ingest_url(self, url: str, asker: Asker, respond: Any, client: AsyncWebClient) -> None:
-        async def say(text: str) -> None:
-            await _respond(respond, render_notice(text), ephemeral=True)
-
-        try:
-            # Slash commands do not say who is an admin: users.info does (scope users:read).
-            info = await client.users_info(user=asker.user)
-            user = info.get("user") or {}
-            if not (user.get("is_admin") or user.get("is_owner")):
-                await say(SLACK_ADMIN_ONLY)
-                return
-            report = await self.service.ingest_url(url, asker)
-        except UserError as exc:
-            await say(str(exc))
-            return
-        except SlackApiError as exc:
-            log.warning("users.info failed: %s", exc.response.get("error"))
-            await say("I couldn't check your permissions: the app needs the `users:read` scope.")
-            return
-        except Exception:
-            log.exception("%s failed", INGEST_COMMAND)
-            await say(APOLOGY)
-            return
-        if report.skipped:
-            await say("I couldn't add that page: " + "; ".join(reason for _, reason in report.skipped))
-        elif report.unchanged and not (report.added or report.updated):
-            await say("That page is already indexed, unchanged.")
-        else:
-            verb = "Updated" if report.updated else "Added"
-            await say(f"{verb} {url} ({report.passages} passages): questions in this workspace can now cite it.")
+            await respond_with(respond, render_not_found(answer), ephemeral=True)
 
     # --- mentions and DMs -----------------------------------------------------------------
 
@@ -253,55 +189,8 @@ class SlackBot:
             log.exception("Slack help-channel question failed (channel %s)", channel)
             return
         if answer is not None:
-            await _post(client.chat_postMessage, render_answer(answer, question=answer.question, asker=asker.user),
+            await post_with(client.chat_postMessage, render_answer(answer, question=answer.question, asker=asker.user),
                         channel=channel, thread_ts=ts, unfurl_links=False, unfurl_media=False)
-
-    # --- /citebot-channel -------------------------------------------------------------------
-
-    async def on_channel_command(self, ack: Any, command: dict[str, Any], client: AsyncWebClient) -> None:
-        """`/citebot-channel on|off|collections NAMES|all`: an admin sets how citebot works in this channel."""
-        await ack()
-        self._spawn(self._channel_command(command, client))
-
-    async def _channel_command(self, command: dict[str, Any], client: AsyncWebClient) -> None:
-        user, channel = command.get("user_id", ""), command.get("channel_id", "")
-
-        async def say(text: str) -> None:
-            await _post(client.chat_postEphemeral, render_notice(text), channel=channel, user=user)
-
-        asker = Asker(platform="slack", user=user, scope=command.get("team_id") or None, channel=channel_of(channel))
-        try:
-            if not await self._is_admin(client, user):
-                await say(ADMIN_ONLY)
-                return
-            words = plain_question(command.get("text", "")).split(None, 1)
-            verb, rest = (words[0].lower(), words[1] if len(words) > 1 else "") if words else ("", "")
-            if verb in ("on", "off"):
-                rule = await self.service.set_channel(asker, auto=verb == "on")
-            elif verb == "collections" and rest.strip():
-                everything = rest.strip().lower() in ("all", "*", "everything")
-                rule = await self.service.set_channel(asker, collections=() if everything else parse_collection_names(rest))
-            elif not verb:
-                rule = await self.service.set_channel(asker)
-            else:
-                await say(CHANNEL_USAGE)
-                return
-        except UserError as exc:
-            await say(str(exc))
-            return
-        except Exception:
-            log.exception("Slack channel command failed")
-            await say(APOLOGY)
-            return
-        await say(("I answer new questions in this channel when I'm confident" if rule.auto
-                   else "I answer in this channel only when asked (/ask or a mention)")
-                  + "; articles from " + (", ".join(rule.collections) if rule.collections else "every collection") + ".")
-
-    async def _is_admin(self, client: AsyncWebClient, user: str) -> bool:
-        """A workspace admin or owner (users.info; needs the users:read scope)."""
-        resp = await client.users_info(user=user)
-        info = resp.get("user") or {}
-        return bool(info.get("is_admin") or info.get("is_owner") or info.get("is_primary_owner"))
 
     def _conversation(self, body: dict[str, Any], event: dict[str, Any], context: Any, client: AsyncWebClient) -> None:
         if event.get("bot_id") or event.get("subtype") == "bot_message" or not event.get("user"):
@@ -325,15 +214,15 @@ class SlackBot:
         async def private(msg: SlackMessage) -> None:
             # In a channel, only the asker needs to read "not found" or why a question was refused.
             if im:
-                await _post(client.chat_postMessage, msg, channel=channel, thread_ts=thread_ts)
+                await post_with(client.chat_postMessage, msg, channel=channel, thread_ts=thread_ts)
             else:
-                await _post(client.chat_postEphemeral, msg, channel=channel, user=asker.user, thread_ts=thread_ts)
+                await post_with(client.chat_postEphemeral, msg, channel=channel, user=asker.user, thread_ts=thread_ts)
 
         answer = await self._ask(question, asker, private)
         if answer is None:
             return
         if answer.found:
-            await _post(client.chat_postMessage, render_answer(answer, question=question),
+            await post_with(client.chat_postMessage, render_answer(answer, question=question),
                         channel=channel, thread_ts=thread_ts, unfurl_links=False, unfurl_media=False)
         else:
             await private(render_not_found(answer))
@@ -349,7 +238,7 @@ class SlackBot:
         self._spawn(self._more(question, _action_asker(body), respond))
 
     async def _more(self, question: str, asker: Asker, respond: Any) -> None:
-        reply = lambda msg: _respond(respond, msg, ephemeral=True, replace_original=False)  # noqa: E731
+        reply = lambda msg: respond_with(respond, msg, ephemeral=True, replace_original=False)  # noqa: E731
         try:
             answer = await self.service.more_sources(question, asker)
         except UserError as exc:
@@ -379,18 +268,18 @@ class SlackBot:
             await asyncio.to_thread(self.service.record_vote, question, vote, asker, answer)
         except Exception:
             log.exception("recording Slack feedback failed")
-            await _respond(respond, render_notice(APOLOGY), ephemeral=True, replace_original=False)
+            await respond_with(respond, render_notice(APOLOGY), ephemeral=True, replace_original=False)
             return
         if hide:
             try:
                 await respond(delete_original=True)
             except Exception:
                 log.exception("removing an answer after its asker's 👎 failed")
-            await _respond(respond, render_notice(HIDDEN), ephemeral=True, replace_original=False)
+            await respond_with(respond, render_notice(HIDDEN), ephemeral=True, replace_original=False)
             return
         thanks = "Thanks, noted 👍" if vote > 0 else "Thanks, noted 👎: the answer will be reviewed."
         # A private thank-you: the answer message with its buttons stays as everyone sees it.
-        await _respond(respond, render_notice(thanks), ephemeral=True, replace_original=False)
+        await respond_with(respond, render_notice(thanks), ephemeral=True, replace_original=False)
 
     # --- shared ---------------------------------------------------------------------------
 
@@ -411,25 +300,6 @@ def _action_asker(body: dict[str, Any]) -> Asker:
     user = body.get("user") or {}
     team = (body.get("team") or {}).get("id") or user.get("team_id")
     return Asker(platform="slack", user=user.get("id", ""), scope=team or None)
-
-
-async def _respond(respond: Any, msg: SlackMessage, *, ephemeral: bool, replace_original: bool | None = None) -> None:
-    """Reply through the request's response_url (works in channels the bot has not joined)."""
-    try:
-        resp = await respond(**msg.to_kwargs(), response_type="ephemeral" if ephemeral else "in_channel",
-                             replace_original=replace_original)
-        if getattr(resp, "status_code", 200) >= 300:
-            log.warning("Slack response_url answered %s", resp.status_code)
-    except Exception:
-        log.exception("posting to Slack's response_url failed")
-
-
-async def _post(method: Callable[..., Awaitable[Any]], msg: SlackMessage, **kwargs: Any) -> None:
-    kwargs = {k: v for k, v in kwargs.items() if v is not None}
-    try:
-        await method(**msg.to_kwargs(), **kwargs)
-    except Exception:
-        log.exception("posting a Slack message failed")
 
 
 # --- wiring -------------------------------------------------------------------------------

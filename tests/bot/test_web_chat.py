@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from bot.discord.app import ADMIN_ONLY, INGEST_ONE_OF
-from bot.slack.app import INGEST_COMMAND, SLACK_ADMIN_ONLY
+from bot.discord.admin import ADMIN_ONLY, INGEST_ONE_OF
+from bot.slack.admin import INGEST_COMMAND, SLACK_ADMIN_ONLY
 from index.ingest.web import Fetcher, FetchPolicy
 from index.sources import WebIngester
 from tests.bot.discord.test_discord import ALICE, BOB, EPHEMERAL, ask, flags, interact, world  # noqa: F401 (fixture)

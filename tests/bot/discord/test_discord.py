@@ -20,17 +20,10 @@ from typing import Any
 import pytest
 
 from bot.config import Settings
-from bot.discord.app import (
-    ADMIN_ONLY,
-    HIDDEN,
-    MESSAGE_CONTENT_OFF,
-    THANKS,
-    api_base,
-    configure_endpoints,
-    serve,
-    shard_options,
-    sources_view,
-)
+from bot.discord.admin import ADMIN_ONLY, MESSAGE_CONTENT_OFF
+from bot.discord.app import api_base, configure_endpoints, serve, shard_options
+from bot.discord.commands import HIDDEN, THANKS
+from bot.discord.components import sources_view
 from bot.discord.render import (
     CONTENT_LIMIT,
     DESCRIPTION_LIMIT,
