@@ -1,7 +1,6 @@
 """Every route and every refusal of the web page, over plain HTTP against a real server on 127.0.0.1."""
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import re
