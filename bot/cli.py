@@ -168,7 +168,7 @@ def _main(argv: Sequence[str] | None = None) -> int:
         print(f"citebot: {settings_error(exc)}", file=sys.stderr)
         return 2
     # One-shot commands keep stderr quiet; long-running bots log at the configured level.
-    level = settings.log_level if args.command in ("run", "discord", "slack") else "WARNING"
+    level = settings.log_level if args.command in ("run", "discord", "slack", "web") else "WARNING"
     _setup_logging("DEBUG" if args.verbose else level)
     # The bundled model is on disk: never let a library try the network for it. Only a model the
     # user named from the hub (embedding or reranker) may be downloaded, once, then cached.
@@ -387,7 +387,9 @@ def cmd_run(app: App, args) -> int:
                 return 2
         else:
             raise
-    coros = _adapters(app, args)
+    from .web import web_coroutines
+
+    coros = _adapters(app, args) + (web_coroutines(app) if args.command == "run" else [])  # CITEBOT_WEB_PORT
     if not coros:
         print("No chat token is set (DISCORD_TOKEN, SLACK_BOT_TOKEN): starting the local shell.", file=sys.stderr)
         if not args.verbose:
@@ -417,6 +419,13 @@ def cmd_doctor(app: App, args) -> int:
     return 1 if any(c.status is Status.FAIL for c in checks) else 0
 
 
+def cmd_web(app: App, args) -> int:
+    """The team's web page (bot/web)."""
+    from .web import cmd_web as web
+
+    return web(app, args)
+
+
 def cmd_sync(app: App, args) -> int:
     """One pass (or a loop with --every) over the sources file."""
     from .sync import cmd_sync as sync
@@ -436,6 +445,7 @@ COMMANDS = {
     "discord": cmd_run,
     "slack": cmd_run,
     "doctor": cmd_doctor,
+    "web": cmd_web,
 }
 
 

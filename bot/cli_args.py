@@ -58,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     sl = sub.add_parser("slack", parents=[common], help="run the Slack app (Socket Mode, or --http)")
     sl.add_argument("--http", action="store_true", help="serve HTTP at /slack/events instead of Socket Mode")
     sl.add_argument("--port", type=int, default=None, help="HTTP port (default: $CITEBOT_SLACK_PORT or 3000)")
+    web = sub.add_parser("web", parents=[common], help="serve the team's web page (default 127.0.0.1:8080; see README)")
+    web.add_argument("--host", help="address to listen on (default: $CITEBOT_WEB_HOST or 127.0.0.1)")
+    web.add_argument("--port", type=int, help="port (default: $CITEBOT_WEB_PORT or 8080)")
     doc = sub.add_parser("doctor", parents=[common], help="check the install, model, index and tokens (never shows their values)")
     doc.add_argument("--json", action="store_true", help="print the checks as JSON")
     return p

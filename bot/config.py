@@ -66,8 +66,15 @@ class Settings(BaseSettings):
     sources_file: Path = Field(Path("./citebot.toml"), validation_alias="CITEBOT_SOURCES_FILE")
     sync_every: str | None = Field(None, validation_alias="CITEBOT_SYNC_EVERY")
 
+    # --- the web page for the team that runs citebot (citebot web, or citebot run with a port) ---
+    web_token: SecretStr | None = Field(None, validation_alias="CITEBOT_WEB_TOKEN")
+    web_admin_token: SecretStr | None = Field(None, validation_alias="CITEBOT_WEB_ADMIN_TOKEN")
+    web_host: str = Field("127.0.0.1", validation_alias="CITEBOT_WEB_HOST")
+    web_port: int | None = Field(None, ge=1, le=65535, validation_alias="CITEBOT_WEB_PORT")
+
     @field_validator(
-        "discord_token", "slack_bot_token", "slack_app_token", "slack_signing_secret", mode="before"
+        "discord_token", "slack_bot_token", "slack_app_token", "slack_signing_secret", "web_token", "web_admin_token",
+        mode="before"
     )
     @classmethod
     def _blank_is_unset(cls, v: object) -> object:
@@ -76,7 +83,7 @@ class Settings(BaseSettings):
 
     @field_validator("discord_guild_id", "min_confidence", "discord_shards", "discord_shard_ids", "cache_dir",
                      "rerank_model", "auto_channels", "auto_min_confidence", "channel_collections",
-                     "private_url_hosts", "crawl_contact", "sync_every", mode="before")
+                     "private_url_hosts", "crawl_contact", "sync_every", "web_port", mode="before")
     @classmethod
     def _blank_is_none(cls, v: object) -> object:
         return None if isinstance(v, str) and not v.strip() else v

@@ -13,6 +13,7 @@ import threading
 import time
 import unicodedata
 from collections import defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -166,6 +167,9 @@ class CitebotService:
         self.auto_min_confidence = load_auto_confidence() if auto_min_confidence is None else auto_min_confidence
         self.channel_limiter = RateLimiter(auto_per_channel_per_minute)
         self.web = web  # fetches `/ingest url:` pages; None = adding web pages is off
+        # Told (answer, seconds) after every question answered, whichever adapter asked: the web
+        # page's /metrics counts them this way, so no adapter needs to know it is there.
+        self.observers: list[Callable[[Answer, float], None]] = []
 
     # --- questions ------------------------------------------------------------------------
 
@@ -192,7 +196,10 @@ class CitebotService:
         """Answer a question for this asker (blocking; adapters use `ask`)."""
         q = self.check_question(question)
         self.check_rate(asker)
+        t0 = time.perf_counter()
         answer = self._answer(q, asker)
+        for observe in self.observers:
+            observe(answer, time.perf_counter() - t0)
         if not answer.found:
             self.feedback.record(platform=asker.platform, scope=asker.scope, user=asker.user, question=q, vote=0)
         log.info("%s question in %s: found=%s confidence=%.2f", asker.platform, asker.scope or "-", answer.found, answer.confidence)

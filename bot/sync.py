@@ -136,8 +136,15 @@ def sources_file(app: Any, args: Any) -> Path:
 
 def sync_once(ing: WebIngester, path: Path, *, progress: Callable[[int, int, str], None] | None = None,
               lock_timeout: float = 0.0) -> SyncReport:
-    """Read the sources file (again: edits apply on the next pass) and run one sync pass."""
-    return ing.sync(load_sources(path), progress=progress, lock_timeout=lock_timeout)
+    """Read the sources file (again: edits apply on the next pass) and run one sync pass.
+
+    Each pass's outcomes are kept in the index folder (bot/synclog.py): the web page shows them.
+    """
+    from .synclog import SyncLog
+
+    report = ing.sync(load_sources(path), progress=progress, lock_timeout=lock_timeout)
+    SyncLog(ing.engine.index_dir).record(report)
+    return report
 
 
 def summary(report: SyncReport) -> str:
