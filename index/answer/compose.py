@@ -303,8 +303,10 @@ class AnswerComposer:
         if self.reader is not None:
             # The reader's one pass replaces the embedding pass below: its score is the choice.
             read = ranked[: self.reader_sentences]
+            weight = self.reader_confidence.coverage_weight if self.reader_confidence is not None else 0.0
             for c, v in zip(read, self.reader.scores(query.text, [(c.hit.title, c.text) for c in read])):
-                c.score = c.logit = float(v)
+                c.logit = float(v)
+                c.score = c.logit + weight * c.coverage
             return read
         prior = ranked[: self.embed_sentences]
         # Model time grows with the longest sentence of the batch: a long sentence is judged by its

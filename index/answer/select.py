@@ -225,6 +225,7 @@ class ReaderConfidence(NamedTuple):
     related: float  # the reader logit a further source's best sentence needs to be listed under an answer
     reader_sha256: str  # the reader.onnx it was fitted with
     sentences: int  # how many sentences the reader reads per question (the composer's reader_sentences)
+    coverage_weight: float = 0.0  # the quote is chosen by logit + this × the sentence's share of the question's words
 
     def probability(self, values: dict[str, float]) -> float:
         """The probability that the chosen sentence answers the question."""
@@ -303,7 +304,7 @@ def _parse_reader(rd: dict[str, Any]) -> ReaderConfidence:
     if len(model.weights) != len(names) or len(model.knots_x) != len(model.knots_y):
         raise FittedModelError("the reader confidence's weights or calibration knots do not match its evidence list")
     return ReaderConfidence(model, names, float(rd["threshold"]), float(rd["related"]), str(rd["reader_sha256"]),
-                            int(rd["reader_sentences"]))
+                            int(rd["reader_sentences"]), float(rd.get("coverage_weight", 0.0)))
 
 
 def load_fitted(path: Path | None = None) -> Fitted | None:
