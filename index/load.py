@@ -10,6 +10,7 @@ from datetime import date as _date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+from .dates import PageDates, read_html_dates, settle
 from .errors import LoadError
 from .types import DEFAULT_COLLECTION, Article
 
@@ -70,15 +71,14 @@ def load_bytes(
     text = _clean_text(text)
     if not text.strip():
         raise LoadError(f"{name}: no readable text in the file")
-    if date is None:
-        date = _date_from_name(name)
+    dates = settle(date, _date_from_name(name))
     return Article(
         source=source or name,
         title=(title or _title_from_name(name)).strip()[:300],
         text=text,
-        date=date,
         url=url,
         collection=collection,
+        **dates.fields(),
     )
 
 
@@ -169,7 +169,7 @@ def _normalise_date(value: object) -> str | None:
 
 # --- one reader per format: (bytes, name) -> (title, text, date, url) --------------------------
 
-Reader = Callable[[bytes, str], "tuple[str | None, str, str | None, str | None]"]
+Reader = Callable[[bytes, str], "tuple[str | None, str, str | PageDates | None, str | None]"]
 
 
 def read_txt(data: bytes, name: str) -> tuple[str | None, str, str | None, str | None]:
@@ -209,7 +209,7 @@ def read_markdown(data: bytes, name: str) -> tuple[str | None, str, str | None, 
     return title, join_paragraphs(text, markdown=True), _normalise_date(meta.get("date") or meta.get("published")), url or None
 
 
-def read_html(data: bytes, name: str) -> tuple[str | None, str, str | None, str | None]:
+def read_html(data: bytes, name: str) -> tuple[str | None, str, PageDates, str | None]:
     """HTML: the main article text only (menus, scripts, ads and sidebars dropped), plus metadata."""
     return extract_html(_decode_html(data, name), name=name)
 
@@ -261,7 +261,7 @@ def _decode_html(data: bytes, name: str) -> str:
 _SHORT_EXTRACT = 0.2
 
 
-def extract_html(html: str, *, name: str = "page.html") -> tuple[str | None, str, str | None, str | None]:
+def extract_html(html: str, *, name: str = "page.html") -> tuple[str | None, str, PageDates, str | None]:
     """(title, text with structure marks, date, url) of an HTML page; LoadError when there is no text."""
     try:
         import trafilatura  # heavy import, only when HTML is ingested
@@ -298,10 +298,10 @@ def extract_html(html: str, *, name: str = "page.html") -> tuple[str | None, str
     h1 = meta.get("lone_h1")
     if h1 and (not title or _norm_words(title) in {_norm_words(x) for x in meta.get("sites", "").split("\n") if x}):
         title = h1  # the page's title is only the site's name: its one <h1> is the headline
-    date = meta.get("date") or _normalise_date(doc.date if doc is not None else None)
     url = meta.get("url") or (doc.url if doc is not None else None)
     url = url if url and url.startswith(("http://", "https://")) else None
-    date = _local_date(date, url)
+    guess = doc.date if doc is not None else None  # trafilatura's: a stand-in when the page states none
+    date = _safely(lambda t: read_html_dates(t, url, guess=guess), tree, PageDates()) if tree is not None else PageDates()
     return title, text, date, url
 
 
@@ -578,20 +578,6 @@ def _without_teasers(tree: Any) -> Any:  # -> a pruned copy of the page, or None
     return page if pruned else None
 
 
-_URL_DATE = re.compile(r"/((?:19|20)\d\d)[/-]([01]\d)[/-]([0-3]\d)/")
-
-
-def _local_date(date: str | None, url: str | None) -> str | None:
-    """The date in the article's own URL (/2019/11/18/) when the metadata's differs by a day:
-    metadata often gives the time in UTC, the URL the day the site itself published it."""
-    m = _URL_DATE.search(url or "")
-    in_url = _valid_date(*m.groups()) if m else None
-    if in_url is None or date is None:
-        return date or in_url
-    gap = abs((_date.fromisoformat(in_url) - _date.fromisoformat(date)).days)
-    return in_url if gap == 1 else date
-
-
 def _suspiciously_short(text: str, tree: Any) -> bool:  # tree: lxml element or None
     """Whether a precise extract may have lost the article: short, or a small part of the text
     the page's paragraphs hold (a lost article was 8% of it; kept ones are 13% and more)."""
@@ -744,7 +730,7 @@ _TITLE_SEPARATORS = re.compile(r"\s+[|\-–—·•»]+\s+")
 
 
 def _page_meta(tree: Any) -> dict[str, str]:
-    """title, date, url and the site's names as the page itself declares them."""
+    """title, url and the site's names as the page itself declares them (dates: index/dates.py)."""
     meta: dict[str, str] = {}
     props: dict[str, str] = {}
     for m in tree.iter("meta"):
@@ -783,22 +769,6 @@ def _page_meta(tree: Any) -> dict[str, str]:
         meta["lone_h1"] = h1s[0]
     if h1s:
         meta["h1"] = "\n".join(h1s)
-
-    dates = []
-    if article is not None:
-        dates.append(article.get("datePublished") or article.get("dateCreated"))
-    for key in ("article:published_time", "og:published_time", "datepublished", "publishdate", "pubdate",
-                "date", "dc.date.issued", "dc.date", "sailthru.date", "parsely-pub-date", "publish-date",
-                "article.published", "dcterms.created"):
-        dates.append(props.get(key))
-    for scope in tree.iter("article"):
-        dates += [t.get("datetime") for t in scope.iter("time")][:1]
-        break
-    for d in dates:
-        nd = _normalise_date(d)
-        if nd:
-            meta["date"] = nd
-            break
 
     meta_url = _page_address(tree, props, article)
     if meta_url:

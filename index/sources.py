@@ -32,6 +32,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 
+from .dates import Candidate, DateSource, day_as_written, fingerprint
 from .engine import Engine
 from .errors import UserError
 from .types import DEFAULT_COLLECTION, Document, IngestReport
@@ -78,7 +79,14 @@ class Page:
 
     url: str
     title: str | None = None
-    date: str | None = None
+    date: str | None = None  # the feed entry's publication day, as written (no UTC conversion)
+    updated: str | None = None  # the feed entry's `updated` day
+    lastmod: str | None = None  # the sitemap's `<lastmod>` day
+
+    def outside_dates(self, last_modified: str | None) -> tuple[Candidate, ...]:
+        """Its listing's and server's dates: stand-ins only when the page itself states none."""
+        return (Candidate(DateSource.FEED_UPDATED, self.updated), Candidate(DateSource.SITEMAP_LASTMOD, self.lastmod),
+                Candidate(DateSource.HTTP_LAST_MODIFIED, last_modified))
 
 
 @dataclass
@@ -216,11 +224,17 @@ def parse_feed(body: bytes, url: str) -> list[Page]:
         link = urljoin(url, str(link).strip())
         if urlsplit(link).scheme not in ("http", "https"):
             continue
-        t = e.get("published_parsed") or e.get("updated_parsed") or e.get("created_parsed")
-        date = f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}" if t else None
+        # The day as the feed writes it: feedparser's *_parsed are converted to UTC, which moves an
+        # evening post west of Greenwich to the next day. An `updated` is kept apart, never the date.
+        date = _feed_day(e, "published") or _feed_day(e, "created")
         title = " ".join(str(e.get("title") or "").split()) or None
-        pages.append(Page(link, title, date))
+        pages.append(Page(link, title, date, _feed_day(e, "updated")))
     return pages
+
+
+def _feed_day(entry: Any, key: str) -> str | None:
+    t = entry.get(f"{key}_parsed")
+    return day_as_written(entry.get(key)) or (f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}" if t else None)
 
 
 def parse_sitemap(body: bytes, url: str) -> tuple[list[Page], list[str]]:
@@ -255,13 +269,18 @@ def parse_sitemap(body: bytes, url: str) -> tuple[list[Page], list[str]]:
                 return urljoin(url, str(child.text).strip())
         return None
 
+    def lastmod_of(el: Any) -> str | None:
+        return next((day_as_written(c.text) for c in el if local(c) == "lastmod" and c.text), None)
+
     kind = local(root)
     if kind not in ("urlset", "sitemapindex"):
         raise FetchError(f"{url}: not a sitemap (the XML's root is <{kind}>)")
     want = "url" if kind == "urlset" else "sitemap"
-    locs = [loc for el in root if local(el) == want for loc in [loc_of(el)] if loc][:MAX_SITEMAP_URLS]
-    locs = [u for u in locs if urlsplit(u).scheme in ("http", "https")]
-    return ([Page(u) for u in locs], []) if kind == "urlset" else ([], locs)
+    entries = [(loc, el) for el in root if local(el) == want for loc in [loc_of(el)] if loc][:MAX_SITEMAP_URLS]
+    entries = [(u, el) for u, el in entries if urlsplit(u).scheme in ("http", "https")]
+    if kind == "urlset":
+        return [Page(u, lastmod=lastmod_of(el)) for u, el in entries], []
+    return [], [u for u, _ in entries]
 
 
 # --- per-URL state --------------------------------------------------------------------------------
@@ -303,7 +322,7 @@ class WebState:
             db.execute("BEGIN")
             db.executemany(
                 "INSERT OR REPLACE INTO pages VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(u, c, r.etag, r.last_modified, hashlib.sha256(r.body).hexdigest(), r.url, now) for u, c, r in rows])
+                [(u, c, r.etag, r.last_modified, _fingerprint(r.body), r.url, now) for u, c, r in rows])
             db.execute("COMMIT")
 
     def forget_page(self, url: str, collection: str) -> None:
@@ -327,7 +346,8 @@ class WebState:
             self._db().execute(
                 "INSERT OR REPLACE INTO listings VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (url, collection, resp.etag, resp.last_modified,
-                 json.dumps([[p.url, p.title, p.date] for p in pages]), json.dumps(children), time.time()))
+                 json.dumps([[p.url, p.title, p.date, p.updated, p.lastmod] for p in pages]), json.dumps(children),
+                 time.time()))
 
     def close(self) -> None:
         """Close the database."""
@@ -407,7 +427,10 @@ class WebIngester:
     def _fetch(self, page: Page, collection: str, indexed: bool) -> Response | str:
         # Validators are sent only for a page that is still in the index: after `citebot forget`
         # a 304 must not keep it out.
-        etag, modified, _ = self.state.page(page.url, collection) if indexed else (None, None, None)
+        etag, modified, known = self.state.page(page.url, collection) if indexed else (None, None, None)
+        if not (known or "").endswith(fingerprint("")):
+            # Read by an older date reader: fetched whole once, so its date is read again (issue 24).
+            etag = modified = None
         try:
             return self.fetcher.get(page.url, etag=etag, last_modified=modified)
         except FetchError as exc:
@@ -449,15 +472,15 @@ class WebIngester:
                     if outcome.not_modified:
                         report.unchanged.append(page.url)
                         continue
-                    if page.url in indexed and self.state.page(page.url, collection)[2] == \
-                            hashlib.sha256(outcome.body).hexdigest():
+                    if page.url in indexed and self.state.page(page.url, collection)[2] == _fingerprint(outcome.body):
                         # Same bytes as the published version: no need to open the index for writing.
                         report.unchanged.append(page.url)
                         same.append((page.url, collection, outcome))
                         continue
                     fetched[page.url] = outcome
                     docs.append(Document(name=page_name(outcome), source=page.url, data=outcome.body,
-                                         url=outcome.url, title=page.title, date=page.date))
+                                         url=outcome.url, title=page.title, date=page.date,
+                                         outside_dates=page.outside_dates(outcome.last_modified)))
                 if same:
                     self.state.record_pages(same)
                 if docs:
@@ -551,6 +574,11 @@ class WebIngester:
                 out.results.append(SourceResult(src, IngestReport(), error=str(exc)))
         out.seconds = time.perf_counter() - t0
         return out
+
+
+def _fingerprint(body: bytes) -> str:
+    """A fetched page's bytes and the date reader's version: either changing re-reads the page."""
+    return fingerprint(hashlib.sha256(body).hexdigest())
 
 
 def _only(full: IngestReport, url: str, passages: dict[str, int]) -> IngestReport:
