@@ -203,14 +203,14 @@ def choose(candidates: Iterable[Candidate], url: str | None = None) -> PageDates
         if local is not None and local[0] and published and abs(
                 (_date.fromisoformat(local[0]) - _date.fromisoformat(published)).days) == 1:
             published, source = local
+    if source is not None and source.estimated and upd is not None:
+        # The page states an update but no publication: a stand-in from outside would be a guess
+        # where the page did say something; the date stays unknown and the update is shown as such.
+        published, source, pub = None, None, None
     updated = day_as_written(upd.value) if upd else None
     stated_day = day_as_written(pub.value) if pub else None  # before the local-day refinement
     if updated and published and stated_day and updated <= max(published, stated_day):
         updated = None  # an update on the day of publication (or before it) tells the reader nothing
-    if source is not None and source.estimated and upd is not None:
-        # The page states an update but no publication: a stand-in from outside would be a guess
-        # where the page did say something; the date stays unknown and the update is shown as such.
-        published, source = None, None
     return PageDates(published, updated, source)
 
 
@@ -366,12 +366,10 @@ def _is_update(el: Any) -> bool:
         return True
     if re.search(r"publish|pubdate|posted|created", marks, re.I) or el.get("pubdate") is not None:
         return False
-    parent = el.getparent()
-    lead = ((parent.text or "") if parent is not None else "") + (el.text or "")
-    prev = el.getprevious()
-    if prev is not None:
-        lead += " ".join(prev.text_content().split()) + (prev.tail or "")
-    return bool(_UPDATE_WORDS.search(lead[-60:]))
+    # The words just before it: the previous sibling's tail, else its parent's opening text.
+    prev, parent = el.getprevious(), el.getparent()
+    lead = (prev.tail or "") if prev is not None else ((parent.text or "") if parent is not None else "")
+    return bool(_UPDATE_WORDS.search(lead[-40:]))
 
 
 def _byline_times(tree: Any) -> list[Candidate]:
@@ -400,7 +398,7 @@ def _datelines(tree: Any, h1_text: set[str]) -> list[Candidate]:
         if not text or len(text) > 160 or text in h1_text:
             continue
         # Split "Published 6 Dec 2024 · Updated 9 Dec 2024" into its two statements.
-        parts = re.split(r"(?=\b(?:updated?|last updated|modified|aktualisiert|actualizado)\b)", text, flags=re.I)
+        parts = re.split(r"(?=\b(?:updated?|modified|aktualisiert|actualizado|published|posted)\b)", text, flags=re.I)
         for part in parts:
             day = day_as_written(_after_label(part))
             if not day:
@@ -423,10 +421,10 @@ def _after_label(part: str) -> str:
         if re.search(r"\b(published|posted|updated?|modified)\b", part, re.I) else part
 
 
-def copyright_year(tree: Any) -> str | None:
-    """The latest year of a "© 2023" line, if the page has one."""
-    years = [m.group(1) for m in _COPYRIGHT.finditer(" ".join(tree.text_content().split()))]
-    return max(years) if years else None
+def copyright_years(tree: Any) -> list[str]:
+    """The years of the page's "© 2019–2023" lines (both ends of a range)."""
+    text = " ".join(tree.text_content().split())
+    return [y for m in _COPYRIGHT.finditer(text) for y in re.findall(r"(?:19|20)\d\d", m.group(0))]
 
 
 def read_html_dates(tree: Any, url: str | None = None, *, guess: object = None) -> PageDates:
@@ -441,11 +439,13 @@ def read_html_dates(tree: Any, url: str | None = None, *, guess: object = None) 
     if day:
         cands.append(Candidate(DateSource.URL, day))
     cands += _datelines(tree, h1s)
-    cands.append(Candidate(DateSource.PAGE_TEXT, guess))
-    year = copyright_year(tree)
+    years = copyright_years(tree)
+    guessed = day_as_written(guess)
+    if not (guessed and guessed.endswith("-01-01") and guessed[:4] in years):  # "© 2019" is no 1 January
+        cands.append(Candidate(DateSource.PAGE_TEXT, guess))
     dates = choose(cands)
-    if dates.published is None and dates.updated is None and year:
-        return PageDates(year, dates.updated, DateSource.COPYRIGHT_YEAR)
+    if dates.published is None and dates.updated is None and years:
+        return PageDates(max(years), None, DateSource.COPYRIGHT_YEAR)
     return dates
 
 
