@@ -23,9 +23,11 @@ date; an update is kept as `updated`, never given as the date.
   12. http-last-modified  the server's `Last-Modified`
   13. copyright-year   only a "© 2023" line: the year alone
 
-One refinement of 1–3: a time stated in UTC (`Z`, `+00:00`) may fall on the next or previous day
-of the site's own; when the URL or the byline says that neighbouring day, readers saw that one, so
-it is taken (the page's own words, still no conversion). The fetch time is never a date.
+One refinement of 1–3: metadata written in another zone than the page shows (a time in UTC, or a
+mislabelled offset) may fall on the next or previous day of the site's own; when the byline or
+dateline shows that neighbouring day (or the URL does, for a time in UTC), readers saw that one, so
+it is taken — the page's own words, still no conversion. The same holds for the update day.
+The fetch time is never a date.
 """
 from __future__ import annotations
 
@@ -122,7 +124,7 @@ _US = re.compile(r"^\s*(\d\d?)/(\d\d?)/" + _YEAR)  # 11/18/2019, as US news site
 _DOTTED = re.compile(r"(?<![\d.])(\d\d?)\.(\d\d?)\." + _YEAR + r"(?!\d)")  # 18.11.2019: day first
 _DMY = re.compile(r"(?<!\d)(\d\d?)(?:st|nd|rd|th)?\.?\s+(?:de\s+)?" + _MONTH + r",?\s+(?:de\s+)?" + _YEAR + r"(?!\d)", re.I)
 _MDY = re.compile(_MONTH + r"\s+(\d\d?)(?:st|nd|rd|th)?,?\s+" + _YEAR + r"(?!\d)", re.I)
-_URL_DATE = re.compile(r"/" + _YEAR + r"[/_-]?([01]\d)[/_-]?([0-3]\d)(?:/|[_-]|\.html?|$)")
+_URL_DATE = re.compile(r"[/_-]" + _YEAR + r"[/_-]?([01]\d)[/_-]?([0-3]\d)(?:/|[_-]|\.html?|$)")
 _UTC = re.compile(r"(Z|UTC|GMT|[+-]00:?00)\s*$", re.I)
 
 
@@ -195,23 +197,32 @@ def choose(candidates: Iterable[Candidate], url: str | None = None) -> PageDates
     upd = next((c for c in cands if c.updated and not c.source.estimated), None)
     published = day_as_written(pub.value) if pub else None
     source = pub.source if pub else None
-    if pub is not None and source is not None and source.rank < DateSource.BYLINE_TIME.rank and _in_utc(pub.value):
-        # A UTC timestamp: the site's own day is what its URL or byline shows, when that is a neighbour.
-        local = next(((day_as_written(c.value), c.source) for c in cands if not c.updated
-                      and c.source in (DateSource.BYLINE_TIME, DateSource.URL, DateSource.DATELINE)
-                      and not _in_utc(c.value)), None)
-        if local is not None and local[0] and published and abs(
-                (_date.fromisoformat(local[0]) - _date.fromisoformat(published)).days) == 1:
-            published, source = local
+    if pub is not None and source is not None and source.rank < DateSource.BYLINE_TIME.rank:
+        published, source = _as_shown(pub, cands, published, source)
     if source is not None and source.estimated and upd is not None:
         # The page states an update but no publication: a stand-in from outside would be a guess
         # where the page did say something; the date stays unknown and the update is shown as such.
         published, source, pub = None, None, None
     updated = day_as_written(upd.value) if upd else None
+    if upd is not None and upd.source.rank < DateSource.BYLINE_TIME.rank:
+        updated = _as_shown(upd, cands, updated, upd.source)[0]
     stated_day = day_as_written(pub.value) if pub else None  # before the local-day refinement
     if updated and published and stated_day and updated <= max(published, stated_day):
         updated = None  # an update on the day of publication (or before it) tells the reader nothing
     return PageDates(published, updated, source)
+
+
+def _as_shown(c: Candidate, cands: Sequence[Candidate], day: str | None, source: DateSource
+              ) -> tuple[str | None, DateSource]:
+    """A metadata day next to the day the page shows (its byline or dateline; its URL when the
+    metadata's time is in UTC) is a time-zone artefact: readers saw the shown one, so it is taken."""
+    shown = (DateSource.BYLINE_TIME, DateSource.DATELINE) + ((DateSource.URL,) if _in_utc(c.value) else ())
+    # The most trusted shown day only: a byline that agrees with the metadata settles it.
+    near = next(((day_as_written(o.value), o.source) for o in cands if o.updated == c.updated
+                 and o.source in shown), None)
+    if day and near is not None and near[0] and abs((_date.fromisoformat(near[0]) - _date.fromisoformat(day)).days) == 1:
+        return near
+    return day, source
 
 
 def combine(page: PageDates, outside: Sequence[Candidate]) -> PageDates:
@@ -270,7 +281,7 @@ def _outside_article(el: Any) -> bool:
             return False
         if tag in _OUTSIDE_TAGS or (tag == "a" and a is not el):
             return True
-        marks = f"{a.get('class') or ''} {a.get('id') or ''}"
+        marks = re.sub(r"\bno-[\w-]+", "", f"{a.get('class') or ''} {a.get('id') or ''}")  # "header--no-promo"
         if _OUTSIDE.search(marks) or "Comment" in (a.get("itemtype") or ""):
             return True
         parent = a.getparent()
@@ -340,13 +351,12 @@ def _meta(tree: Any) -> list[Candidate]:
 
 
 def _value_of(el: Any) -> str:
-    """An element's date: its machine-readable attribute, or the words it shows readers when the
-    attribute is in UTC and the words name a day (the site's own day, as printed)."""
+    """An element's date: the day its words show readers when they name one (its machine-readable
+    attribute is often in UTC, with or without saying so), else that attribute."""
     shown = " ".join(el.text_content().split())[:100]
-    attr = el.get("datetime") or el.get("content") or el.get("title")
-    if attr and _in_utc(attr) and day_as_written(shown):
+    if day_as_written(shown):
         return shown
-    return str(attr or shown)
+    return str(el.get("datetime") or el.get("content") or el.get("title") or shown)
 
 
 def _microdata(tree: Any) -> list[Candidate]:
