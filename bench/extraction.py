@@ -10,7 +10,12 @@ spans, in article order, with structure marks such as "## " or "- " removed) wit
   line of the marked body; compared on letters and digits only), the share that lies whole inside one passage — of all of them, and of those whose
   words the indexed text has at all (a sentence the extractor lost is a recall miss, not a cut);
 - characters of indexed text that are not in the true body (furniture let in);
-- URL agreement with ground-truth.json (exact, and normalised as `_norm_url` documents).
+- URL agreement with ground-truth.json (exact, and normalised as `_norm_url` documents);
+- date agreement (issue 24): on the pages whose own metadata states a publication date (JSON-LD
+  `datePublished`, or `article:published_time` / `itemprop=datePublished` / `pubdate` & co.,
+  read here independently of index/ingest/dates.py), the day citebot records against the day that
+  statement writes; a UTC timestamp whose neighbouring day the page's URL or byline shows
+  counts apart ("the site's own day"), and `--dates` lists every disagreement.
 
 Tokenisation: the benchmark (evaluate.py) lower-cases and splits on whitespace, and counts shared
 tokens as multisets. `--tokens ws` does exactly that; the default `--tokens words` additionally
@@ -21,6 +26,7 @@ strips punctuation from both ends of each token (so "said," and "said" match, an
     python bench/extraction.py --worst 10      # plus the worst pages
     python bench/extraction.py --meta 30       # plus title / date / url of 30 pages (for RESULTS.md)
     python bench/extraction.py --urls          # plus the pages whose URL disagrees
+    python bench/extraction.py --dates         # plus the pages whose date disagrees with their metadata
 """
 from __future__ import annotations
 
@@ -168,12 +174,52 @@ def _norm_url(u: str | None) -> str:
     return host + path + ("?" + urlencode(query) if query else "")
 
 
+_META_PUBLISHED = ("article:published_time", "og:published_time", "datepublished", "pubdate", "og:pubdate",
+                   "publishdate", "publish-date", "article.published", "dc.date.issued", "sailthru.date",
+                   "parsely-pub-date", "dc.date")
+
+
+def stated_publication(data: bytes) -> str | None:
+    """The publication date a page's own metadata states, as written: JSON-LD `datePublished` (any
+    object, first found), else the first publication meta tag. None when it states none."""
+    import lxml.html
+
+    try:
+        tree = lxml.html.fromstring(data)
+    except Exception:
+        return None
+    for s in tree.iter("script"):
+        if (s.get("type") or "").lower().strip() == "application/ld+json":
+            m = re.search(r'"datePublished"\s*:\s*"((?:19|20)\d\d-\d\d-\d\d[^"]*)"', s.text_content())
+            if m:
+                return m.group(1)
+    metas = {(m.get("property") or m.get("name") or m.get("itemprop") or "").lower(): m.get("content") or ""
+             for m in reversed(list(tree.iter("meta")))}
+    for key in _META_PUBLISHED:
+        v = metas.get(key, "").strip()
+        if re.match(r"(?:19|20)\d\d-\d\d-\d\d", v):
+            return v
+    return None
+
+
+def _local_day(r: dict) -> bool:
+    """A UTC timestamp (Z, +00:00) whose neighbouring day citebot took from the page's URL or byline."""
+    from datetime import date
+
+    meta = r["meta_date"] or ""
+    if not r["date"] or not re.search(r"\d\d:\d\d.*(Z|[+-]00:?00)$", meta):
+        return False
+    gap = abs((date.fromisoformat(r["date"]) - date.fromisoformat(meta[:10])).days)
+    return gap == 1 and r["date_source"] in ("url", "byline-time", "dateline")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--worst", type=int, default=0, help="list the N pages with the lowest F1")
     ap.add_argument("--meta", type=int, default=0, help="list title/date/url of the first N pages (sorted by id)")
     ap.add_argument("--urls", action="store_true", help="list the pages whose URL disagrees with the ground truth")
+    ap.add_argument("--dates", action="store_true", help="list the pages whose date disagrees with their metadata")
     ap.add_argument("--json", type=Path, help="write per-page figures here")
     args = ap.parse_args(argv)
     gt_path = args.data / "ground-truth.json"
@@ -190,10 +236,12 @@ def main(argv: list[str] | None = None) -> int:
             art = load_bytes(data, f"{key}.html")
             text, passages = indexed_text(art.text, art.title)
             title, date, url = art.title, art.date, art.url
+            date_source, updated = art.date_source, art.updated
         except LoadError as exc:
-            text, passages, title, date, url = "", [], None, None, None
+            text, passages, title, date, url, date_source, updated = "", [], None, None, None, None, None
             print(f"{key[:12]}: {exc}", file=sys.stderr)
-        row = {"id": key, "title": title, "date": date, "url": url, "true_url": truth[key].get("url")}
+        row = {"id": key, "title": title, "date": date, "url": url, "true_url": truth[key].get("url"),
+               "date_source": date_source, "updated": updated, "meta_date": stated_publication(data)}
         for mode in ("words", "ws"):
             row[f"p_{mode}"], row[f"r_{mode}"], row[f"f1_{mode}"] = prf(text, body, mode)
         row["sentences"], row["whole"], row["present"] = wholeness(body, passages, text)
@@ -227,6 +275,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  pages that declare no address of their own: {missing}; fetched with `citebot ingest URL`, such a page "
           f"gets its fetch address (html_to_article(url=...)): {loose + missing}/{n} ({(loose + missing) / n:.1%})")
     print(f"pages with a date: {sum(bool(r['date']) for r in rows)}/{n}")
+    stated = [r for r in rows if r["meta_date"]]
+    same = [r for r in stated if r["date"] == r["meta_date"][:10]]
+    local = [r for r in stated if r not in same and _local_day(r)]
+    print(f"date agreement with the page's own metadata (pages that state one: {len(stated)}/{n}): "
+          f"same day {len(same)}/{len(stated)} ({len(same) / max(len(stated), 1):.1%}); "
+          f"the site's own day of a UTC timestamp (URL/byline) {len(local)}; "
+          f"together {len(same) + len(local)}/{len(stated)} ({(len(same) + len(local)) / max(len(stated), 1):.1%})")
     if args.worst:
         print("\nworst pages (F1 words / P / R, indexed vs true chars):")
         for r in sorted(rows, key=lambda r: r["f1_words"])[: args.worst]:
@@ -242,6 +297,12 @@ def main(argv: list[str] | None = None) -> int:
         for r in rows:
             if _norm_url(r["url"]) != _norm_url(r["true_url"]):
                 print(f"  {r['id'][:12]} {r['url'] or '(none declared)'} | {r['true_url']}")
+    if args.dates:
+        print("\ndate disagreements (citebot's date [source] | the metadata's statement):")
+        for r in stated:
+            if r not in same:
+                tag = "site's own day" if r in local else "DIFFERENT"
+                print(f"  {r['id'][:12]} {r['date']} [{r['date_source']}] | {r['meta_date']}  {tag}  {r['true_url']}")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
     return 0

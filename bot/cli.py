@@ -281,6 +281,8 @@ def cmd_ask(app: App, args) -> int:
 
 
 def cmd_sources(app: App, args) -> int:
+    from .render.common import date_label
+
     rows = app.engine.sources(args.collection)
     if args.json:
         print(json.dumps([r.__dict__ for r in rows], ensure_ascii=False))
@@ -288,7 +290,8 @@ def cmd_sources(app: App, args) -> int:
         print("No articles are indexed yet: run `citebot ingest PATH`.")
     else:
         for r in rows:
-            print(f"{r.title}" + (f" ({r.date})" if r.date else "") + f"  [{r.collection}, {r.passages} passages]\n    {r.url or r.source}")
+            label = date_label(r)
+            print(f"{r.title}" + (f" ({label})" if label else "") + f"  [{r.collection}, {r.passages} passages]\n    {r.url or r.source}")
             for other in r.also:
                 print(f"    also at {other}")
     return 0

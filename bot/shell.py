@@ -14,6 +14,7 @@ from typing import TextIO
 from index import Answer, UserError
 
 from .render import render_text
+from .render.common import date_label
 from .render.text import PLAIN, TextStyle, render_citation
 from .service import APOLOGY, Asker, CitebotService
 
@@ -172,7 +173,7 @@ def _command(cmd: str, service: CitebotService, asker: Asker, last: Answer | Non
         return HELP
     if cmd == "/sources":
         rows = service.engine.sources(asker.collections)
-        return ("\n".join(f"- {s.title}" + (f" ({s.date})" if s.date else "") + f" — {style.link(s.url or s.source)}"
+        return ("\n".join(f"- {s.title}" + (f" ({date_label(s)})" if date_label(s) else "") + f" — {style.link(s.url or s.source)}"
                           for s in rows)
                 or "No articles are indexed yet: run `citebot ingest PATH`.")
     if cmd == "/more":

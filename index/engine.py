@@ -18,6 +18,7 @@ from .answer.search import HybridSearcher
 from .answer.spelling import correct_question, correct_word, dictionary
 from .errors import AmbiguousSourceError, LoadError
 from .ingest.chunk import chunk
+from .ingest.dates import fingerprint, with_outside
 from .ingest.load import DEFAULT_MAX_BYTES, file_digest, is_supported, load_bytes
 from .model.embed import Embedder, WarmEmbedder, resolve_model
 from .store import IndexReader, IndexWriter, check_model
@@ -194,7 +195,7 @@ class Engine:
                     progress(i, len(docs), doc.name)
                 try:
                     data = doc.data if doc.data is not None else _read(doc.path, self.max_file_bytes)
-                    digest = file_digest(data)
+                    digest = fingerprint(file_digest(data))
                     old = writer.digest_of(doc.source, collection)
                     if old == digest:
                         report.unchanged.append(doc.source)
@@ -204,9 +205,13 @@ class Engine:
                     twin = seen.get(digest) or writer.twin_of(digest, collection, doc.source)
                     if twin is None:
                         article = load_bytes(data, doc.name, source=doc.source, collection=collection, max_bytes=self.max_file_bytes)
-                        if doc.url or doc.title or doc.date:  # a web page: the fetch/feed metadata wins
-                            article = replace(article, url=doc.url or article.url,
-                                              title=(doc.title or article.title)[:300], date=doc.date or article.date)
+                        if doc.url or doc.title or doc.date or doc.outside_dates:  # a web page: the feed's title wins
+                            article = replace(article, url=doc.url or article.url, title=(doc.title or article.title)[:300],
+                                              **with_outside(article.date, article.updated, article.date_source,
+                                                             doc.date, doc.outside_dates))
+                        if old is not None and old.split("+")[0] == digest.split("+")[0] and writer.restamp(article, digest):
+                            report.updated.append(doc.source)  # same bytes, a new date reading: re-dated in place
+                            continue
                         twin = seen.get(file_digest(article.text.encode("utf-8")))
                 except LoadError as exc:
                     log.warning("skipped %s: %s", doc.source, exc)

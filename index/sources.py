@@ -20,7 +20,6 @@ fetched, so every request goes through the same address, robots.txt and size che
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 import logging
 import re
 import time
@@ -34,9 +33,10 @@ from urllib.parse import unquote, urlsplit
 
 from .engine import Engine
 from .errors import UserError
+from .ingest.dates import fingerprint
 from .ingest.listings import MAX_LISTING_BYTES, Page, parse_feed, parse_sitemap
 from .ingest.web import LISTING_TYPES, PDF_TYPES, Fetcher, FetchError, Response, check_url
-from .ingest.web_state import WebState
+from .ingest.web_state import WebState, page_fingerprint
 from .types import DEFAULT_COLLECTION, Document, IngestReport
 
 log = logging.getLogger(__name__)
@@ -259,7 +259,10 @@ class WebIngester:
     def _fetch(self, page: Page, collection: str, indexed: bool) -> Response | str:
         # Validators are sent only for a page that is still in the index: after `citebot forget`
         # a 304 must not keep it out.
-        etag, modified, _ = self.state.page(page.url, collection) if indexed else (None, None, None)
+        etag, modified, known = self.state.page(page.url, collection) if indexed else (None, None, None)
+        if not (known or "").endswith(fingerprint("")):
+            # Read by an older date reader: fetched whole once, so its date is read again (issue 24).
+            etag = modified = None
         try:
             return self.fetcher.get(page.url, etag=etag, last_modified=modified)
         except FetchError as exc:
@@ -301,15 +304,15 @@ class WebIngester:
                     if outcome.not_modified:
                         report.unchanged.append(page.url)
                         continue
-                    if page.url in indexed and self.state.page(page.url, collection)[2] == \
-                            hashlib.sha256(outcome.body).hexdigest():
+                    if page.url in indexed and self.state.page(page.url, collection)[2] == page_fingerprint(outcome.body):
                         # Same bytes as the published version: no need to open the index for writing.
                         report.unchanged.append(page.url)
                         same.append((page.url, collection, outcome))
                         continue
                     fetched[page.url] = outcome
                     docs.append(Document(name=page_name(outcome), source=page.url, data=outcome.body,
-                                         url=outcome.url, title=page.title, date=page.date))
+                                         url=outcome.url, title=page.title, date=page.date,
+                                         outside_dates=page.outside_dates(outcome.last_modified)))
                 if same:
                     self.state.record_pages(same)
                 if docs:

@@ -36,6 +36,11 @@ class Article:
     date: str | None = None
     url: str | None = None
     collection: str = DEFAULT_COLLECTION
+    # The day the page says it was updated (only when later than `date`), where `date` came from
+    # (an index.ingest.dates.DateSource value), and whether `date` is a stand-in from outside the article.
+    updated: str | None = None
+    date_source: str | None = None
+    date_estimated: bool = False
 
     def __post_init__(self) -> None:
         if not self.source:
@@ -74,6 +79,9 @@ class Hit:
     score: float
     dense: float = 0.0  # cosine similarity of question and passage
     lexical: float = 0.0  # BM25 score (0 when the passage had no query term)
+    updated: str | None = None  # the article's date fields beyond `date` (see Article)
+    date_source: str | None = None
+    date_estimated: bool = False
 
 
 @dataclass(frozen=True)
@@ -93,6 +101,11 @@ class Citation:
     answer_start: int | None = None
     answer_end: int | None = None
     collection: str = DEFAULT_COLLECTION
+    # Issue 24: the article's update day (shown as such, never as the date), where `date` came
+    # from, and whether it is a stand-in from outside the article.
+    updated: str | None = None
+    date_source: str | None = None
+    date_estimated: bool = False
 
     @property
     def display_source(self) -> str:
@@ -177,6 +190,10 @@ class Document:
     url: str | None = None
     title: str | None = None
     date: str | None = None
+    # Dates from outside the page (index.ingest.dates.Candidate values; typed loosely because the
+    # ground floor imports no room): a feed entry's `updated`, a sitemap's `<lastmod>`, the server's
+    # Last-Modified — stand-ins only when the page states no date.
+    outside_dates: tuple[Any, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -228,6 +245,11 @@ class SourceInfo:
     added_at: float
     # Other places the same file was found (a copy in a second folder, a second URL): indexed once.
     also: tuple[str, ...] = ()
+    # Issue 24: the page's update day (when later than `date`), where `date` came from, and whether
+    # it is a stand-in from outside the article (sitemap lastmod, copyright year…).
+    updated: str | None = None
+    date_source: str | None = None
+    date_estimated: bool = False
 
     @property
     def display_source(self) -> str:

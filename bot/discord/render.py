@@ -23,6 +23,7 @@ from ..render.common import (
     SEP,
     answer_with_highlights,
     citation_heading,
+    date_label,
     display_source,
     neutralize_mentions,
     one_line,
@@ -164,8 +165,8 @@ def source_line(c: Citation, *, passages: int = 1) -> str:
     """One line naming an article: title (linked when it has a URL) · date · file name when no link."""
     title = truncate(safe_text(c.title), 200)
     parts = [f"[{title}]({_link(c.url)})" if c.url and _is_http(c.url) else f"**{title}**"]
-    if c.date:
-        parts.append(safe_text(c.date[:40]))
+    if date_label(c):
+        parts.append(safe_text(date_label(c)[:80]))
     if not (c.url and _is_http(c.url)):
         parts.append(f"`{_code(display_source(c))[:100]}`")
     if passages > 1:
@@ -263,7 +264,7 @@ def render_sources(rows: Sequence[SourceInfo], page: int, *, page_size: int = SO
     page = min(max(page, 0), pages - 1)
     lines = []
     for r in rows[page * page_size:(page + 1) * page_size]:
-        name = safe_text(r.title + (f" ({r.date})" if r.date else ""))
+        name = safe_text(r.title + (f" ({date_label(r)})" if date_label(r) else ""))
         shown = f"[{name}]({_link(r.url)})" if r.url and _is_http(r.url) else name
         where = "" if r.collection == DEFAULT_COLLECTION else " · uploaded here"
         lines.append(truncate(f"• {shown}{where}\n  `{_code(r.source.rsplit('/', 1)[-1])}`", 380))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Protocol
 
 from index import Answer, Citation
 
@@ -90,9 +91,30 @@ def _cut_start(text: str, n: int) -> str:
     return text[cut + 1 if cut >= 0 else len(text) - n:].lstrip()
 
 
+class _Dated(Protocol):
+    """A citation or a source row (both frozen: read-only attributes)."""
+
+    @property
+    def date(self) -> str | None: ...
+    @property
+    def updated(self) -> str | None: ...
+    @property
+    def date_estimated(self) -> bool: ...
+
+
+def date_label(x: _Dated) -> str:
+    """How a citation or source shows its date: `2024-03-04`, `2024-03-04, updated 2024-05-01`,
+    `2023, estimated` (a stand-in from outside the article), `updated 2024-05-01` (no date stated)."""
+    label = (x.date or "") + (", estimated" if x.date and x.date_estimated else "")
+    if x.updated:
+        label += (", " if label else "") + f"updated {x.updated}"
+    return label
+
+
 def citation_heading(c: Citation) -> str:
     """`[n] Title (date)`."""
-    return f"[{c.n}] {c.title}" + (f" ({c.date})" if c.date else "")
+    label = date_label(c)
+    return f"[{c.n}] {c.title}" + (f" ({label})" if label else "")
 
 
 def answer_with_highlights(answer: Answer, bold: tuple[str, str]) -> str:

@@ -22,6 +22,7 @@ from ..render.common import (
     NOT_FOUND,
     SEP,
     answer_with_highlights,
+    date_label,
     display_source,
     one_line,
     other_articles,
@@ -111,8 +112,8 @@ def link(url: str | None, label: str) -> str:
 def citation_text(c: Citation, *, snippet_chars: int = SNIPPET_CHARS) -> str:
     """One citation: `*[n]* <url|Title> (date)` and the snippet as a `>` quote, answer sentence in bold."""
     heading = f"*[{c.n}]* {link(c.url, c.title)}"
-    if c.date:
-        heading += f" ({escape(c.date[:40])})"
+    if date_label(c):
+        heading += f" ({escape(date_label(c)[:80])})"
     if not linkable(c.url):
         # Only the file name: a server path means nothing to a reader and needn't be shown.
         heading += f"\n_{_fit_escaped(c.display_source, 300)}_"
@@ -189,8 +190,8 @@ def _buttons(answer: Answer, question: str, asker: str | None = None) -> Block:
 def source_line(c: Citation, *, passages: int = 1) -> str:
     """One line naming an article: <url|Title> · date (· file name when it has no link) (· n passages)."""
     parts = [link(c.url, c.title) if linkable(c.url) else f"*{_fit_escaped(one_line(c.title), 300)}*"]
-    if c.date:
-        parts.append(escape(c.date[:40]))
+    if date_label(c):
+        parts.append(escape(date_label(c)[:80]))
     if not linkable(c.url):
         parts.append(f"_{_fit_escaped(display_source(c), 200)}_")
     if passages > 1:

@@ -30,6 +30,7 @@ from index import (
     display_source,
 )
 
+from ..render.common import date_label
 from ..service import Asker, CitebotService
 from ..synclog import SyncLog
 from . import views
@@ -357,7 +358,7 @@ class WebSite:
         scored = reader.lexical_search(quote[:1000], 5, collections)
         for hit in reader.hits([(pid, s, 0.0, s) for pid, s in scored]):
             if want in " ".join(hit.text.split()):
-                found = views.source_ref(hit.source, hit.title, hit.date, hit.url)
+                found = views.source_ref(hit.source, hit.title, date_label(hit) or None, hit.url)
                 break
         self._source_cache[key] = found
         if len(self._source_cache) > 5000:

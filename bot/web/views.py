@@ -21,6 +21,7 @@ from ..render.common import (
     CLOSEST_LABEL,
     NO_ANSWER_SENTENCE,
     NOT_FOUND,
+    date_label,
     other_articles,
     passages_of,
     quoted_citation,
@@ -86,7 +87,7 @@ class CitationView:
 
     n: int
     title: str
-    date: str | None
+    date: str | None  # as chat shows it: the date, ", estimated" or ", updated …" (render.common.date_label)
     href: str | None
     shown: str  # the URL or file name, never a path
     collection: str
@@ -128,7 +129,7 @@ def _spans(text: str, spans: Iterable[tuple[int, int]]) -> tuple[Part, ...]:
 def citation_view(c: Citation) -> CitationView:
     """A citation with its quoted span (if it holds the answer) marked."""
     span = [(c.answer_start, c.answer_end)] if c.answer_start is not None and c.answer_end is not None else []
-    return CitationView(n=c.n, title=c.title, date=c.date, href=http_link(c.url) or http_link(c.source),
+    return CitationView(n=c.n, title=c.title, date=date_label(c) or None, href=http_link(c.url) or http_link(c.source),
                         shown=c.display_source, collection=c.collection, parts=_spans(c.snippet, span))
 
 
@@ -310,7 +311,7 @@ def sources_by_collection(rows: Sequence[SourceInfo], outcomes: dict[tuple[str, 
         if sync is not None and sync.reason:
             sync = ArticleOutcome(sync.at, sync.outcome, scrub(sync.reason, paths))
         out.setdefault(r.collection, []).append(ArticleView(
-            key=source_key(r.collection, r.source), title=r.title, date=r.date,
+            key=source_key(r.collection, r.source), title=r.title, date=date_label(r) or None,
             href=http_link(r.url) or http_link(r.source), shown=r.display_source, passages=r.passages,
             added=r.added_at, sync=sync, also=len(r.also)))
     return out

@@ -6,6 +6,7 @@ import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -237,6 +238,7 @@ class AnswerComposer:
             if h.lexical <= 0 or any(c.source == h.source and c.collection == h.collection and h.start < c.end and c.start < h.end for c in out):
                 continue
             out.append(Citation(n=len(out) + 1, title=h.title, date=h.date, url=h.url, source=h.source, snippet=h.text,
+                                **_dates(h),
                                 start=h.start, end=h.end, score=round(float(h.score), 6), collection=h.collection))
         return tuple(out)
 
@@ -377,7 +379,7 @@ class AnswerComposer:
             ans = (best.start - h.start, best.end - h.start) if h is best.hit else (None, None)
             out.append(
                 Citation(
-                    n=len(out) + 1, title=h.title, date=h.date, url=h.url, source=h.source,
+                    n=len(out) + 1, title=h.title, date=h.date, url=h.url, source=h.source, **_dates(h),
                     snippet=h.text, start=h.start, end=h.end, score=round(float(h.score), 6),
                     answer_start=ans[0], answer_end=ans[1], collection=h.collection,
                 )
@@ -393,6 +395,11 @@ _LEANS = re.compile(
     r"also|but|and|thus|therefore|hence|instead|likewise|similarly|in addition|as a result)\b",
     re.I,
 )
+
+
+def _dates(h: Hit) -> dict[str, Any]:
+    """A hit's date fields beyond `date`, carried into its citation."""
+    return {"updated": h.updated, "date_source": h.date_source, "date_estimated": h.date_estimated}
 
 
 def standalone_start(c: _Candidate) -> int:

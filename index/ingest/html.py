@@ -2,8 +2,8 @@
 
 trafilatura finds the main text (a precise pass, and a fuller one when the precise extract looks
 cut short); its body is rendered as paragraphs, "## " headings and "- " list items. The repairs in
-`html_repair` then put back what the extractor dropped, and `meta` reads the page's own title,
-date and canonical link.
+`html_repair` then put back what the extractor dropped, `meta` reads the page's own title and
+canonical link, and `dates` the day it states for its publication (and its update).
 """
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from ..errors import LoadError
+from .dates import PageDates, read_html_dates
 from .html_repair import add_embedded_posts, add_loose_runs, add_lost_headings, add_sibling_paragraphs, without_teasers
-from .meta import clean_title, local_date, norm_words, normalise_date, page_meta
+from .meta import clean_title, norm_words, page_meta
 from .text import decode_text, join_wrapped
 
 if TYPE_CHECKING:
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def read_html(data: bytes, name: str) -> tuple[str | None, str, str | None, str | None]:
+def read_html(data: bytes, name: str) -> tuple[str | None, str, PageDates, str | None]:
     """HTML: the main article text only (menus, scripts, ads and sidebars dropped), plus metadata."""
     return extract_html(_decode_html(data, name), name=name)
 
@@ -48,7 +49,7 @@ def _decode_html(data: bytes, name: str) -> str:
 _SHORT_EXTRACT = 0.2
 
 
-def extract_html(html: str, *, name: str = "page.html") -> tuple[str | None, str, str | None, str | None]:
+def extract_html(html: str, *, name: str = "page.html") -> tuple[str | None, str, PageDates, str | None]:
     """(title, text with structure marks, date, url) of an HTML page; LoadError when there is no text."""
     try:
         import trafilatura  # heavy import, only when HTML is ingested
@@ -85,10 +86,10 @@ def extract_html(html: str, *, name: str = "page.html") -> tuple[str | None, str
     h1 = meta.get("lone_h1")
     if h1 and (not title or norm_words(title) in {norm_words(x) for x in meta.get("sites", "").split("\n") if x}):
         title = h1  # the page's title is only the site's name: its one <h1> is the headline
-    date = meta.get("date") or normalise_date(doc.date if doc is not None else None)
     url = meta.get("url") or (doc.url if doc is not None else None)
     url = url if url and url.startswith(("http://", "https://")) else None
-    date = local_date(date, url)
+    guess = doc.date if doc is not None else None  # trafilatura's: a stand-in when the page states none
+    date = _safely(lambda t: read_html_dates(t, url, guess=guess), tree, PageDates()) if tree is not None else PageDates()
     return title, text, date, url
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+from .dates import Candidate, DateSource, day_as_written
 from .web import FetchError
 
 MAX_SITEMAP_URLS = 50_000  # the sitemaps.org limit per file
@@ -19,11 +20,18 @@ MAX_LISTING_BYTES = 50 * 1024 * 1024
 
 @dataclass(frozen=True)
 class Page:
-    """A page to fetch, with the title and date a feed gave for it (if any)."""
+    """A page to fetch, with the title and dates its feed or sitemap gave for it (if any)."""
 
     url: str
     title: str | None = None
-    date: str | None = None
+    date: str | None = None  # the feed entry's publication day, as written (no UTC conversion)
+    updated: str | None = None  # the feed entry's `updated` day
+    lastmod: str | None = None  # the sitemap's `<lastmod>` day
+
+    def outside_dates(self, last_modified: str | None) -> tuple[Candidate, ...]:
+        """Its listing's and server's dates: stand-ins only when the page itself states none."""
+        return (Candidate(DateSource.FEED_UPDATED, self.updated), Candidate(DateSource.SITEMAP_LASTMOD, self.lastmod),
+                Candidate(DateSource.HTTP_LAST_MODIFIED, last_modified))
 
 
 def parse_feed(body: bytes, url: str) -> list[Page]:
@@ -42,11 +50,17 @@ def parse_feed(body: bytes, url: str) -> list[Page]:
         link = urljoin(url, str(link).strip())
         if urlsplit(link).scheme not in ("http", "https"):
             continue
-        t = e.get("published_parsed") or e.get("updated_parsed") or e.get("created_parsed")
-        date = f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}" if t else None
+        # The day as the feed writes it: feedparser's *_parsed are converted to UTC, which moves an
+        # evening post west of Greenwich to the next day. An `updated` is kept apart, never the date.
+        date = _feed_day(e, "published") or _feed_day(e, "created")
         title = " ".join(str(e.get("title") or "").split()) or None
-        pages.append(Page(link, title, date))
+        pages.append(Page(link, title, date, _feed_day(e, "updated")))
     return pages
+
+
+def _feed_day(entry: Any, key: str) -> str | None:
+    t = entry.get(f"{key}_parsed")
+    return day_as_written(entry.get(key)) or (f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}" if t else None)
 
 
 def parse_sitemap(body: bytes, url: str) -> tuple[list[Page], list[str]]:
@@ -81,12 +95,17 @@ def parse_sitemap(body: bytes, url: str) -> tuple[list[Page], list[str]]:
                 return urljoin(url, str(child.text).strip())
         return None
 
+    def lastmod_of(el: Any) -> str | None:
+        return next((day_as_written(c.text) for c in el if local(c) == "lastmod" and c.text), None)
+
     kind = local(root)
     if kind not in ("urlset", "sitemapindex"):
         raise FetchError(f"{url}: not a sitemap (the XML's root is <{kind}>)")
     want = "url" if kind == "urlset" else "sitemap"
-    locs = [loc for el in root if local(el) == want for loc in [loc_of(el)] if loc][:MAX_SITEMAP_URLS]
-    locs = [u for u in locs if urlsplit(u).scheme in ("http", "https")]
-    return ([Page(u) for u in locs], []) if kind == "urlset" else ([], locs)
+    entries = [(loc, el) for el in root if local(el) == want for loc in [loc_of(el)] if loc][:MAX_SITEMAP_URLS]
+    entries = [(u, el) for u, el in entries if urlsplit(u).scheme in ("http", "https")]
+    if kind == "urlset":
+        return [Page(u, lastmod=lastmod_of(el)) for u, el in entries], []
+    return [], [u for u, _ in entries]
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..errors import LoadError
 from ..types import DEFAULT_COLLECTION, Article
+from .dates import PageDates, settle
 from .html import read_html
 from .meta import date_from_name, title_from_name
 from .pdf import read_pdf
@@ -70,15 +71,14 @@ def load_bytes(
     text = clean_text(text)
     if not text.strip():
         raise LoadError(f"{name}: no readable text in the file")
-    if date is None:
-        date = date_from_name(name)
+    dates = settle(date, date_from_name(name))
     return Article(
         source=source or name,
         title=(title or title_from_name(name)).strip()[:300],
         text=text,
-        date=date,
         url=url,
         collection=collection,
+        **dates.fields(),
     )
 
 
@@ -96,7 +96,7 @@ def load_file(path: Path, *, collection: str = DEFAULT_COLLECTION, max_bytes: in
 
 # --- one reader per format: (bytes, name) -> (title, text, date, url) --------------------------
 
-Reader = Callable[[bytes, str], "tuple[str | None, str, str | None, str | None]"]
+Reader = Callable[[bytes, str], "tuple[str | None, str, str | PageDates | None, str | None]"]
 
 
 def html_to_article(

@@ -1,16 +1,18 @@
 """An article's own metadata: title, date and link, from its file name or the page's markup.
 
 File names give a date (`report-2024-03-04.md`) and a title; a web page's JSON-LD, Open Graph,
-<meta>, <link rel=canonical>, <h1> and <time> give its headline, publication date and canonical
-address. Dates come out as ISO `YYYY-MM-DD` or None. No format reading here: the readers in
-`text`, `html` and `pdf` call these helpers.
+<meta>, <link rel=canonical> and <h1> give its headline and canonical address. A web page's
+dates, by their order of trust, are read in `dates`; the helpers here read the plain day a file
+states for itself (front matter, a PDF's creation date, its name), as ISO `YYYY-MM-DD` or None.
+No format reading here: the readers in `text`, `html` and `pdf` call these helpers.
 """
 from __future__ import annotations
 
 import re
-from datetime import date as _date
 from pathlib import Path
 from typing import Any
+
+from .dates import valid_day
 
 _DATE_IN_NAME = re.compile(r"(?<!\d)((?:19|20)\d\d)[-_.]?([01]\d)[-_.]?([0-3]\d)(?!\d)")
 
@@ -26,15 +28,7 @@ def title_from_name(name: str) -> str:
 def date_from_name(name: str) -> str | None:
     """The date a file name holds (`report-2024-03-04.md`, `20240304_notes.txt`), ISO, or None."""
     m = _DATE_IN_NAME.search(Path(name).stem)
-    return valid_date(*m.groups()) if m else None
-
-
-def valid_date(y: str, m: str, d: str) -> str | None:
-    """`YYYY-MM-DD` when the three parts make a real day, else None."""
-    try:
-        return _date(int(y), int(m), int(d)).isoformat()
-    except ValueError:
-        return None
+    return valid_day(*m.groups()) if m else None
 
 
 def normalise_date(value: object) -> str | None:
@@ -44,34 +38,20 @@ def normalise_date(value: object) -> str | None:
     s = str(value).strip().strip("'\"")
     m = re.match(r"((?:19|20)\d\d)-(\d\d)-(\d\d)", s)
     if m:
-        return valid_date(*m.groups())
+        return valid_day(*m.groups())
     m = re.match(r"(\d\d?)/(\d\d?)/((?:19|20)\d\d)", s)  # US style, as news sites print it
     if m:
-        return valid_date(m.group(3), m.group(1).zfill(2), m.group(2).zfill(2))
+        return valid_day(m.group(3), m.group(1).zfill(2), m.group(2).zfill(2))
     m = re.match(r"(\d\d?)\.(\d\d?)\.((?:19|20)\d\d)", s)  # 10.06.2013: day first, as in Europe
     if m:
-        return valid_date(m.group(3), m.group(2).zfill(2), m.group(1).zfill(2))
+        return valid_day(m.group(3), m.group(2).zfill(2), m.group(1).zfill(2))
     m = re.match(r"((?:19|20)\d\d)(\d\d)(\d\d)(?:T|$)", s)  # 20191118 / 20191118T0930
     if m:
-        return valid_date(*m.groups())
+        return valid_day(*m.groups())
     return None
 
 
-_URL_DATE = re.compile(r"/((?:19|20)\d\d)[/-]([01]\d)[/-]([0-3]\d)/")
-
-
-def local_date(date: str | None, url: str | None) -> str | None:
-    """The date in the article's own URL (/2019/11/18/) when the metadata's differs by a day:
-    metadata often gives the time in UTC, the URL the day the site itself published it."""
-    m = _URL_DATE.search(url or "")
-    in_url = valid_date(*m.groups()) if m else None
-    if in_url is None or date is None:
-        return date or in_url
-    gap = abs((_date.fromisoformat(in_url) - _date.fromisoformat(date)).days)
-    return in_url if gap == 1 else date
-
-
-# --- the page's own metadata: JSON-LD, Open Graph, <meta>, <link rel=canonical>, <h1>, <time> ---
+# --- the page's own metadata: JSON-LD, Open Graph, <meta>, <link rel=canonical>, <h1> -----------
 
 
 _ARTICLE_TYPES = ("article", "newsarticle", "blogposting", "reportagenewsarticle", "analysisnewsarticle",
@@ -80,7 +60,7 @@ _TITLE_SEPARATORS = re.compile(r"\s+[|\-–—·•»]+\s+")
 
 
 def page_meta(tree: Any) -> dict[str, str]:
-    """title, date, url and the site's names as the page itself declares them."""
+    """title, url and the site's names as the page itself declares them (its dates: `dates`)."""
     meta: dict[str, str] = {}
     props: dict[str, str] = {}
     for m in tree.iter("meta"):
@@ -119,22 +99,6 @@ def page_meta(tree: Any) -> dict[str, str]:
         meta["lone_h1"] = h1s[0]
     if h1s:
         meta["h1"] = "\n".join(h1s)
-
-    dates = []
-    if article is not None:
-        dates.append(article.get("datePublished") or article.get("dateCreated"))
-    for key in ("article:published_time", "og:published_time", "datepublished", "publishdate", "pubdate",
-                "date", "dc.date.issued", "dc.date", "sailthru.date", "parsely-pub-date", "publish-date",
-                "article.published", "dcterms.created"):
-        dates.append(props.get(key))
-    for scope in tree.iter("article"):
-        dates += [t.get("datetime") for t in scope.iter("time")][:1]
-        break
-    for d in dates:
-        nd = normalise_date(d)
-        if nd:
-            meta["date"] = nd
-            break
 
     meta_url = _page_address(tree, props, article)
     if meta_url:

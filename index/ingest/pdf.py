@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import LoadError
-from .meta import valid_date
+from .dates import valid_day
 
 
 def read_pdf(data: bytes, name: str) -> tuple[str | None, str, str | None, str | None]:
@@ -39,7 +39,7 @@ def read_pdf(data: bytes, name: str) -> tuple[str | None, str, str | None, str |
     title = str(info.get("/Title") or "").strip() or None
     raw_date = str(info.get("/CreationDate") or "")
     m = re.match(r"D:((?:19|20)\d\d)(\d\d)(\d\d)", raw_date)
-    return title, text, (valid_date(*m.groups()) if m else None), None
+    return title, text, (valid_day(*m.groups()) if m else None), None
 
 
 def _reflow(page: str) -> str:

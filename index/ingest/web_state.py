@@ -14,8 +14,14 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from .dates import fingerprint
 from .listings import Page
 from .web import Response
+
+
+def page_fingerprint(body: bytes) -> str:
+    """A fetched page's bytes and the date reader's version: either changing re-reads the page."""
+    return fingerprint(hashlib.sha256(body).hexdigest())
 
 
 class WebState:
@@ -41,7 +47,7 @@ class WebState:
         return self._conn
 
     def page(self, url: str, collection: str) -> tuple[str | None, str | None, str | None]:
-        """(etag, last_modified, sha256) recorded for a page, or Nones."""
+        """(etag, last_modified, fingerprint) recorded for a page, or Nones (see `page_fingerprint`)."""
         with self._lock:
             row = self._db().execute("SELECT etag, last_modified, sha256 FROM pages WHERE url=? AND collection=?",
                                      (url, collection)).fetchone()
@@ -55,7 +61,7 @@ class WebState:
             db.execute("BEGIN")
             db.executemany(
                 "INSERT OR REPLACE INTO pages VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(u, c, r.etag, r.last_modified, hashlib.sha256(r.body).hexdigest(), r.url, now) for u, c, r in rows])
+                [(u, c, r.etag, r.last_modified, page_fingerprint(r.body), r.url, now) for u, c, r in rows])
             db.execute("COMMIT")
 
     def forget_page(self, url: str, collection: str) -> None:
@@ -79,7 +85,8 @@ class WebState:
             self._db().execute(
                 "INSERT OR REPLACE INTO listings VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (url, collection, resp.etag, resp.last_modified,
-                 json.dumps([[p.url, p.title, p.date] for p in pages]), json.dumps(children), time.time()))
+                 json.dumps([[p.url, p.title, p.date, p.updated, p.lastmod] for p in pages]), json.dumps(children),
+                 time.time()))
 
     def close(self) -> None:
         """Close the database."""

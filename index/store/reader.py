@@ -17,10 +17,14 @@ from ..errors import UserError
 from ..types import Hit, SourceInfo
 from .layout import META, current_name
 from .lexical import LexicalIndex
-from .schema import PASSAGE_SLICE, PASSAGE_TEXT, has_passage_text, has_table, read_info
+from .schema import PASSAGE_SLICE, PASSAGE_TEXT, has_article_dates, has_passage_text, has_table, read_info
 from .vectors import ANN, Rows, bitmap, empty_rows, load_rows, top
 
 log = logging.getLogger(__name__)
+
+# The date fields beside `date` (issue 24); generations written before m005 have none.
+_DATES = "a.updated, a.date_source, a.date_estimated"
+_NO_DATES = "NULL, NULL, 0"
 
 LEXICAL = "lex"  # BM25 index and its row → passage id map
 # A generation can vanish between reading CURRENT and opening it (the writer cleaned it up):
@@ -51,7 +55,7 @@ class IndexReader:
         self.nprobe, self.rerank, self.brute_below = nprobe, rerank, brute_below
         self.generation: str | None = None
         self._conn: sqlite3.Connection | None = None
-        self._hits_sql: tuple[sqlite3.Connection | None, str] = (None, PASSAGE_SLICE)
+        self._hits_sql: tuple[sqlite3.Connection | None, str] = (None, f"{PASSAGE_SLICE}, {_NO_DATES}")
         self._flat: Any = None  # faiss.IndexFlatIP over the live rows, below exact_below passages
         self._ann: Any = None  # the IVF-SQ8 index from ann.faiss, from exact_below on
         self._lex: LexicalIndex | None = None
@@ -131,7 +135,8 @@ class IndexReader:
         self._conn, self._flat, self._ann, self._lex, self.info = conn, flat, ann, lex, info
         # One attribute for both, so a question on another thread never pairs a connection with
         # the other generation's way of reading passage text.
-        self._hits_sql = (conn, PASSAGE_TEXT if has_passage_text(conn) else PASSAGE_SLICE)
+        self._hits_sql = (conn, f"{PASSAGE_TEXT if has_passage_text(conn) else PASSAGE_SLICE}, "
+                                f"{_DATES if has_article_dates(conn) else _NO_DATES}")
         self._rows, self._live_rows, self._live_ids, self._live_codes = rows, live_rows, live_ids, live_codes
         self._coll_names = {c: i for i, c in enumerate(rows.collections)}
         self._lex_codes = lex_codes
@@ -254,6 +259,7 @@ class IndexReader:
                     sentences=tuple(tuple(x) for x in json.loads(r[4])),
                     source=r[5], title=r[6], date=r[7], url=r[8], collection=r[9], text=r[10],
                     score=score, dense=dense, lexical=lexical,
+                    updated=r[11], date_source=r[12], date_estimated=bool(r[13]),
                 )
             )
         return out
@@ -270,7 +276,8 @@ class IndexReader:
         if self._conn is None:
             return []
         sql = (
-            "SELECT a.source, a.title, a.date, a.url, a.collection, COUNT(p.id), a.added_at "
+            "SELECT a.source, a.title, a.date, a.url, a.collection, COUNT(p.id), a.added_at, "
+            f"{_DATES if has_article_dates(self._conn) else _NO_DATES} "
             "FROM articles a LEFT JOIN passages p ON p.article_id = a.id"
         )
         args: list[str] = []
@@ -279,7 +286,9 @@ class IndexReader:
             sql += f" WHERE a.collection IN ({','.join('?' * len(cols))})"
             args = cols
         sql += " GROUP BY a.id ORDER BY a.added_at DESC, a.title"
-        rows = [SourceInfo(*r) for r in self._conn.execute(sql, args)]
+        rows = [SourceInfo(r[0], r[1], r[2], r[3], r[4], r[5], r[6], updated=r[7], date_source=r[8],
+                           date_estimated=bool(r[9]))
+                for r in self._conn.execute(sql, args)]
         if not has_table(self._conn, "aliases"):
             return rows
         also: dict[tuple[str, str], list[str]] = {}
@@ -292,4 +301,4 @@ class IndexReader:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
-            self._hits_sql = (None, PASSAGE_SLICE)
+            self._hits_sql = (None, f"{PASSAGE_SLICE}, {_NO_DATES}")

@@ -77,6 +77,15 @@ CREATE INDEX IF NOT EXISTS articles_digest ON articles(digest);
 """
 SCHEMA += M004_ALIASES
 
+# Issue 24: the day the page says it was updated, where the date came from (index.ingest.dates.DateSource)
+# and whether it is a stand-in from outside the article. Older rows keep NULL / 0 until re-read.
+M005_ARTICLE_DATES = """
+ALTER TABLE articles ADD COLUMN updated TEXT;
+ALTER TABLE articles ADD COLUMN date_source TEXT;
+ALTER TABLE articles ADD COLUMN date_estimated INTEGER NOT NULL DEFAULT 0;
+"""
+SCHEMA += M005_ARTICLE_DATES
+
 # A passage's text. Stored in its own row (format 3): slicing it out of the article's text made
 # SQLite read the whole article (its overflow pages), the largest cold-cache cost of a question at
 # 1M passages. Indexes written before keep working through the slice.
@@ -125,6 +134,16 @@ def _m004_aliases(conn: sqlite3.Connection) -> None:
     conn.executescript(M004_ALIASES)
 
 
+def has_article_dates(conn: sqlite3.Connection) -> bool:
+    """Whether the articles table records `updated`, `date_source`, `date_estimated` (m005 on)."""
+    return any(r[1] == "date_source" for r in conn.execute("PRAGMA table_info(articles)"))
+
+
+def _m005_article_dates(conn: sqlite3.Connection) -> None:
+    """Indexes before issue 24 kept one date per article: add the update day and the date's provenance."""
+    conn.executescript(M005_ARTICLE_DATES)
+
+
 def has_table(conn: sqlite3.Connection, name: str) -> bool:
     """Whether the database has this table (older generations may lack the newest ones)."""
     return _has_table(conn, name)
@@ -137,6 +156,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("m002_vector_rows", lambda c: True, _m002_vector_rows),
     Migration("m003_passage_text", has_passage_text, _m003_passage_text),
     Migration("m004_aliases", lambda c: _has_table(c, "aliases"), _m004_aliases),
+    Migration("m005_article_dates", has_article_dates, _m005_article_dates),
 )
 
 

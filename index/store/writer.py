@@ -163,6 +163,26 @@ class IndexWriter:
                            (source, collection, article_source, time.time()))
         self._dirty = True
 
+    def restamp(self, article: Article, digest: str) -> bool:
+        """Record a new date reading of an indexed article whose title, text and link are unchanged
+        (the date reader changed, the page did not): no re-chunking or re-embedding. False when
+        anything else changed, and the article must be replaced."""
+        conn = self._read_conn()
+        if conn is None:
+            return False
+        key = (article.source, article.collection)
+        row = conn.execute("SELECT title, text, url FROM articles WHERE source = ? AND collection = ?", key).fetchone()
+        if row is None or tuple(row) != (article.title, article.text, article.url):
+            return False
+        self._begin()
+        assert self._conn is not None
+        self._conn.execute(
+            "UPDATE articles SET date = ?, updated = ?, date_source = ?, date_estimated = ?, digest = ? "
+            "WHERE source = ? AND collection = ?",
+            (article.date, article.updated, article.date_source, int(article.date_estimated), digest, *key))
+        self._dirty = True
+        return True
+
     def remove(self, source: str, collection: str | None = None) -> int:
         """Remove an article (by exact source) and its passages; returns how many articles went."""
         conn = self._read_conn()
@@ -212,8 +232,10 @@ class IndexWriter:
         self._begin()
         assert self._conn is not None
         cur = self._conn.execute(
-            "INSERT INTO articles (source, collection, title, date, url, digest, text, added_at) VALUES (?,?,?,?,?,?,?,?)",
-            (article.source, article.collection, article.title, article.date, article.url, digest, article.text, time.time()),
+            "INSERT INTO articles (source, collection, title, date, url, digest, text, added_at, updated, date_source, "
+            "date_estimated) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (article.source, article.collection, article.title, article.date, article.url, digest, article.text, time.time(),
+             article.updated, article.date_source, int(article.date_estimated)),
         )
         aid = cur.lastrowid
         ids = []

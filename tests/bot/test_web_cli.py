@@ -45,7 +45,9 @@ def test_ingest_urls_feed_and_sitemap(site: Site, tmp_path: Path) -> None:
     r = run("ask", "--index", ix, "--json", "--collection", "local", "How far does the Brindle canal lock lift boats?")
     ans = json.loads(r.stdout)
     assert ans["found"] and ans["citations"][0]["url"] == site.base + "/news/canal"
-    assert ans["citations"][0]["title"] == "Canal lock" and ans["citations"][0]["date"] == "2024-02-05"
+    # The feed's title wins; the date is the one the page itself states (issue 24), not the feed's.
+    assert ans["citations"][0]["title"] == "Canal lock" and ans["citations"][0]["date"] == "2024-02-15"
+    assert ans["citations"][0]["date_source"] == "meta" and ans["citations"][0]["date_estimated"] is False
 
 
 def test_private_address_refused_without_the_setting(site: Site, tmp_path: Path) -> None:

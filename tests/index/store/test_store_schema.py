@@ -27,7 +27,7 @@ def test_first_format_database_is_upgraded_once_and_keeps_its_passages() -> None
     old.executescript(M001_SCHEMA)
     old.execute("INSERT INTO articles VALUES (1, 's', 'c', 'T', NULL, NULL, 'd', 'Alpha beta. Gamma delta.', 0)")
     old.execute("INSERT INTO passages VALUES (1, 1, 12, 24, '[[12, 24]]')")
-    assert migrate(old) == ["m003_passage_text", "m004_aliases"]
+    assert migrate(old) == ["m003_passage_text", "m004_aliases", "m005_article_dates"]
     assert old.execute("SELECT text FROM passages").fetchone()[0] == "Gamma delta."
     assert migrate(old) == []  # every write copies the live generation: a second pass changes nothing
 
