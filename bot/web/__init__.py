@@ -15,7 +15,8 @@ from typing import Any
 
 from .auth import Role, Sessions, Tokens
 from .metrics import Metrics
-from .site import WebSite, serve
+from .server import serve
+from .site import WebSite
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 import jinja2
 from aiohttp import web
@@ -256,7 +256,7 @@ class WebSite:
         return web.Response(body=self.css, content_type="text/css", headers={"Cache-Control": "max-age=3600"})
 
     async def login_page(self, request: web.Request) -> web.StreamResponse:
-        nxt = _local(request.query.get("next"))
+        nxt = views.local_target(request.query.get("next"))
         if request["role"] is not None:
             raise web.HTTPSeeOther(nxt)
         message = "Your session has ended. Sign in again." if request.query.get("expired") else None
@@ -265,7 +265,7 @@ class WebSite:
     async def login(self, request: web.Request) -> web.StreamResponse:
         client = request.remote or "?"
         form = await request.post()
-        nxt = _local(str(form.get("next", "/")))
+        nxt = views.local_target(str(form.get("next", "/")))
         if self.sign_ins.blocked(client):
             return self.render(request, "login.html", status=429, next=nxt,
                                message="Too many wrong tokens from here. Wait a minute and try again.")
@@ -480,7 +480,7 @@ class WebSite:
                 ("citebot_index_articles", "Articles in the index.", len(self.engine.sources()) if ok else 0),
                 ("citebot_index_passages", "Passages in the index.", reader.size if ok else 0),
                 ("citebot_index_generation", "The live index generation's number.",
-                 _gen_number(reader.generation) if ok else 0),
+                 views.generation_number(reader.generation) if ok else 0),
                 ("citebot_last_sync_timestamp_seconds", "When the last sync pass (any process) ended.",
                  last.at if last else 0),
                 ("citebot_last_sync_ok", "1 when the last sync pass read every source and skipped no page.",
@@ -490,34 +490,3 @@ class WebSite:
         text = self.metrics.render(await asyncio.to_thread(gauges))
         return web.Response(text=text, content_type="text/plain", charset="utf-8",
                             headers={"X-Content-Type-Options": "nosniff"})
-
-
-def _gen_number(name: str | None) -> int:
-    digits = "".join(ch for ch in (name or "") if ch.isdigit())
-    return int(digits) if digits else 0
-
-
-def _local(target: str | None) -> str:
-    """A redirect target on this site only: a path, never another host (`//evil`, `/\\evil`, `https:`)."""
-    t = (target or "").strip()
-    if not t.startswith("/") or t.startswith("//") or "\\" in t or any(ord(ch) < 32 for ch in t):
-        return "/"
-    return quote(t, safe="/?&=%:+,;@!$'()*~.-_")
-
-
-async def serve(site: WebSite, host: str, port: int, *, ready: Callable[[str], None] | None = None) -> None:
-    """Serve until cancelled. The access log is off: an /ask URL holds the question."""
-    runner = web.AppRunner(site.app(), access_log=None, max_line_size=MAX_LINE, max_field_size=MAX_LINE,
-                           handle_signals=False)
-    await runner.setup()
-    try:
-        site_ = web.TCPSite(runner, host, port)
-        await site_.start()
-        url = f"http://{'[' + host + ']' if ':' in host else host}:{port}/"
-        log.info("web page on %s", url)
-        if ready is not None:
-            ready(url)
-        await asyncio.Event().wait()
-    finally:
-        await runner.cleanup()
-

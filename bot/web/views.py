@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from urllib.parse import quote
 
 from index import DEFAULT_COLLECTION, STOPWORDS, Answer, Citation, SourceInfo, display_source, tokenize
 
@@ -343,3 +344,16 @@ def sync_problems(outcomes: dict[tuple[str, str], ArticleOutcome], rows: Sequenc
     out = [ProblemView(shown=display_source(src), collection=coll, at=o.at, reason=scrub(o.reason or "", paths))
            for (src, coll), o in outcomes.items() if o.outcome == "error" and (src, coll) not in indexed]
     return sorted(out, key=lambda p: p.at, reverse=True)
+
+
+def generation_number(name: str | None) -> int:
+    digits = "".join(ch for ch in (name or "") if ch.isdigit())
+    return int(digits) if digits else 0
+
+
+def local_target(target: str | None) -> str:
+    """A redirect target on this site only: a path, never another host (`//evil`, `/\\evil`, `https:`)."""
+    t = (target or "").strip()
+    if not t.startswith("/") or t.startswith("//") or "\\" in t or any(ord(ch) < 32 for ch in t):
+        return "/"
+    return quote(t, safe="/?&=%:+,;@!$'()*~.-_")

@@ -14,6 +14,7 @@ from ..model.embed import Embedder, TokenEmbedder
 from ..types import Answer, Citation, Hit, Query
 from ..words import STOPWORDS, tokenize
 from . import select
+from .query import question_type
 from .reader import SentenceReader
 from .select import (
     FittedModelError,
@@ -71,33 +72,6 @@ class _Candidate:
     context = property(lambda self: self.feat.context)  # the same over the sentence and its neighbours
     typed = property(lambda self: self.feat.typed)  # +1 holds the kind of thing asked for, -1 cannot, 0 no idea
     dense = property(lambda self: self.feat.dense)
-
-
-_AUX = r"(?:did|does|do|was|were|is|are|will|would|has|have|had|can|could)"
-_LEAD = {"who": "who", "whom": "who", "whose": "who", "when": "when", "where": "where"}
-
-
-def question_type(question: str) -> str | None:
-    """Coarse answer type: who / when / number / where, or None.
-
-    The question's own wh-word decides first ("Where was it held when ..." asks for a place); a
-    "when" or "who" further in counts only as a question word ("... and when did it open?"), not as
-    a subordinate clause ("What was used when Sky launched?") or a name ("Doctor Who"); a "where"
-    further in still asks for a place ("the stadium where it was played").
-    """
-    q = question.lower().strip()
-    lead = re.match(r"^\W*(\w+)", q)
-    if lead and lead.group(1) in _LEAD:
-        return _LEAD[lead.group(1)]
-    if re.search(r"\b(which|what) (person|people|company|team|man|woman|group|organi[sz]ation|president|king|queen|emperor|scientist|player|coach|author|founder)\b", q) or re.search(r"\bwho\b", question.strip()[:40]):
-        return "who"
-    if re.search(rf"\b(what|which) (years?|date|day|month|time|century|decade|era)\b|\bin which year\b|\bwhen {_AUX}\b", q):
-        return "when"
-    if re.search(r"\bhow (many|much|long|old|far|big|large|tall|high|often|fast)\b|\bwhat (percentage|percent|number|amount|proportion|fraction)\b", q):
-        return "number"
-    if re.search(r"\b(what|which) (city|country|state|place|region|continent|town|location)\b|\bwhere\b", q):
-        return "where"
-    return None
 
 
 def _new_names(sentence: str, qwords: set[str], *, first: bool = False) -> list[re.Match[str]]:

@@ -5,6 +5,7 @@ built here instead of re-deriving what they need from the question text.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
@@ -13,9 +14,34 @@ from ..errors import UserError
 from ..model.embed import Embedder, TokenEmbedder
 from ..types import Query
 from ..words import tokenize
-from .compose import question_type
 
 EMPTY_QUESTION = "Ask a question, e.g. `who founded 01.AI?`"
+
+_AUX = r"(?:did|does|do|was|were|is|are|will|would|has|have|had|can|could)"
+_LEAD = {"who": "who", "whom": "who", "whose": "who", "when": "when", "where": "where"}
+
+
+def question_type(question: str) -> str | None:
+    """Coarse answer type: who / when / number / where, or None.
+
+    The question's own wh-word decides first ("Where was it held when ..." asks for a place); a
+    "when" or "who" further in counts only as a question word ("... and when did it open?"), not as
+    a subordinate clause ("What was used when Sky launched?") or a name ("Doctor Who"); a "where"
+    further in still asks for a place ("the stadium where it was played").
+    """
+    q = question.lower().strip()
+    lead = re.match(r"^\W*(\w+)", q)
+    if lead and lead.group(1) in _LEAD:
+        return _LEAD[lead.group(1)]
+    if re.search(r"\b(which|what) (person|people|company|team|man|woman|group|organi[sz]ation|president|king|queen|emperor|scientist|player|coach|author|founder)\b", q) or re.search(r"\bwho\b", question.strip()[:40]):
+        return "who"
+    if re.search(rf"\b(what|which) (years?|date|day|month|time|century|decade|era)\b|\bin which year\b|\bwhen {_AUX}\b", q):
+        return "when"
+    if re.search(r"\bhow (many|much|long|old|far|big|large|tall|high|often|fast)\b|\bwhat (percentage|percent|number|amount|proportion|fraction)\b", q):
+        return "number"
+    if re.search(r"\b(what|which) (city|country|state|place|region|continent|town|location)\b|\bwhere\b", q):
+        return "where"
+    return None
 
 
 def clean_question(question: str) -> str:

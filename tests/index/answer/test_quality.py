@@ -5,7 +5,8 @@ import re
 
 import pytest
 
-from index.answer.compose import highlight, question_type
+from index.answer.compose import highlight
+from index.answer.query import question_type
 from index.ingest.chunk import chunk, sentences
 from index.store.lexical import LexicalIndex
 from index.words import tokenize
