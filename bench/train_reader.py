@@ -38,6 +38,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from bench.reader_pairs import Item, Pair, build_pairs, load_items, removable  # noqa: E402
+from index import reader_input  # noqa: E402
 
 log = logging.getLogger("bench.train_reader")
 SHARED = ROOT.parent / "shared"
@@ -57,9 +58,9 @@ def sha256(path: Path) -> str:
 
 
 def second_text(title: str, sentence: str) -> str:
-    """What the reader sees beside the question: the article's title (shortened) and the sentence."""
-    short = " ".join(title.split()[:TITLE_WORDS])
-    return f"{short}: {sentence}" if short else sentence
+    """What the reader sees beside the question: the engine's own `reader_input`, so training and
+    question time can never read different text."""
+    return reader_input(title, sentence, TITLE_WORDS)
 
 
 class Reader(torch.nn.Module):

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .answer.compose import DEFAULT_MIN_CONFIDENCE, AnswerComposer
     from .answer.query import build_query, clean_question
-    from .answer.reader import ReaderModelError, SentenceReader
+    from .answer.reader import ReaderModelError, SentenceReader, reader_input
     from .answer.rerank import CrossEncoderReranker
     from .answer.search import HybridSearcher
     from .answer.select import FittedModelError
@@ -77,7 +77,7 @@ _WHERE = {
     "IndexReader": "store", "IndexWriter": "store",
     "AnswerComposer": "answer.compose", "DEFAULT_MIN_CONFIDENCE": "answer.compose",
     "HybridSearcher": "answer.search", "build_query": "answer.query", "clean_question": "answer.query",
-    "CrossEncoderReranker": "answer.rerank", "SentenceReader": "answer.reader", "ReaderModelError": "answer.reader",
+    "CrossEncoderReranker": "answer.rerank", "SentenceReader": "answer.reader", "ReaderModelError": "answer.reader", "reader_input": "answer.reader",
     "tokenize": "words", "STOPWORDS": "words",
     # the embedding model and its runtimes
     "Embedder": "model.embed", "TokenEmbedder": "model.embed", "WarmEmbedder": "model.embed",
@@ -97,7 +97,7 @@ __all__ = [
     "IndexMismatchError", "IndexReader", "IndexWriter", "IngestReport", "LoadError", "OnnxEmbedder", "Passage", "ReaderModelError", "SentenceReader",
     "Query", "STOPWORDS", "SUPPORTED_SUFFIXES", "SentenceTransformerEmbedder", "Source", "SourceInfo",
     "SourceKind", "SyncReport", "TokenEmbedder", "TokenVectors", "UserError", "WarmEmbedder", "WebIngester",
-    "build_query", "chunk_article", "clean_question", "display_source", "load_bytes", "load_sources", "make_embedder", "resolve_model", "sentences", "strip_marks",
+    "build_query", "chunk_article", "clean_question", "display_source", "load_bytes", "load_sources", "reader_input", "make_embedder", "resolve_model", "sentences", "strip_marks",
     "tokenize",
 ]
 

@@ -41,8 +41,10 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def second_text(title: str, sentence: str, title_words: int) -> str:
-    """What the reader sees beside the question: the article's title (shortened) and the sentence."""
+def reader_input(title: str, sentence: str, title_words: int) -> str:
+    """What the reader sees beside the question: the article's title (shortened) and the sentence.
+
+    The one definition: bench/train_reader.py trains on exactly this text."""
     short = " ".join(title.split()[:title_words])
     return f"{short}: {sentence}" if short else sentence
 
@@ -142,7 +144,7 @@ class SentenceReader:
         if not candidates:
             return np.zeros(0, dtype=np.float32)
         words = int(self.meta.get("title_words", 10))
-        encs = self._tokenizer.encode_batch([(question, second_text(t, s, words)) for t, s in candidates])
+        encs = self._tokenizer.encode_batch([(question, reader_input(t, s, words)) for t, s in candidates])
         width = max(len(e.ids) for e in encs)
         ids = np.full((len(encs), width), self._pad, dtype=np.int64)
         mask = np.zeros((len(encs), width), dtype=np.int64)
