@@ -41,3 +41,43 @@ def chrome(width: int = 1280, height: int = 900, *, dark: bool = False):
     driver = webdriver.Chrome(service=Service(executable_path=DRIVER), options=opts)
     driver.set_page_load_timeout(120)
     return driver
+
+
+WAIT = 60  # seconds: generous, for a loaded 2-core CI machine; a passing wait returns at once
+
+
+def navigate_by(driver, action) -> None:
+    """Run `action` (a click or a form submit) and wait until the page it leads to has loaded.
+
+    WebDriver's click returns as soon as the event is dispatched; the form's navigation may still be
+    on its way, and an element read then belongs to the page being left (a stale element)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    old = driver.find_element(By.TAG_NAME, "html")
+    action()
+    WebDriverWait(driver, WAIT).until(ec.staleness_of(old))
+    WebDriverWait(driver, WAIT).until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+
+def body_text(driver, expect: str | None = None) -> str:
+    """The page's visible text; with `expect`, wait until it appears (and fail with the text if not)."""
+    from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    seen = {"text": ""}
+
+    def read(d) -> bool:
+        try:
+            seen["text"] = d.find_element(By.TAG_NAME, "body").text
+        except StaleElementReferenceException:
+            return False
+        return expect is None or expect in seen["text"]
+
+    try:
+        WebDriverWait(driver, WAIT if expect else 10).until(read)
+    except TimeoutException:
+        pass
+    return seen["text"]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.bot.web.browser import chrome, missing
+from tests.bot.web.browser import WAIT, body_text, chrome, missing, navigate_by
 from tests.bot.web.conftest import ADMIN_TOKEN, READ_TOKEN, free_port
 from tests.conftest import ROOT
 
@@ -67,7 +67,7 @@ def _sign_in(driver, base: str, token: str, path: str = "/unanswered") -> None:
     driver.get(base + path)
     assert "/login" in driver.current_url
     driver.find_element(By.ID, "token").send_keys(token)
-    driver.find_element(By.CSS_SELECTOR, "form[action='/login'] button").click()
+    navigate_by(driver, driver.find_element(By.CSS_SELECTOR, "form[action='/login'] button").click)
     assert driver.current_url.startswith(base + path.split("?")[0]), driver.current_url
 
 
@@ -77,11 +77,11 @@ def test_without_a_token_the_browser_sees_the_sign_in_page_and_no_data(fresh, se
     for path in ("/sources", "/unanswered", "/ask?q=who+founded+01.AI%3F"):
         fresh.get(server["base"] + path)
         assert "/login" in fresh.current_url
-        body = fresh.find_element(By.TAG_NAME, "body").text
+        body = body_text(fresh, "Sign in")
         assert "Sign in" in body and "01.AI" not in body and "Riverside" not in body
     fresh.find_element(By.ID, "token").send_keys("not-the-right-token-at-all")
-    fresh.find_element(By.CSS_SELECTOR, "form[action='/login'] button").click()
-    assert "That token is not right" in fresh.find_element(By.TAG_NAME, "body").text
+    navigate_by(fresh, fresh.find_element(By.CSS_SELECTOR, "form[action='/login'] button").click)
+    assert "That token is not right" in body_text(fresh, "That token is not right")
 
 
 def test_sign_in_ask_and_see_the_quote_highlighted(fresh, server) -> None:
@@ -90,7 +90,7 @@ def test_sign_in_ask_and_see_the_quote_highlighted(fresh, server) -> None:
     _sign_in(fresh, server["base"], READ_TOKEN, "/ask")
     box = fresh.find_element(By.ID, "q")
     box.send_keys("who founded 01.AI?")
-    box.submit()
+    navigate_by(fresh, box.submit)
     assert "/ask?q=who+founded+01.AI%3F" in fresh.current_url  # a URL that can be shared
     answer = fresh.find_element(By.CSS_SELECTOR, "blockquote.answer").text
     assert "Kai-Fu Lee" in answer
@@ -106,7 +106,7 @@ def test_a_question_asked_in_the_shell_appears_on_the_unanswered_page(fresh, ser
     from selenium.webdriver.common.by import By
 
     _sign_in(fresh, server["base"], READ_TOKEN, "/unanswered")
-    assert "how do I bake sourdough bread" not in fresh.find_element(By.TAG_NAME, "body").text
+    assert "how do I bake sourdough bread" not in body_text(fresh)
     r = subprocess.run([sys.executable, "-m", "bot.cli", "shell", "--index", str(server["index"])],
                        input="how do I bake sourdough bread?\n/quit\n", capture_output=True, text=True,
                        env=_env(), cwd=server["folder"], timeout=300)
@@ -124,38 +124,39 @@ def test_admin_forgets_a_source_and_sees_it_gone(fresh, server) -> None:
     row = next(tr for tr in fresh.find_elements(By.CSS_SELECTOR, "table.list tbody tr")
                if "Riverside community garden" in tr.text)
     row.find_element(By.CSS_SELECTOR, "details.confirm summary").click()
-    row.find_element(By.CSS_SELECTOR, "button.danger").click()
+    navigate_by(fresh, row.find_element(By.CSS_SELECTOR, "button.danger").click)
     assert fresh.current_url == server["base"] + "/sources"
     flash = fresh.find_element(By.CSS_SELECTOR, ".flash").text
     assert "Forgot" in flash and "Riverside community garden" in flash
     titles = [td.text for td in fresh.find_elements(By.CSS_SELECTOR, "td.title")]
     assert titles and not any("Riverside" in t for t in titles)
     fresh.refresh()
-    assert "Riverside" not in fresh.find_element(By.TAG_NAME, "body").text
+    assert "Riverside" not in body_text(fresh)
 
 
 def test_a_forged_form_is_refused(fresh, server, tmp_path: Path) -> None:
     """A page elsewhere that posts to /sources/forget (the signed-in admin's browser) changes nothing."""
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
     _sign_in(fresh, server["base"], ADMIN_TOKEN, "/sources")
     before = len(fresh.find_elements(By.CSS_SELECTOR, "td.title"))
     key = fresh.find_element(By.CSS_SELECTOR, "input[name=key]").get_attribute("value")
     # Same site, but no CSRF token: what a script injected elsewhere on the site could send.
-    fresh.execute_script("""
+    navigate_by(fresh, lambda: fresh.execute_script("""
         const f = document.createElement('form'); f.method = 'post'; f.action = '/sources/forget';
         const k = document.createElement('input'); k.name = 'key'; k.value = arguments[0]; f.appendChild(k);
-        document.body.appendChild(f); HTMLFormElement.prototype.submit.call(f);""", key)
-    time.sleep(0.5)
-    assert "Form refused" in fresh.find_element(By.TAG_NAME, "body").text
+        document.body.appendChild(f); HTMLFormElement.prototype.submit.call(f);""", key))
+    assert "Form refused" in body_text(fresh, "Form refused")
     # Another site's page: the SameSite cookie is not sent and the form has no CSRF token.
     evil = tmp_path / "evil.html"
     evil.write_text(f"<form id=f method=post action='{server['base']}/sources/forget'>"
                     f"<input name=key value='{key}'><input name=csrf value='guess'></form>"
                     "<script>document.getElementById('f').submit()</script>")
-    fresh.get(evil.as_uri())
-    time.sleep(1.0)
-    body = fresh.find_element(By.TAG_NAME, "body").text
-    assert "401" in body or "Form refused" in body
+    fresh.get(evil.as_uri())  # its script submits the form as soon as it loads
+    refused = ("401", "Form refused")
+    WebDriverWait(fresh, WAIT).until(
+        lambda d: d.current_url.startswith(server["base"]) and any(w in body_text(d) for w in refused))
+    assert any(w in body_text(fresh) for w in refused)
     fresh.get(server["base"] + "/sources")
     assert len(fresh.find_elements(By.CSS_SELECTOR, "td.title")) == before
