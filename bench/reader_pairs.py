@@ -40,6 +40,9 @@ _STOP = frozenset(
 )
 
 
+NEGATIVE_KINDS = ("paragraph", "removed", "retrieved", "swapped")
+
+
 @dataclass(frozen=True)
 class Pair:
     """One training or evaluation example; `kind` says where a negative came from."""

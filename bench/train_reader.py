@@ -37,7 +37,7 @@ if str(ROOT) not in sys.path:
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from bench.reader_pairs import Item, Pair, build_pairs, load_items, removable  # noqa: E402
+from bench.reader_pairs import NEGATIVE_KINDS, Item, Pair, build_pairs, load_items, removable  # noqa: E402
 from index import reader_input  # noqa: E402
 
 log = logging.getLogger("bench.train_reader")
@@ -189,6 +189,10 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--init", type=Path, help="start from these weights (a reader.pt of an earlier run) instead of the base model")
+    ap.add_argument("--skip", type=int, default=0, help="leave out the first SKIP pairs (those an --init run already trained on)")
+    ap.add_argument("--kinds", default=",".join(NEGATIVE_KINDS),
+                    help="negative kinds to train on (comma-separated; positives always): " + ", ".join(NEGATIVE_KINDS))
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(args.threads)
@@ -203,11 +207,17 @@ def main() -> None:
     t0 = time.time()
     items = load_items(args.train)
     rng.shuffle(items)
+    wanted = {"positive", *(k.strip() for k in args.kinds.split(",") if k.strip())}
+    if not wanted <= {"positive", *NEGATIVE_KINDS}:
+        ap.error(f"--kinds: choose among {', '.join(NEGATIVE_KINDS)}")
     pairs: list[Pair] = []
-    for p in build_pairs(items, rng):
+    for p in build_pairs(items, rng):  # built whole and then filtered, so every choice of kinds sees the same pairs
+        if p.kind not in wanted:
+            continue
         pairs.append(p)
         if len(pairs) >= args.pairs:
             break
+    pairs = pairs[args.skip:]
     kinds: dict[str, int] = {}
     for p in pairs:
         kinds[p.kind] = kinds.get(p.kind, 0) + 1
@@ -222,9 +232,15 @@ def main() -> None:
         "seed": args.seed, "pairs": len(pairs), "pair_kinds": kinds, "batch": args.batch, "lr": args.lr,
         "warmup": args.warmup, "max_len": args.max_len, "epochs": 1, "loss": "binary cross-entropy",
         "frozen": ["embeddings.word_embeddings"], "title_words": TITLE_WORDS,
+        "init": "base model" if args.init is None else {
+            "weights": args.init.name, "sha256": sha256(args.init),
+            "run": json.loads((args.init.parent / "run.json").read_text()) if (args.init.parent / "run.json").exists() else None},
+        "skipped_pairs": args.skip,
         "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
     model = make_model(base)
+    if args.init is not None:  # a second stage: the first stage's weights, new pairs, a new schedule
+        model.load_state_dict(torch.load(args.init, weights_only=True))
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
     total = len(plan)

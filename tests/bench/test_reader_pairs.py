@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.reader_pairs import build_pairs, holds, load_items, removable, swap_question
+from bench.reader_pairs import NEGATIVE_KINDS, build_pairs, holds, load_items, removable, swap_question
 
 # Written for these tests: two articles in SQuAD's format.
 ARTICLES = [
@@ -55,7 +55,7 @@ def test_positives_hold_the_answer_and_negatives_never_do(items) -> None:
     pairs = list(build_pairs(items, random.Random(0), swapped=1.0))
     by_q = {it.question: it for it in items}
     kinds = {p.kind for p in pairs}
-    assert {"positive", "paragraph", "removed", "retrieved"} <= kinds
+    assert {"positive", "paragraph", "removed", "retrieved"} <= kinds <= {"positive", *NEGATIVE_KINDS}  # what --kinds offers
     for p in pairs:
         it = by_q.get(p.question)
         if p.kind == "swapped":
