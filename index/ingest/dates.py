@@ -31,13 +31,14 @@ The fetch time is never a date.
 """
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date as _date
 from enum import Enum
 from typing import Any
+
+from . import jsonld
 
 # Part of every content fingerprint (index.ingest.load.file_digest): raise it whenever the way dates are
 # read changes, so the next sync or re-ingest re-reads pages whose bytes did not change.
@@ -241,9 +242,6 @@ def combine(page: PageDates, outside: Sequence[Candidate]) -> PageDates:
 
 # --- reading an HTML page ---------------------------------------------------------------------------
 
-_ARTICLE_TYPES = ("article", "newsarticle", "blogposting", "reportagenewsarticle", "analysisnewsarticle",
-                  "opinionnewsarticle", "report", "socialmediaposting", "liveblogposting", "techarticle",
-                  "scholarlyarticle", "posting", "claimreview", "review", "webpage")
 _PUBLISHED_META = ("article:published_time", "og:published_time", "og:article:published_time", "datepublished",
                    "article.published", "publishdate", "publish-date", "publish_date", "pubdate", "dc.date.issued",
                    "dcterms.issued", "dcterms.created", "dc.date.created", "sailthru.date", "parsely-pub-date",
@@ -290,45 +288,14 @@ def _outside_article(el: Any) -> bool:
     return False
 
 
-def _json_ld_objects(tree: Any) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-
-    def walk(o: object, depth: int) -> None:
-        if isinstance(o, dict):
-            out.append(o)
-            for k, v in o.items():
-                # Items of a list (related stories, breadcrumbs) and comments are other things' dates.
-                if isinstance(v, (dict, list)) and k not in ("itemListElement", "comment", "hasPart", "review") and depth < 4:
-                    walk(v, depth + 1)
-        elif isinstance(o, list):
-            for v in o:
-                walk(v, depth)
-
-    for s in tree.iter("script"):
-        if (s.get("type") or "").strip().lower() != "application/ld+json":
-            continue
-        try:
-            walk(json.loads(s.text_content().strip() or "null", strict=False), 0)
-        except ValueError:
-            continue
-    return out
-
-
-def _ld_type(o: dict[str, Any]) -> str:
-    t = o.get("@type")
-    if isinstance(t, list):
-        t = next((x for x in t if isinstance(x, str) and x.lower() in _ARTICLE_TYPES), t[0] if t else "")
-    return str(t or "").lower()
-
-
 def _first(v: object) -> object:
     return v[0] if isinstance(v, list) and v else v
 
 
 def _json_ld(tree: Any) -> list[Candidate]:
-    objs = [o for o in _json_ld_objects(tree) if _ld_type(o) in _ARTICLE_TYPES]
+    objs = [o for o in jsonld.objects(tree) if jsonld.ld_type(o) in jsonld.ARTICLE_TYPES]
     # The article itself before a WebPage wrapper around it.
-    objs.sort(key=lambda o: _ld_type(o) == "webpage")
+    objs.sort(key=lambda o: jsonld.ld_type(o) == "webpage")
     out: list[Candidate] = []
     for o in objs:
         out.append(Candidate(DateSource.JSON_LD, _first(o.get("datePublished") or o.get("dateCreated"))))

@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from . import jsonld
 from .dates import valid_day
 
 _DATE_IN_NAME = re.compile(r"(?<!\d)((?:19|20)\d\d)[-_.]?([01]\d)[-_.]?([0-3]\d)(?!\d)")
@@ -54,8 +55,6 @@ def normalise_date(value: object) -> str | None:
 # --- the page's own metadata: JSON-LD, Open Graph, <meta>, <link rel=canonical>, <h1> -----------
 
 
-_ARTICLE_TYPES = ("article", "newsarticle", "blogposting", "reportagenewsarticle", "analysisnewsarticle",
-                  "opinionnewsarticle", "webpage", "report", "socialmediaposting", "liveblogposting")
 _TITLE_SEPARATORS = re.compile(r"\s+[|\-–—·•»]+\s+")
 
 
@@ -68,12 +67,12 @@ def page_meta(tree: Any) -> dict[str, str]:
         value = (m.get("content") or "").strip()
         if key and value and key not in props:
             props[key] = value
-    ld = _json_ld(tree)
-    article = next((o for o in ld if _ld_type(o) in _ARTICLE_TYPES and _ld_type(o) != "webpage"), None) or next(
-        (o for o in ld if _ld_type(o) in _ARTICLE_TYPES), None)
+    ld = jsonld.objects(tree)
+    article = next((o for o in ld if jsonld.ld_type(o) in jsonld.ARTICLE_TYPES and jsonld.ld_type(o) != "webpage"), None) or next(
+        (o for o in ld if jsonld.ld_type(o) in jsonld.ARTICLE_TYPES), None)
     sites = []
     for o in ld:
-        if _ld_type(o) in ("website", "organization", "newsmediaorganization"):
+        if jsonld.ld_type(o) in ("website", "organization", "newsmediaorganization"):
             sites.append(str(o.get("name") or ""))
     if article is not None:
         pub = article.get("publisher")
@@ -206,38 +205,6 @@ def _site(url: str) -> str:
     host = re.sub(r"^https?://", "", url).split("/")[0].split(":")[0].lower()
     parts = host.split(".")
     return ".".join(parts[-2:]) if len(parts) >= 2 else host
-
-
-def _json_ld(tree: Any) -> list[dict[str, Any]]:
-    import json
-
-    out: list[dict[str, Any]] = []
-
-    def walk(o: object) -> None:
-        if isinstance(o, dict):
-            out.append(o)
-            for v in o.values():
-                if isinstance(v, (dict, list)):
-                    walk(v)
-        elif isinstance(o, list):
-            for v in o:
-                walk(v)
-
-    for s in tree.iter("script"):
-        if (s.get("type") or "").strip().lower() != "application/ld+json":
-            continue
-        try:
-            walk(json.loads(s.text_content().strip() or "null", strict=False))
-        except ValueError:
-            continue
-    return out
-
-
-def _ld_type(o: dict[str, Any]) -> str:
-    t = o.get("@type")
-    if isinstance(t, list):
-        t = next((x for x in t if isinstance(x, str) and x.lower() in _ARTICLE_TYPES), t[0] if t else "")
-    return str(t or "").lower()
 
 
 def _unescape(s: str) -> str:

@@ -277,6 +277,22 @@ def test_title_date_and_url_come_from_the_articles_own_metadata() -> None:
     assert a.url == "https://islandpost.example/news/ferry-returns"
 
 
+def test_related_stories_in_the_json_ld_lend_neither_title_nor_date() -> None:
+    """A page whose JSON-LD lists related stories (an ItemList) before its own TechArticle."""
+    related = {"@type": "ItemList", "itemListElement": [
+        {"@type": "ListItem", "item": {"@type": "NewsArticle", "headline": "Market day moved to Friday",
+                                       "datePublished": "2019-08-01T09:00:00Z"}}]}
+    own = {"@type": "TechArticle", "headline": "Ferry engines rebuilt over the winter",
+           "datePublished": "2013-06-10T08:00:00+02:00"}
+    page = (f"<html><head><script type='application/ld+json'>{json.dumps([related, own])}</script></head><body><article>"
+            "<p>The ferry's two engines were taken apart and rebuilt in the island's boatyard this winter.</p>"
+            "<p>The boatyard's crew of six worked through January to finish before the spring timetable.</p>"
+            "</article></body></html>")
+    a = load_bytes(page.encode(), "engines.html")
+    assert a.title == "Ferry engines rebuilt over the winter"
+    assert a.date == "2013-06-10"
+
+
 def test_title_without_site_name_and_date_from_meta_tags_only() -> None:
     page = ("<html><head><title>Harbour wins award - Luxurious Coast Magazine</title>"
             "<meta property='og:site_name' content='Luxurious Coast Magazine'>"
