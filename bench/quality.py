@@ -37,13 +37,16 @@ if str(ROOT) not in sys.path:
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from index import DEFAULT_MIN_CONFIDENCE, Answer, CrossEncoderReranker, Document, Embedder, Engine  # noqa: E402
+from index import DEFAULT_MIN_CONFIDENCE, Answer, CrossEncoderReranker, Document, Embedder, Engine, SentenceReader  # noqa: E402
 
 log = logging.getLogger(__name__)
 
 DEFAULT_DATA = ROOT.parent / "shared" / "eval" / "squad-v1.1-dev-part-a.json"
 OUT = ROOT / "bench" / "out"
 MODES = ("lexical", "dense", "hybrid")
+# Not a default mode: hybrid retrieval with citebot's reader choosing the quote (CITEBOT_READER=on),
+# scored at the reader's own fitted threshold.
+READER_MODE = "reader"
 # The code that decides what an index holds: a change in any of these rebuilds the cached index.
 _INDEX_CODE = ("index/ingest/chunk.py", "index/words.py", "index/store/lexical.py", "index/ingest/load.py",
                "index/ingest/text.py", "index/ingest/html.py", "index/ingest/html_repair.py", "index/ingest/meta.py",
@@ -236,6 +239,7 @@ def run(
     standalone: bool = True,
 ) -> dict:
     """Build (or reuse) the three indexes, ask the sampled questions in each mode, return the metrics."""
+    default_threshold = threshold
     arts = load_squad(data, articles, max_paragraphs)
     half = (list(range(0, len(arts), 2)), list(range(1, len(arts), 2)))
     base = cache or OUT
@@ -250,9 +254,15 @@ def run(
     if not trees:  # the hand-set linear sentence score, for before/after comparisons
         for eng in (full, *folds):
             eng.composer.scorer = None
-    for eng in (full, *folds):
-        eng.reranker = reranker
-        eng.composer.standalone = standalone  # quote the sentence a leaning answer sentence needs
+    engines = {mode: (full, *folds) for mode in modes if mode != READER_MODE}
+    if READER_MODE in modes:  # the same index folders, opened by engines that read with the reader
+        reader = SentenceReader()
+        engines[READER_MODE] = tuple(Engine(e.index_dir, embedder, min_confidence=0.0, sentence_reader=reader)
+                                     for e in (full, *folds))
+    for engs in engines.values():
+        for eng in engs:
+            eng.reranker = reranker
+            eng.composer.standalone = standalone  # quote the sentence a leaning answer sentence needs
 
     rng = random.Random(seed)
     qs_all = questions(full, arts, range(len(arts)))
@@ -271,10 +281,15 @@ def run(
     results: dict[str, dict] = {}
     for mode in modes:
         t1 = time.perf_counter()
-        recs = ask_all(full, sample, arts, mode)
-        ooc = [ask_all(folds[k], ooc_qs[k], arts, mode) for k in range(2)]
-        ins = [ask_all(folds[k], in_qs[k], arts, mode) for k in range(2)]
+        full_m, *folds_m = engines[mode]
+        retrieval = "hybrid" if mode == READER_MODE else mode
+        confidence = full_m.composer.reader_confidence
+        threshold = confidence.threshold if mode == READER_MODE and confidence is not None else default_threshold
+        recs = ask_all(full_m, sample, arts, retrieval)
+        ooc = [ask_all(folds_m[k], ooc_qs[k], arts, retrieval) for k in range(2)]
+        ins = [ask_all(folds_m[k], in_qs[k], arts, retrieval) for k in range(2)]
         m = answerable_metrics(recs, threshold)
+        m["threshold"] = threshold
         m["abstain_out_of_corpus"] = (abstained(ooc[0], threshold) * len(ooc[0]) + abstained(ooc[1], threshold) * len(ooc[1])) / max(1, len(ooc[0]) + len(ooc[1]))
         # Two-fold check: choose on fold k, score on fold 1-k.
         cv = []
@@ -290,7 +305,7 @@ def run(
         results[mode] = m
     return {
         "data": str(data), "articles": len(arts), "questions": len(sample),
-        "out_of_corpus_questions": sum(len(x) for x in ooc_qs), "seed": seed, "threshold": threshold,
+        "out_of_corpus_questions": sum(len(x) for x in ooc_qs), "seed": seed, "threshold": default_threshold,
         "index_seconds": round(index_s, 1), "results": results,
     }
 
@@ -333,7 +348,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=1000, help="answerable questions to sample (0 = all)")
     ap.add_argument("--ooc-limit", type=int, default=300, help="out-of-corpus questions per fold (0 = all)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--modes", default=",".join(MODES))
+    ap.add_argument("--modes", default=",".join(MODES), help=f"of {', '.join(MODES)}, {READER_MODE} (hybrid + the reader, at its fitted threshold)")
     ap.add_argument("--threshold", type=float, default=DEFAULT_MIN_CONFIDENCE, help="not-found threshold to score")
     ap.add_argument("--linear", action="store_true", help="score sentences with the hand-set linear score, not the fitted trees")
     ap.add_argument("--backend", default="auto", help="embedding backend: auto (what citebot uses by default), onnx or torch")
