@@ -124,6 +124,19 @@ def load_auto_confidence(path: Path = AUTO_CONFIDENCE_FILE) -> float:
     return threshold
 
 
+def ingest_outcome(report: IngestReport, *, kind: str, shown: str, same: str, place: str) -> str:
+    """What an admin is told after adding a file or page from chat (every platform says the same).
+
+    kind: "file" / "page"; shown: how the item is written in the reply; same: the subject of the
+    "unchanged" reply; place: "server" / "workspace", where questions can now cite it."""
+    if report.skipped:
+        return f"I couldn't add that {kind}: " + "; ".join(reason for _, reason in report.skipped)
+    if report.unchanged and not (report.added or report.updated):
+        return f"{same} is already indexed, unchanged."
+    verb = "Updated" if report.updated else "Added"
+    return f"{verb} {shown} ({report.passages} passages): questions in this {place} can now cite it."
+
+
 def safe_filename(name: str) -> str:
     """A chat upload's name reduced to a harmless base name (no paths, no control characters)."""
     name = unicodedata.normalize("NFKC", name or "")

@@ -33,7 +33,7 @@ from urllib.parse import unquote, urlsplit
 
 from .engine import Engine
 from .errors import UserError
-from .ingest.dates import fingerprint
+from .ingest.dates import read_by_this_version
 from .ingest.listings import MAX_LISTING_BYTES, Page, parse_feed, parse_sitemap
 from .ingest.web import LISTING_TYPES, PDF_TYPES, Fetcher, FetchError, Response, check_url
 from .ingest.web_state import WebState, page_fingerprint
@@ -260,7 +260,7 @@ class WebIngester:
         # Validators are sent only for a page that is still in the index: after `citebot forget`
         # a 304 must not keep it out.
         etag, modified, known = self.state.page(page.url, collection) if indexed else (None, None, None)
-        if not (known or "").endswith(fingerprint("")):
+        if not read_by_this_version(known):
             # Read by an older date reader: fetched whole once, so its date is read again (issue 24).
             etag = modified = None
         try:

@@ -9,7 +9,7 @@ from typing import Any, Optional
 import discord
 
 from ..channels import parse_collection_names
-from ..service import Asker, CitebotService
+from ..service import Asker, CitebotService, ingest_outcome
 from .components import NO_PINGS, asker_of
 from .render import render_notice
 
@@ -67,13 +67,8 @@ class AdminCommands:
         await interaction.response.defer(ephemeral=True, thinking=True)
         data = await file.read()
         report = await self.service.ingest_upload(file.filename, data, self._asker(interaction))
-        if report.skipped:
-            text = "I couldn't add that file: " + "; ".join(reason for _, reason in report.skipped)
-        elif report.unchanged and not (report.added or report.updated):
-            text = f"`{file.filename}` is already indexed, unchanged."
-        else:
-            verb = "Updated" if report.updated else "Added"
-            text = f"{verb} `{file.filename}` ({report.passages} passages): questions in this server can now cite it."
+        shown = f"`{file.filename}`"
+        text = ingest_outcome(report, kind="file", shown=shown, same=shown, place="server")
         await interaction.followup.send(render_notice(text), ephemeral=True, allowed_mentions=NO_PINGS)
 
     async def ingest_url_command(self, interaction: discord.Interaction, url: str) -> None:
@@ -83,13 +78,7 @@ class AdminCommands:
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
         report = await self.service.ingest_url(url, self._asker(interaction))
-        if report.skipped:
-            text = "I couldn't add that page: " + "; ".join(reason for _, reason in report.skipped)
-        elif report.unchanged and not (report.added or report.updated):
-            text = "That page is already indexed, unchanged."
-        else:
-            verb = "Updated" if report.updated else "Added"
-            text = f"{verb} <{url}> ({report.passages} passages): questions in this server can now cite it."
+        text = ingest_outcome(report, kind="page", shown=f"<{url}>", same="That page", place="server")
         await interaction.followup.send(render_notice(text), ephemeral=True, allowed_mentions=NO_PINGS)
 
     async def forget_command(self, interaction: discord.Interaction, source: str) -> None:

@@ -13,7 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from index import UserError
 
 from ..channels import parse_collection_names
-from ..service import APOLOGY, Asker, CitebotService
+from ..service import APOLOGY, Asker, CitebotService, ingest_outcome
 from .parse import channel_of, plain_question, slack_link
 from .render import render_notice
 from .replies import BackgroundTasks, post_with, respond_with
@@ -68,13 +68,7 @@ class AdminCommands(BackgroundTasks):
             log.exception("%s failed", INGEST_COMMAND)
             await say(APOLOGY)
             return
-        if report.skipped:
-            await say("I couldn't add that page: " + "; ".join(reason for _, reason in report.skipped))
-        elif report.unchanged and not (report.added or report.updated):
-            await say("That page is already indexed, unchanged.")
-        else:
-            verb = "Updated" if report.updated else "Added"
-            await say(f"{verb} {url} ({report.passages} passages): questions in this workspace can now cite it.")
+        await say(ingest_outcome(report, kind="page", shown=url, same="That page", place="workspace"))
 
     # --- /citebot-channel -------------------------------------------------------------------
 

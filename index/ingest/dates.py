@@ -437,3 +437,8 @@ def fingerprint(content_digest: str) -> str:
     """The change fingerprint of a page: its content hash and the date reader's version, so that a
     page whose only change is how its date is read counts as changed (and is re-read) once."""
     return f"{content_digest}+{READER_VERSION}"
+
+
+def read_by_this_version(stored: str | None) -> bool:
+    """Whether a stored fingerprint was made by this date reader (else the page's date is read again)."""
+    return (stored or "").endswith(fingerprint(""))

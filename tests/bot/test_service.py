@@ -6,8 +6,9 @@ import asyncio
 import pytest
 
 from bot.feedback import FeedbackStore
-from bot.service import Asker, CitebotService, safe_filename
+from bot.service import Asker, CitebotService, ingest_outcome, safe_filename
 from index.errors import UserError
+from index.types import IngestReport
 
 FERRY = b"Harbour ferry timetable\n\nThe night ferry to the island leaves every ninety minutes from the north pier.\n"
 
@@ -133,3 +134,13 @@ def test_mentions_do_not_dilute_a_question(service: CitebotService) -> None:
     ans = service.ask_sync("<!channel> @here who founded 01.AI? <@U0123ABCD> <@&55>", Asker("slack", "U1", "T1"))
     assert ans.found and "Kai-Fu Lee" in ans.answer
     assert ans.question.startswith("<!channel> @here who founded")  # shown as asked
+
+
+def test_an_admin_hears_what_adding_did_in_the_same_words_on_every_platform() -> None:
+    page = {"kind": "page", "shown": "https://example.org/a", "same": "That page", "place": "workspace"}
+    assert ingest_outcome(IngestReport(added=["a"], passages=4), **page) == (
+        "Added https://example.org/a (4 passages): questions in this workspace can now cite it.")
+    assert ingest_outcome(IngestReport(updated=["a"], passages=5), **page).startswith("Updated https://example.org/a")
+    assert ingest_outcome(IngestReport(unchanged=["a"]), **page) == "That page is already indexed, unchanged."
+    skipped = ingest_outcome(IngestReport(skipped=[("a", "the server answered 404")]), **page)
+    assert skipped == "I couldn't add that page: the server answered 404"
