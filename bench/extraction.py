@@ -14,8 +14,9 @@ spans, in article order, with structure marks such as "## " or "- " removed) wit
 - date agreement (issue 24): on the pages whose own metadata states a publication date (JSON-LD
   `datePublished`, or `article:published_time` / `itemprop=datePublished` / `pubdate` & co.,
   read here independently of index/ingest/dates.py), the day citebot records against the day that
-  statement writes; a UTC timestamp whose neighbouring day the page's URL or byline shows
-  counts apart ("the site's own day"), and `--dates` lists every disagreement.
+  statement writes; a UTC timestamp whose neighbouring day the page's URL or byline shows (or
+  another of its statements that the byline agrees with) counts apart ("the site's own day"), and
+  `--dates` lists every disagreement.
 
 Tokenisation: the benchmark (evaluate.py) lower-cases and splits on whitespace, and counts shared
 tokens as multisets. `--tokens ws` does exactly that; the default `--tokens words` additionally
@@ -203,14 +204,16 @@ def stated_publication(data: bytes) -> str | None:
 
 
 def _local_day(r: dict) -> bool:
-    """A UTC timestamp (Z, +00:00) whose neighbouring day citebot took from the page's URL or byline."""
+    """A UTC timestamp (Z, +00:00) whose neighbouring day citebot took from the page's URL or byline,
+    or from another of the page's own statements that its byline agrees with (issue 30: a
+    `published_time` in the site's own zone beside JSON-LD's UTC one): never from an estimate."""
     from datetime import date
 
     meta = r["meta_date"] or ""
     if not r["date"] or not re.search(r"\d\d:\d\d.*(Z|[+-]00:?00)$", meta):
         return False
     gap = abs((date.fromisoformat(r["date"]) - date.fromisoformat(meta[:10])).days)
-    return gap == 1 and r["date_source"] in ("url", "byline-time", "dateline")
+    return gap == 1 and r["date_source"] in ("url", "byline-time", "dateline", "json-ld", "meta", "microdata", "title")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -280,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     local = [r for r in stated if r not in same and _local_day(r)]
     print(f"date agreement with the page's own metadata (pages that state one: {len(stated)}/{n}): "
           f"same day {len(same)}/{len(stated)} ({len(same) / max(len(stated), 1):.1%}); "
-          f"the site's own day of a UTC timestamp (URL/byline) {len(local)}; "
+          f"the site's own day of a UTC timestamp (URL/byline/another statement) {len(local)}; "
           f"together {len(same) + len(local)}/{len(stated)} ({(len(same) + len(local)) / max(len(stated), 1):.1%})")
     if args.worst:
         print("\nworst pages (F1 words / P / R, indexed vs true chars):")

@@ -1,8 +1,9 @@
 """The date a page shows its readers: the day it states for its publication, in its own time zone.
 
 Pure functions over what a page, a feed, a sitemap or a server says (issue 24). Every candidate
-date is read as the calendar day written in it — `2024-12-06T20:15:00-05:00` is 2024-12-06, never
-converted to UTC (which would make it the 7th) — and a date without a time stays as written.
+date is read as the calendar day written in it (`meta.day_as_written`) — `2024-12-06T20:15:00-05:00`
+is 2024-12-06, never converted to UTC (which would make it the 7th) — and a date without a time
+stays as written.
 
 Order of trust (`DateSource`, most trusted first). A publication date always wins over an update
 date; an update is kept as `updated`, never given as the date.
@@ -13,18 +14,25 @@ date; an update is kept as `updated`, never given as the date.
    3. microdata        an element with `itemprop="datePublished"`
    4. byline-time      a `<time>` in the article's byline (not in comments, rails, footers)
    5. url              /2024/12/06/ in the article's own address
-   6. dateline         a visible "Published December 6, 2024" line near the headline
-   7. document         a date a file states for itself: front matter, PDF creation date, file name
-   8. feed-published   the publisher's feed entry `pubDate` / `published`, outside the page
+   6. dateline         a visible "Published December 6, 2024" / "Date 10.06.2013" line, near the headline first
+   7. title            a day in the page's own `<title>` or `og:title` ("… | 10.06.2013")
+   8. document         a date a file states for itself: front matter, PDF creation date, file name
+   9. feed-published   the publisher's feed entry `pubDate` / `published`, outside the page
   Estimated — used only when nothing above gives a date, and marked `date_estimated`:
-   9. page-text        a date found elsewhere in the page's text (trafilatura's guess)
-  10. feed-updated     the feed entry's `updated`
-  11. sitemap-lastmod  the sitemap's `<lastmod>`
-  12. http-last-modified  the server's `Last-Modified`
-  13. copyright-year   only a "© 2023" line: the year alone
+  10. page-text        a date found elsewhere in the page's text (trafilatura's guess)
+  11. feed-updated     the feed entry's `updated`
+  12. sitemap-lastmod  the sitemap's `<lastmod>`
+  13. http-last-modified  the server's `Last-Modified`
+  14. copyright-year   only a "© 2023" line: the year alone
 
-One refinement of 1–3: metadata written in another zone than the page shows (a time in UTC, or a
-mislabelled offset) may fall on the next or previous day of the site's own; when the byline or
+A date in a comment, a teaser, a list of related stories, a rail, a footer or a menu is never the
+article's: no rung reads one (issue 30).
+
+When the page's own statements of 1–3 name different days, the visible byline (else the dateline,
+else the title) breaks the tie: the statement it agrees with wins, and `date_source` names that one.
+
+One more refinement of 1–3: metadata written in another zone than the page shows (a time in UTC,
+or a mislabelled offset) may fall on the next or previous day of the site's own; when the byline or
 dateline shows that neighbouring day (or the URL does, for a time in UTC), readers saw that one, so
 it is taken — the page's own words, still no conversion. The same holds for the update day.
 The fetch time is never a date.
@@ -33,16 +41,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date as _date
 from enum import Enum
 from typing import Any
 
 from . import jsonld
+from .meta import day_as_written as day_as_written  # re-exported: listings and tests read values here
+from .meta import day_in_text, in_utc, norm_words, site_of, url_day
+from .meta import valid_day as valid_day  # re-exported for the PDF reader
 
 # Part of every content fingerprint (index.ingest.load.file_digest): raise it whenever the way dates are
 # read changes, so the next sync or re-ingest re-reads pages whose bytes did not change.
-READER_VERSION = "dates-2"
+READER_VERSION = "dates-3"
 
 
 class DateSource(str, Enum):
@@ -54,6 +65,7 @@ class DateSource(str, Enum):
     BYLINE_TIME = "byline-time"
     URL = "url"
     DATELINE = "dateline"
+    TITLE = "title"
     DOCUMENT = "document"
     FEED_PUBLISHED = "feed-published"
     PAGE_TEXT = "page-text"
@@ -100,86 +112,6 @@ def with_outside(date: str | None, updated: str | None, source: str | None, feed
     return combine(page, [Candidate(DateSource.FEED_PUBLISHED, feed_published), *outside]).fields()
 
 
-# --- one value → the day written in it ------------------------------------------------------------
-
-_MONTHS = {m: i for i, names in enumerate((
-    ("jan", "january", "janvier", "januar", "enero", "gennaio", "janeiro"),
-    ("feb", "february", "février", "fevrier", "februar", "febrero", "febbraio", "fevereiro"),
-    ("mar", "march", "mars", "märz", "marz", "marzo", "março", "marco"),
-    ("apr", "april", "avril", "abril", "aprile"),
-    ("may", "mai", "mayo", "maggio", "maio"),
-    ("jun", "june", "juin", "juni", "junio", "giugno", "junho"),
-    ("jul", "july", "juillet", "juli", "julio", "luglio", "julho"),
-    ("aug", "august", "août", "aout", "agosto"),
-    ("sep", "sept", "september", "septembre", "septiembre", "settembre", "setembro"),
-    ("oct", "october", "octobre", "oktober", "octubre", "ottobre", "outubro"),
-    ("nov", "november", "novembre", "noviembre", "novembro"),
-    ("dec", "december", "décembre", "decembre", "dezember", "diciembre", "dicembre", "dezembro"),
-), 1) for m in names}
-_MONTH = r"([A-Za-zÀ-ÿ]{3,9})\.?"
-_YEAR = r"((?:19|20)\d\d)"
-_ISO = re.compile(r"^\s*" + _YEAR + r"-(\d\d)-(\d\d)(?:[T ](\d\d):(\d\d)(?::\d\d(?:\.\d+)?)?\s*(Z|UTC|GMT|[+-]\d\d:?\d\d)?)?", re.I)
-_COMPACT = re.compile(r"^\s*" + _YEAR + r"(\d\d)(\d\d)(?:T|\s|$)")
-_SLASHED = re.compile(r"^\s*" + _YEAR + r"/(\d\d?)/(\d\d?)(?!\d)")
-_US = re.compile(r"^\s*(\d\d?)/(\d\d?)/" + _YEAR)  # 11/18/2019, as US news sites print it
-_DOTTED = re.compile(r"(?<![\d.])(\d\d?)\.(\d\d?)\." + _YEAR + r"(?!\d)")  # 18.11.2019: day first
-_DMY = re.compile(r"(?<!\d)(\d\d?)(?:st|nd|rd|th)?\.?\s+(?:de\s+)?" + _MONTH + r",?\s+(?:de\s+)?" + _YEAR + r"(?!\d)", re.I)
-_MDY = re.compile(_MONTH + r"\s+(\d\d?)(?:st|nd|rd|th)?,?\s+" + _YEAR + r"(?!\d)", re.I)
-_URL_DATE = re.compile(r"[/_-]" + _YEAR + r"[/_-]?([01]\d)[/_-]?([0-3]\d)(?:/|[_-]|\.html?|$)")
-_UTC = re.compile(r"(Z|UTC|GMT|[+-]00:?00)\s*$", re.I)
-
-
-def valid_day(y: str | int, m: str | int, d: str | int) -> str | None:
-    """'YYYY-MM-DD' when it is a real calendar day, else None."""
-    try:
-        return _date(int(y), int(m), int(d)).isoformat()
-    except ValueError:
-        return None
-
-
-def day_as_written(value: object) -> str | None:
-    """The calendar day a date value states, in its own time zone: never converted.
-
-    Reads ISO 8601 (with or without time and offset), 20191118, 2019/11/18, 11/18/2019 (US),
-    18.11.2019 (day first), '18 November 2019', 'Nov. 18, 2019' and RFC 822 ('Fri, 06 Dec 2024
-    20:15:00 -0500', as feeds and HTTP headers write it). None when there is no day in it.
-    """
-    if value is None:
-        return None
-    s = str(value).strip().strip("'\"")
-    if not s:
-        return None
-    for rx in (_ISO, _COMPACT, _SLASHED):
-        m = rx.match(s)
-        if m:
-            return valid_day(*m.groups()[:3])
-    m = _US.match(s)
-    if m:
-        return valid_day(m.group(3), m.group(1), m.group(2))
-    m = _DOTTED.search(s)
-    if m:
-        return valid_day(m.group(3), m.group(2), m.group(1))
-    m = _DMY.search(s)
-    if m and m.group(2).lower() in _MONTHS:
-        return valid_day(m.group(3), _MONTHS[m.group(2).lower()], m.group(1))
-    m = _MDY.search(s)
-    if m and m.group(1).lower() in _MONTHS:
-        return valid_day(m.group(3), _MONTHS[m.group(1).lower()], m.group(2))
-    return None
-
-
-def _in_utc(value: object) -> bool:
-    """Whether a value carries a time given in UTC (so the site's own day may be the next or previous)."""
-    s = str(value or "").strip()
-    return bool(re.search(r"\d\d:\d\d", s)) and bool(_UTC.search(s))
-
-
-def url_day(url: str | None) -> str | None:
-    """The day in an article's address (/2019/11/18/, /20191118-…), if any."""
-    m = _URL_DATE.search(url or "")
-    return valid_day(*m.groups()) if m else None
-
-
 # --- choosing -----------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -195,6 +127,8 @@ def choose(candidates: Iterable[Candidate], url: str | None = None) -> PageDates
     """The most trusted publication day, the most trusted update day (only when later), and the source."""
     cands = sorted((c for c in candidates if day_as_written(c.value)), key=lambda c: c.source.rank)
     pub = next((c for c in cands if not c.updated), None)
+    if pub is not None and pub.source.rank < DateSource.BYLINE_TIME.rank:
+        pub = _tie_broken(pub, cands)
     upd = next((c for c in cands if c.updated and not c.source.estimated), None)
     published = day_as_written(pub.value) if pub else None
     source = pub.source if pub else None
@@ -207,23 +141,43 @@ def choose(candidates: Iterable[Candidate], url: str | None = None) -> PageDates
     updated = day_as_written(upd.value) if upd else None
     if upd is not None and upd.source.rank < DateSource.BYLINE_TIME.rank:
         updated = _as_shown(upd, cands, updated, upd.source)[0]
-    stated_day = day_as_written(pub.value) if pub else None  # before the local-day refinement
-    if updated and published and stated_day and updated <= max(published, stated_day):
+    # The publication day as the page's statements write it, before the local-day refinement (a UTC
+    # time may name the next day); one that names another day altogether is no publication of this.
+    stated = [d for c in cands if c is pub or (pub and not c.updated and c.source.rank < DateSource.BYLINE_TIME.rank)
+              for d in [day_as_written(c.value)] if d and published and _days(d, published) <= 1]
+    if updated and published and updated <= max([published, *stated]):
         updated = None  # an update on the day of publication (or before it) tells the reader nothing
     return PageDates(published, updated, source)
+
+
+_SHOWN = (DateSource.BYLINE_TIME, DateSource.DATELINE, DateSource.TITLE)
+
+
+def _tie_broken(pub: Candidate, cands: Sequence[Candidate]) -> Candidate:
+    """Of the page's own statements (JSON-LD, meta, microdata) that name different days, the one
+    the page shows its readers (its byline, else its dateline, else its title); else the most trusted."""
+    stated = [c for c in cands if not c.updated and c.source.rank < DateSource.BYLINE_TIME.rank]
+    if len({day_as_written(c.value) for c in stated}) < 2:
+        return pub
+    shown = next((day_as_written(c.value) for c in cands if not c.updated and c.source in _SHOWN), None)
+    return next((c for c in stated if day_as_written(c.value) == shown), pub)
 
 
 def _as_shown(c: Candidate, cands: Sequence[Candidate], day: str | None, source: DateSource
               ) -> tuple[str | None, DateSource]:
     """A metadata day next to the day the page shows (its byline or dateline; its URL when the
     metadata's time is in UTC) is a time-zone artefact: readers saw the shown one, so it is taken."""
-    shown = (DateSource.BYLINE_TIME, DateSource.DATELINE) + ((DateSource.URL,) if _in_utc(c.value) else ())
+    shown = (DateSource.BYLINE_TIME, DateSource.DATELINE) + ((DateSource.URL,) if in_utc(c.value) else ())
     # The most trusted shown day only: a byline that agrees with the metadata settles it.
     near = next(((day_as_written(o.value), o.source) for o in cands if o.updated == c.updated
                  and o.source in shown), None)
-    if day and near is not None and near[0] and abs((_date.fromisoformat(near[0]) - _date.fromisoformat(day)).days) == 1:
+    if day and near is not None and near[0] and _days(near[0], day) == 1:
         return near
     return day, source
+
+
+def _days(a: str, b: str) -> int:
+    return abs((_date.fromisoformat(a) - _date.fromisoformat(b)).days)
 
 
 def combine(page: PageDates, outside: Sequence[Candidate]) -> PageDates:
@@ -259,58 +213,140 @@ _BYLINE = re.compile(r"byline|dateline|date|time|publish|posted|post-meta|entry-
                      r"meta|timestamp|author|header|info|credit", re.I)
 _UPDATE_WORDS = re.compile(r"\b(updated?|last\s+updated|modified|aktualisiert|actualizado|mis à jour|"
                            r"atualizado|aggiornato|revised)\b", re.I)
-_PUBLISH_WORDS = re.compile(r"\b(published|posted|publié|veröffentlicht|publicado|pubblicato|on)\b", re.I)
 _COPYRIGHT = re.compile(r"(?:©|&copy;|\(c\)|copyright)\s*(?:\d{4}\s*[-–]\s*)?((?:19|20)\d\d)", re.I)
+_LABEL = re.compile(r"(?:date|published|posted|first published|datum|fecha|publié|veröffentlicht|publicado|"
+                    r"pubblicato)\b", re.I)  # "Date 10.06.2013" in an info box without a telling class
+_HEADINGS = ("h2", "h3", "h4", "h5", "h6")
+_NOT_A_STORY = re.compile(r"author|profile|contributor|staff|people|share|social|comment|\btag|e-?mail", re.I)
 
 
 def _tag(el: Any) -> str:
     return el.tag.lower() if isinstance(el.tag, str) else ""
 
 
-def _outside_article(el: Any) -> bool:
-    """Whether the element sits in a comment, rail, teaser, footer or menu (its dates are not the article's).
+@dataclass(frozen=True)
+class _Page:
+    """An HTML page and what tells its own parts from others': its title words and the blocks around its headline."""
 
-    Teasers are told by their container's class, by a link around the date (a story elsewhere) and
-    by an `<article>` with `<article>` siblings (one of a list of stories).
-    """
-    for a in [el, *el.iterancestors()]:
-        tag = _tag(a)
-        if tag in ("body", "html"):
-            return False
-        if tag in _OUTSIDE_TAGS or (tag == "a" and a is not el):
-            return True
-        marks = re.sub(r"\bno-[\w-]+", "", f"{a.get('class') or ''} {a.get('id') or ''}")  # "header--no-promo"
-        if _OUTSIDE.search(marks) or "Comment" in (a.get("itemtype") or ""):
-            return True
-        parent = a.getparent()
-        if tag == "article" and parent is not None and sum(_tag(c) == "article" for c in parent) > 1:
-            return True
-    return False
+    tree: Any
+    titles: tuple[str, ...]  # its <title>, og:title and twitter:title as written
+    own: str  # the page's <title>, og:title and <h1>s, normalised, joined by "|"
+    h1s: frozenset[str]
+    headers: tuple[Any, ...]  # the small blocks around the headline (up to three levels): its header
+    site: str  # the page's own site ("example.org"), from its canonical address; "" when it names none
+    elsewhere: set[str] = field(default_factory=set)  # days shown only outside the article (teasers, comments)
+
+    @classmethod
+    def of(cls, tree: Any) -> _Page:
+        """The page's own title words, site and headline blocks."""
+        metas = {(m.get("property") or m.get("name") or "").lower(): m.get("content") or "" for m in tree.iter("meta")}
+        titles = [t.text_content() for t in tree.iter("title")][:1] + [metas.get("og:title", ""), metas.get("twitter:title", "")]
+        h1s = [h for h in tree.iter("h1") if len(h.text_content().split()) >= 2]
+        own = "|".join(norm_words(t) for t in [*titles, *(h.text_content() for h in h1s)] if t)
+        address = next((ln.get("href") for ln in tree.iter("link") if "canonical" in (ln.get("rel") or "").lower()), None)
+        page = cls(tree, tuple(" ".join(t.split()) for t in titles if t), own,
+                   frozenset(" ".join(h.text_content().split()) for h in tree.iter("h1")), (),
+                   site_of(address or metas.get("og:url") or ""))
+        headers: list[Any] = []
+        # The headline is the <h1> the page's title repeats (a short logo <h1> in a masthead is not); its
+        # header is the blocks around it, up to the first that holds another story or the article's body.
+        for h in h1s:
+            if norm_words(h.text_content()) in "|".join(norm_words(t) for t in titles) or len(h.text_content().split()) >= 4:
+                for a in list(h.iterancestors())[:3]:
+                    if _tag(a) in ("body", "html") or len(a.text_content()) > 1000 or any(map(page._story_link, a.iter("a"))):
+                        break
+                    headers.append(a)
+        return replace(page, headers=tuple(headers))
+
+    def closeness(self, el: Any) -> int:
+        """0 for an element beside the headline, 1 inside <article>/<main>, 2 elsewhere."""
+        ancestors = list(el.iterancestors())
+        if any(a in self.headers for a in ancestors):
+            return 0
+        return 1 if any(_tag(a) in ("article", "main") for a in ancestors) else 2
+
+    def outside_article(self, el: Any) -> bool:
+        """Whether the element sits in a comment, teaser, rail, footer or menu (its dates are not the article's).
+
+        Teasers are told by their container's class, by a link around the date (a story elsewhere),
+        by an `<article>` with `<article>` siblings (one of a list of stories), and by a small block
+        around the date that links to another story by its headline (`_in_teaser`).
+        """
+        for a in [el, *el.iterancestors()]:
+            tag = _tag(a)
+            if tag in ("body", "html"):
+                break
+            if tag in _OUTSIDE_TAGS or (tag == "a" and a is not el):
+                return True
+            marks = re.sub(r"\bno-[\w-]+", "", f"{a.get('class') or ''} {a.get('id') or ''}")  # "header--no-promo"
+            if _OUTSIDE.search(marks) or "Comment" in (a.get("itemtype") or ""):
+                return True
+            parent = a.getparent()
+            if tag == "article" and parent is not None and sum(_tag(c) == "article" for c in parent) > 1:
+                return True
+        return self._in_teaser(el)
+
+    def _in_teaser(self, el: Any) -> bool:
+        """A date in a small block (up to five levels up, short of the headline's) that also holds a
+        link to another story by its headline (a long link only in one of a run of like blocks):
+        a teaser card, whatever the site calls its rail."""
+        chain = [el, *el.iterancestors()]
+        if any(a in self.headers for a in chain):
+            return False  # the headline's own header: its byline may link to its author's profile
+        for depth, a in enumerate(chain):
+            if depth > 5 or _tag(a) in ("body", "html", "main") or a.find(".//h1") is not None:
+                return False
+            if len(a.text_content()) > 600:  # a column or the article's body, no card any more
+                return False
+            kinds = {self._story_link(x) for x in a.iter("a")}
+            if 2 in kinds or (1 in kinds and _repeated(a)):
+                return True
+        return False
+
+    def _story_link(self, a: Any) -> int:
+        """2 for a link to another story by its headline in (or around) a heading, 1 for one of five
+        words and more (a headline, or a byline naming two authors), else 0."""
+        href = (a.get("href") or "").strip()
+        if not href or href.startswith(("#", "javascript:", "mailto:")):
+            return 0
+        if _NOT_A_STORY.search(f"{a.get('class') or ''} {a.get('rel') or ''} {href}"):
+            return 0
+        if self.site and re.match(r"(https?:)?//", href) and site_of(href) != self.site:
+            return 0  # another site's page: a profile, a share button, a partner
+        text = norm_words(a.text_content())
+        if len(text.split()) < 2 or text in self.own:  # the page's own headline, linked to itself
+            return 0
+        if any(_tag(x) in _HEADINGS for x in list(a.iterancestors())[:3]) or next(a.iter(*_HEADINGS), None) is not None:
+            return 2
+        return 1 if len(text.split()) >= 5 else 0
 
 
-def _first(v: object) -> object:
-    return v[0] if isinstance(v, list) and v else v
+def _repeated(block: Any) -> bool:
+    """Whether a block is one of a run of like blocks (same tag and class) that each hold a link: a list."""
+    parent = block.getparent()
+    return parent is not None and sum(c.tag == block.tag and c.get("class") == block.get("class")
+                                      and c.find(".//a[@href]") is not None for c in parent) > 1
 
 
-def _json_ld(tree: Any) -> list[Candidate]:
-    objs = [o for o in jsonld.objects(tree) if jsonld.ld_type(o) in jsonld.ARTICLE_TYPES]
-    # The article itself before a WebPage wrapper around it.
-    objs.sort(key=lambda o: jsonld.ld_type(o) == "webpage")
+def _json_ld(page: _Page) -> list[Candidate]:
+    nodes = jsonld.article_nodes(jsonld.objects(page.tree))
+    # The node whose headline is the page's own before others (another story the page describes).
+    nodes.sort(key=lambda o: (norm_words(str(jsonld.value(o.get("headline")) or "")) or "\0") not in page.own)
     out: list[Candidate] = []
-    for o in objs:
-        out.append(Candidate(DateSource.JSON_LD, _first(o.get("datePublished") or o.get("dateCreated"))))
-        out.append(Candidate(DateSource.JSON_LD, _first(o.get("dateModified")), updated=True))
+    for o in nodes:
+        out.append(Candidate(DateSource.JSON_LD, jsonld.value(o.get("datePublished")) or jsonld.value(o.get("dateCreated"))))
+        out.append(Candidate(DateSource.JSON_LD, jsonld.value(o.get("dateModified")), updated=True))
         if any(day_as_written(c.value) for c in out):
             break  # the first object that dates itself is the article; the rest may be other stories
     return out
 
 
-def _meta(tree: Any) -> list[Candidate]:
+def _meta(page: _Page) -> list[Candidate]:
     props: dict[str, str] = {}
-    for m in tree.iter("meta"):
+    for m in page.tree.iter("meta"):
         key = (m.get("property") or m.get("name") or m.get("itemprop") or m.get("http-equiv") or "").strip().lower()
         value = (m.get("content") or "").strip()
-        if key and value and key not in props and not (m.get("itemprop") and _outside_article(m)):
+        if key and value and key not in props and not (m.get("itemprop") and page.outside_article(m)):
             props[key] = value
     out = [Candidate(DateSource.META, props[k]) for k in _PUBLISHED_META if k in props]
     out += [Candidate(DateSource.META, props[k], updated=True) for k in _UPDATED_META if k in props]
@@ -326,11 +362,11 @@ def _value_of(el: Any) -> str:
     return str(el.get("datetime") or el.get("content") or el.get("title") or shown)
 
 
-def _microdata(tree: Any) -> list[Candidate]:
+def _microdata(page: _Page) -> list[Candidate]:
     out: list[Candidate] = []
     for prop, updated in (("datePublished", False), ("dateCreated", False), ("dateModified", True)):
-        for el in tree.xpath(f'//*[@itemprop="{prop}"]'):
-            if _tag(el) != "meta" and not _outside_article(el):  # <meta itemprop> is read with the other metas
+        for el in page.tree.xpath(f'//*[@itemprop="{prop}"]'):
+            if _tag(el) != "meta" and not page.outside_article(el):  # <meta itemprop> is read with the other metas
                 out.append(Candidate(DateSource.MICRODATA, _value_of(el), updated=updated))
                 break
     return out
@@ -349,46 +385,50 @@ def _is_update(el: Any) -> bool:
     return bool(_UPDATE_WORDS.search(lead[-40:]))
 
 
-def _byline_times(tree: Any) -> list[Candidate]:
-    """`<time>` elements of the article (first published one, first updated one), not of rails or comments."""
-    times = [t for t in tree.iter("time") if not _outside_article(t)]
+def _byline_times(page: _Page) -> list[Candidate]:
+    """`<time>` elements of the article (first published one, first updated one), not of rails or
+    comments; those beside the headline first."""
+    times = []
+    for t in page.tree.iter("time"):
+        if not page.outside_article(t):
+            times.append(t)
+        elif day_as_written(_value_of(t)):
+            page.elsewhere.add(str(day_as_written(_value_of(t))))
     in_article = [t for t in times if any(_tag(a) in ("article", "main") for a in t.iterancestors())]
     in_byline = [t for t in times if any(_BYLINE.search(f"{a.get('class') or ''} {a.get('id') or ''}")
                                          for a in [t, *list(t.iterancestors())[:4]])]
     out: list[Candidate] = []
-    for t in in_article or in_byline:
+    for t in sorted(in_article or in_byline, key=page.closeness):
         c = Candidate(DateSource.BYLINE_TIME, _value_of(t), updated=_is_update(t))
         if day_as_written(c.value) and not any(o.updated == c.updated for o in out):
             out.append(c)
     return out
 
 
-def _datelines(tree: Any, h1_text: set[str]) -> list[Candidate]:
-    """Visible "Published …" / "Updated …" lines in small byline-like elements."""
-    out: list[Candidate] = []
-    seen_pub = seen_upd = False
-    for el in tree.iter("span", "div", "p", "li", "small", "em", "dd", "abbr"):
+def _datelines(page: _Page) -> list[Candidate]:
+    """Visible "Published …" / "Updated …" / "Date …" lines in small byline-like elements, those
+    beside the headline first."""
+    found: list[tuple[int, Candidate]] = []
+    for el in page.tree.iter("span", "div", "p", "li", "small", "em", "dd", "abbr"):
         marks = f"{el.get('class') or ''} {el.get('id') or ''}"
-        if not _BYLINE.search(marks) or _outside_article(el):
+        lead = ((el.text or "") + (el[0].text or "" if len(el) and isinstance(el[0].tag, str) else "")).strip()
+        if not (_BYLINE.search(marks) or _LABEL.match(lead)):
             continue
         text = " ".join(el.text_content().split())
-        if not text or len(text) > 160 or text in h1_text:
+        if not text or len(text) > 160 or text in page.h1s:
             continue
         # Split "Published 6 Dec 2024 · Updated 9 Dec 2024" into its two statements.
         parts = re.split(r"(?=\b(?:updated?|modified|aktualisiert|actualizado|published|posted)\b)", text, flags=re.I)
-        for part in parts:
-            day = day_as_written(_after_label(part))
-            if not day:
-                continue
-            upd = bool(_UPDATE_WORDS.search(part[:40]))
-            if upd and not seen_upd:
-                out.append(Candidate(DateSource.DATELINE, day, updated=True))
-                seen_upd = True
-            elif not upd and not seen_pub:
-                out.append(Candidate(DateSource.DATELINE, day))
-                seen_pub = True
-        if seen_pub and seen_upd:
-            break
+        here = [Candidate(DateSource.DATELINE, day, updated=bool(_UPDATE_WORDS.search(part[:40])))
+                for part in parts for day in [day_as_written(_after_label(part))] if day]
+        if here and not page.outside_article(el):
+            found += [(page.closeness(el), c) for c in here]
+        else:
+            page.elsewhere.update(str(c.value) for c in here)
+    out: list[Candidate] = []
+    for _, c in sorted(found, key=lambda f: f[0]):
+        if not any(o.updated == c.updated for o in out):
+            out.append(c)
     return out
 
 
@@ -396,6 +436,12 @@ def _after_label(part: str) -> str:
     """The text after 'Published:' / 'Updated on' and the like, where the date starts."""
     return re.sub(r"^.*?\b(?:published|posted|updated?|last updated|modified|on)\b[:\s]*", "", part, count=1, flags=re.I) \
         if re.search(r"\b(published|posted|updated?|modified)\b", part, re.I) else part
+
+
+def _titles(page: _Page) -> list[Candidate]:
+    """The day the page's own <title> or og:title states ("Cranes return | DW | 10.06.2013")."""
+    day = next((d for t in page.titles for d in [day_in_text(t)] if d), None)
+    return [Candidate(DateSource.TITLE, day)] if day else []
 
 
 def copyright_years(tree: Any) -> list[str]:
@@ -410,15 +456,16 @@ def read_html_dates(tree: Any, url: str | None = None, *, guess: object = None) 
     `url` is the article's own address; `guess` a date found elsewhere in its text (trafilatura's),
     used — marked estimated — only when the page states none.
     """
-    h1s = {" ".join(h.text_content().split()) for h in tree.iter("h1")}
-    cands = [*_json_ld(tree), *_meta(tree), *_microdata(tree), *_byline_times(tree)]
+    page = _Page.of(tree)
+    cands = [*_json_ld(page), *_meta(page), *_microdata(page), *_byline_times(page)]
     day = url_day(url)
     if day:
         cands.append(Candidate(DateSource.URL, day))
-    cands += _datelines(tree, h1s)
+    cands += _datelines(page) + _titles(page)
     years = copyright_years(tree)
     guessed = day_as_written(guess)
-    if not (guessed and guessed.endswith("-01-01") and guessed[:4] in years):  # "© 2019" is no 1 January
+    # "© 2019" is no 1 January; a day the page shows only in a teaser or a comment is not the article's.
+    if not (guessed and (guessed.endswith("-01-01") and guessed[:4] in years or guessed in page.elsewhere)):
         cands.append(Candidate(DateSource.PAGE_TEXT, guess))
     dates = choose(cands)
     if dates.published is None and dates.updated is None and years:

@@ -2,18 +2,19 @@
 
 File names give a date (`report-2024-03-04.md`) and a title; a web page's JSON-LD, Open Graph,
 <meta>, <link rel=canonical> and <h1> give its headline and canonical address. A web page's
-dates, by their order of trust, are read in `dates`; the helpers here read the plain day a file
-states for itself (front matter, a PDF's creation date, its name), as ISO `YYYY-MM-DD` or None.
+dates, by their order of trust, are chosen in `dates`; the helpers here read the plain day a file
+states for itself (front matter, a PDF's creation date, its name), as ISO `YYYY-MM-DD` or None,
+and the calendar day any one date value writes (`day_as_written`), which `dates` chooses among.
 No format reading here: the readers in `text`, `html` and `pdf` call these helpers.
 """
 from __future__ import annotations
 
 import re
+from datetime import date as _date
 from pathlib import Path
 from typing import Any
 
 from . import jsonld
-from .dates import valid_day
 
 _DATE_IN_NAME = re.compile(r"(?<!\d)((?:19|20)\d\d)[-_.]?([01]\d)[-_.]?([0-3]\d)(?!\d)")
 
@@ -52,6 +53,95 @@ def normalise_date(value: object) -> str | None:
     return None
 
 
+# --- one value → the day written in it ------------------------------------------------------------
+
+_MONTHS = {m: i for i, names in enumerate((
+    ("jan", "january", "janvier", "januar", "enero", "gennaio", "janeiro"),
+    ("feb", "february", "février", "fevrier", "februar", "febrero", "febbraio", "fevereiro"),
+    ("mar", "march", "mars", "märz", "marz", "marzo", "março", "marco"),
+    ("apr", "april", "avril", "abril", "aprile"),
+    ("may", "mai", "mayo", "maggio", "maio"),
+    ("jun", "june", "juin", "juni", "junio", "giugno", "junho"),
+    ("jul", "july", "juillet", "juli", "julio", "luglio", "julho"),
+    ("aug", "august", "août", "aout", "agosto"),
+    ("sep", "sept", "september", "septembre", "septiembre", "settembre", "setembro"),
+    ("oct", "october", "octobre", "oktober", "octubre", "ottobre", "outubro"),
+    ("nov", "november", "novembre", "noviembre", "novembro"),
+    ("dec", "december", "décembre", "decembre", "dezember", "diciembre", "dicembre", "dezembro"),
+), 1) for m in names}
+_MONTH = r"([A-Za-zÀ-ÿ]{3,9})\.?"
+_YEAR = r"((?:19|20)\d\d)"
+_ISO = re.compile(r"^\s*" + _YEAR + r"-(\d\d)-(\d\d)(?:[T ](\d\d):(\d\d)(?::\d\d(?:\.\d+)?)?\s*(Z|UTC|GMT|[+-]\d\d:?\d\d)?)?", re.I)
+_COMPACT = re.compile(r"^\s*" + _YEAR + r"(\d\d)(\d\d)(?:T|\s|$)")
+_SLASHED = re.compile(r"^\s*" + _YEAR + r"/(\d\d?)/(\d\d?)(?!\d)")
+_US = re.compile(r"^\s*(\d\d?)/(\d\d?)/" + _YEAR)  # 11/18/2019 as US sites print it; 15/10/2015 day first
+_DOTTED = re.compile(r"(?<![\d.])(\d\d?)\.(\d\d?)\." + _YEAR + r"(?!\d)")  # 18.11.2019: day first
+_DMY = re.compile(r"(?<!\d)(\d\d?)(?:st|nd|rd|th)?\.?\s+(?:de\s+)?" + _MONTH + r",?\s+(?:de\s+)?" + _YEAR + r"(?!\d)", re.I)
+_MDY = re.compile(_MONTH + r"\s+(\d\d?)(?:st|nd|rd|th)?,?\s+" + _YEAR + r"(?!\d)", re.I)
+_URL_DATE = re.compile(r"[/_-]" + _YEAR + r"[/_-]?([01]\d)[/_-]?([0-3]\d)(?:/|[_-]|\.html?|$)")
+_UTC = re.compile(r"(Z|UTC|GMT|[+-]00:?00)\s*$", re.I)
+
+
+def valid_day(y: str | int, m: str | int, d: str | int) -> str | None:
+    """'YYYY-MM-DD' when it is a real calendar day, else None."""
+    try:
+        return _date(int(y), int(m), int(d)).isoformat()
+    except ValueError:
+        return None
+
+
+def day_as_written(value: object) -> str | None:
+    """The calendar day a date value states, in its own time zone: never converted.
+
+    Reads ISO 8601 (with or without time and offset), 20191118, 2019/11/18, 11/18/2019 (US; 18/11/2019
+    when that is the only real day), 18.11.2019 (day first), '18 November 2019', 'Nov. 18, 2019' and RFC 822 ('Fri, 06 Dec 2024
+    20:15:00 -0500', as feeds and HTTP headers write it). None when there is no day in it.
+    """
+    if value is None:
+        return None
+    s = str(value).strip().strip("'\"")
+    if not s:
+        return None
+    for rx in (_ISO, _COMPACT, _SLASHED):
+        m = rx.match(s)
+        if m:
+            return valid_day(*m.groups()[:3])
+    m = _US.match(s)
+    if m:
+        return valid_day(m.group(3), m.group(1), m.group(2)) or valid_day(m.group(3), m.group(2), m.group(1))
+    m = _DOTTED.search(s)
+    if m:
+        return valid_day(m.group(3), m.group(2), m.group(1))
+    m = _DMY.search(s)
+    if m and m.group(2).lower() in _MONTHS:
+        return valid_day(m.group(3), _MONTHS[m.group(2).lower()], m.group(1))
+    m = _MDY.search(s)
+    if m and m.group(1).lower() in _MONTHS:
+        return valid_day(m.group(3), _MONTHS[m.group(1).lower()], m.group(2))
+    return None
+
+
+def day_in_text(text: str) -> str | None:
+    """The first full day written anywhere in a line of text (a title: "Cranes return | 10.06.2013")."""
+    for m in re.finditer(r"(?<![\w/.-])(?=\d|[A-Za-zÀ-ÿ]{3})", text):
+        day = day_as_written(text[m.start():m.start() + 40])
+        if day:
+            return day
+    return None
+
+
+def in_utc(value: object) -> bool:
+    """Whether a value carries a time given in UTC (so the site's own day may be the next or previous)."""
+    s = str(value or "").strip()
+    return bool(re.search(r"\d\d:\d\d", s)) and bool(_UTC.search(s))
+
+
+def url_day(url: str | None) -> str | None:
+    """The day in an article's address (/2019/11/18/, /20191118-…), if any."""
+    m = _URL_DATE.search(url or "")
+    return valid_day(*m.groups()) if m else None
+
+
 # --- the page's own metadata: JSON-LD, Open Graph, <meta>, <link rel=canonical>, <h1> -----------
 
 
@@ -68,8 +158,7 @@ def page_meta(tree: Any) -> dict[str, str]:
         if key and value and key not in props:
             props[key] = value
     ld = jsonld.objects(tree)
-    article = next((o for o in ld if jsonld.ld_type(o) in jsonld.ARTICLE_TYPES and jsonld.ld_type(o) != "webpage"), None) or next(
-        (o for o in ld if jsonld.ld_type(o) in jsonld.ARTICLE_TYPES), None)
+    article = next(iter(jsonld.article_nodes(ld)), None)
     sites = []
     for o in ld:
         if jsonld.ld_type(o) in ("website", "organization", "newsmediaorganization"):
@@ -151,7 +240,7 @@ def _page_address(tree: Any, props: dict[str, str], article: dict[str, Any] | No
 
     canonical, og_url = resolve(canonical), resolve(og_url)
     ld_url = next((r for r in map(resolve, ld_urls) if r), None)
-    if canonical and og_url and _site(canonical) != _site(og_url):
+    if canonical and og_url and site_of(canonical) != site_of(og_url):
         chosen: str | None = og_url  # syndicated: the copy we read is on og:url's site
     else:
         chosen = canonical or og_url or ld_url
@@ -201,8 +290,9 @@ def _same_path(a: str, b: str) -> bool:
     return pa.path.rstrip("/") == pb.path.rstrip("/") and pa.query == pb.query and len(pa.path.strip("/")) > 0
 
 
-def _site(url: str) -> str:
-    host = re.sub(r"^https?://", "", url).split("/")[0].split(":")[0].lower()
+def site_of(url: str) -> str:
+    """The site of an address, as its last two host labels ("www.example.org" → "example.org")."""
+    host = re.sub(r"^(https?:)?//", "", url.strip()).split("/")[0].split(":")[0].lower()
     parts = host.split(".")
     return ".".join(parts[-2:]) if len(parts) >= 2 else host
 
