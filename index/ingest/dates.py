@@ -234,6 +234,7 @@ class _Page:
     h1s: frozenset[str]
     headers: tuple[Any, ...]  # the small blocks around the headline (up to three levels): its header
     site: str  # the page's own site ("example.org"), from its canonical address; "" when it names none
+    above: tuple[Any, ...] = ()  # every block that holds the headline: the page itself, whatever its class
     elsewhere: set[str] = field(default_factory=set)  # days shown only outside the article (teasers, comments)
 
     @classmethod
@@ -250,13 +251,14 @@ class _Page:
         headers: list[Any] = []
         # The headline is the <h1> the page's title repeats (a short logo <h1> in a masthead is not); its
         # header is the blocks around it, up to the first that holds another story or the article's body.
+        named = [h for h in h1s if norm_words(h.text_content()) in "|".join(norm_words(t) for t in titles)] or h1s[:len(h1s) == 1]
         for h in h1s:
-            if norm_words(h.text_content()) in "|".join(norm_words(t) for t in titles) or len(h.text_content().split()) >= 4:
+            if h in named or len(h.text_content().split()) >= 4:
                 for a in list(h.iterancestors())[:3]:
                     if _tag(a) in ("body", "html") or len(a.text_content()) > 1000 or any(map(page._story_link, a.iter("a"))):
                         break
                     headers.append(a)
-        return replace(page, headers=tuple(headers))
+        return replace(page, headers=tuple(headers), above=tuple(a for h in named[:1] for a in h.iterancestors()))
 
     def closeness(self, el: Any) -> int:
         """0 for an element beside the headline, 1 inside <article>/<main>, 2 elsewhere."""
@@ -270,11 +272,12 @@ class _Page:
 
         Teasers are told by their container's class, by a link around the date (a story elsewhere),
         by an `<article>` with `<article>` siblings (one of a list of stories), and by a small block
-        around the date that links to another story by its headline (`_in_teaser`).
+        around the date that links to another story by its headline (`_in_teaser`). A block that holds
+        the headline is the article's, whatever its class (a "sidebar" layout, an ASP.NET <form>).
         """
         for a in [el, *el.iterancestors()]:
             tag = _tag(a)
-            if tag in ("body", "html"):
+            if tag in ("body", "html") or a in self.above:
                 break
             if tag in _OUTSIDE_TAGS or (tag == "a" and a is not el):
                 return True

@@ -109,6 +109,17 @@ def test_a_post_whose_headline_links_to_itself_keeps_its_date() -> None:
     assert read(html).published == "2013-06-10"
 
 
+@pytest.mark.parametrize("wrapper", ["<form id='aspnetForm' method='post'>", "<div class='container has-sidebar'>",
+                                     "<div class='post-entry category-promotions'>"])
+def test_a_block_that_holds_the_headline_is_the_page_whatever_its_class(wrapper: str) -> None:
+    """ASP.NET wraps every page in a <form>; themes name their layout 'sidebar'; a category may be 'promotions'."""
+    close = "</form>" if wrapper.startswith("<form") else "</div>"
+    html = (f"<html><head><title>Harbour cranes return to the quay</title></head><body>{wrapper}"
+            "<h1>Harbour cranes return to the quay</h1><div class='author-date'>By Ilse Marrow, 10 June 2013</div>"
+            f"{BODY}{close}<div class='sidebar'><span class='date'>1 August 2019</span></div></body></html>")
+    assert (read(html).published, read(html).source) == ("2013-06-10", DateSource.DATELINE)
+
+
 # --- (c) the article's JSON-LD node, wherever it is ----------------------------------------------
 
 ARTICLE = {"headline": "Harbour cranes return to the quay", "datePublished": "2015-10-15T08:00:00-04:00",
