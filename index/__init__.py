@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .answer.compose import DEFAULT_MIN_CONFIDENCE, AnswerComposer
+    from .answer.followup import Reading, read_in_context
     from .answer.query import build_query, clean_question
     from .answer.reader import ReaderModelError, SentenceReader, reader_input
     from .answer.rerank import CrossEncoderReranker
@@ -56,6 +57,7 @@ if TYPE_CHECKING:
         Query,
         SourceInfo,
         TokenVectors,
+        Turn,
         display_source,
     )
     from .words import STOPWORDS, tokenize
@@ -64,7 +66,8 @@ if TYPE_CHECKING:
 _WHERE = {
     # types
     "DEFAULT_COLLECTION": "types", "Answer": "types", "Article": "types", "Citation": "types", "Document": "types",
-    "Hit": "types", "IngestReport": "types", "Passage": "types", "Query": "types", "TokenVectors": "types",
+    "Hit": "types", "IngestReport": "types", "Passage": "types", "Query": "types", "TokenVectors": "types", "Turn": "types",
+    "Reading": "answer.followup", "read_in_context": "answer.followup",
     "display_source": "types", "SourceInfo": "types",
     # errors
     "CitebotError": "errors", "UserError": "errors", "LoadError": "errors", "IndexMismatchError": "errors",
@@ -96,7 +99,7 @@ __all__ = [
     "FetchError", "FetchPolicy", "Fetcher", "FittedModelError", "Hit", "HybridSearcher", "IndexBusyError",
     "IndexMismatchError", "IndexReader", "IndexWriter", "IngestReport", "LoadError", "OnnxEmbedder", "Passage", "ReaderModelError", "SentenceReader",
     "Query", "STOPWORDS", "SUPPORTED_SUFFIXES", "SentenceTransformerEmbedder", "Source", "SourceInfo",
-    "SourceKind", "SyncReport", "TokenEmbedder", "TokenVectors", "UserError", "WarmEmbedder", "WebIngester",
+    "SourceKind", "SyncReport", "TokenEmbedder", "TokenVectors", "Turn", "Reading", "read_in_context", "UserError", "WarmEmbedder", "WebIngester",
     "build_query", "chunk_article", "clean_question", "display_source", "load_bytes", "load_sources", "reader_input", "make_embedder", "resolve_model", "sentences", "strip_marks",
     "tokenize",
 ]

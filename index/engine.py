@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from .answer.compose import AnswerComposer
+from .answer.followup import read_in_context
 from .answer.query import clean_question
 from .answer.reader import SentenceReader
 from .answer.rerank import CrossEncoderReranker
@@ -22,7 +23,8 @@ from .ingest.dates import fingerprint, with_outside
 from .ingest.load import DEFAULT_MAX_BYTES, file_digest, is_supported, load_bytes
 from .model.embed import Embedder, WarmEmbedder, resolve_model
 from .store import IndexReader, IndexWriter, check_model
-from .types import DEFAULT_COLLECTION, Answer, Article, Document, IngestReport, SourceInfo
+from .types import DEFAULT_COLLECTION, Answer, Article, Document, IngestReport, SourceInfo, Turn
+from .words import tokenize
 
 log = logging.getLogger(__name__)
 
@@ -99,20 +101,29 @@ class Engine:
             self.sentence_reader.warm_up()
         _ = self.reader
 
-    def ask(self, question: str, collections: Sequence[str] | None = None, *, mode: str = "hybrid") -> Answer:
-        """Answer a question from the index (limited to `collections` when given)."""
+    def ask(self, question: str, collections: Sequence[str] | None = None, *, mode: str = "hybrid",
+            conversation: Sequence[Turn] = ()) -> Answer:
+        """Answer a question from the index (limited to `collections` when given).
+
+        `conversation` is what came before in the same thread, oldest first (`Answer.turn()` of
+        each earlier answer): a follow-up that leans on it ("how long had it been around?") is read
+        with it, and the Answer's `read_as` says how; a question naming its own subject is read alone.
+        """
         typed = clean_question(question)
         reader = self.reader
         if not reader.exists or reader.size == 0:
             return Answer(question=typed, found=False, answer=None)
+        reading = read_in_context(typed, conversation)
         searcher = HybridSearcher(reader, self.embedder)
         # One Query (corrected text, tokens, type, term weights, vectors) for search and composer.
-        query = searcher.query(self.spelled(typed), typed=typed)
+        query = searcher.query(self.spelled(reading.text), typed=typed, context=reading.context, prefer=reading.prefer,
+                               lighter=tokenize(reading.filled), embed_text=reading.embed_text)
         depth = self.reranker.depth if self.reranker is not None else 0
         hits = searcher.search(query, k=max(10, depth), collections=collections, mode=mode)
         if self.reranker is not None:
             hits = self.reranker.rerank(query.text, hits)
-        return self.composer.compose(query, hits)
+        answer = self.composer.compose(query, hits)
+        return replace(answer, read_as=reading.read_as) if reading.read_as else answer
 
     def spelled(self, question: str) -> str:
         """The question with words the index has never seen replaced by their likeliest indexed

@@ -134,6 +134,15 @@ class Answer:
     highlights: tuple[tuple[int, int], ...] = field(default=())
     # When nothing answers: the passages that matched best (not an answer), same fields as citations.
     closest: tuple[Citation, ...] = ()
+    # The question as citebot understood it when the conversation before it gave it its meaning
+    # ("how long had 01.AI been around?" for "how long had it been around?"); None when read alone.
+    read_as: str | None = None
+
+    def turn(self) -> Turn:
+        """This exchange as the next question's conversation sees it (index/answer/followup.py)."""
+        quoted = next((c for c in self.citations if c.answer_start is not None), self.citations[0] if self.citations else None)
+        return Turn(question=self.read_as or self.question, answer=self.answer,
+                    title=quoted.title if quoted else None, source=(quoted.url or quoted.source) if quoted else None)
 
     def to_json(self) -> dict[str, Any]:
         """The CLI's --json object: question, found, answer, citations (+ extensions)."""
@@ -146,7 +155,23 @@ class Answer:
             "nearest": list(self.nearest),
             "highlights": [list(h) for h in self.highlights],
             "closest": [c.to_json() for c in self.closest],
+            "read_as": self.read_as,
         }
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One earlier exchange of a conversation: the question (as it was read), the quoted sentence
+    and the article it came from (`source`: its URL or source, as a citation gives it).
+
+    Chat surfaces rebuild these from the thread's own history (the bot's earlier replies carry
+    them), so a follow-up needs no state beyond the platform's.
+    """
+
+    question: str
+    answer: str | None = None
+    title: str | None = None
+    source: str | None = None
 
 
 @dataclass
@@ -230,6 +255,10 @@ class Query:
     term_weights: Mapping[str, float]
     vector: np.ndarray
     token_vectors: TokenVectors | None = None
+    # A follow-up's context (index/answer/followup.py): the earlier turn's key terms, searched with
+    # a lower weight, and the earlier answer's article(s), preferred without being forced.
+    context: str = ""
+    prefer: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,11 @@ def build_query(
     typed: str | None = None,
     idf: Callable[[Iterable[str]], Mapping[str, float]] | None = None,
     vector: np.ndarray | None = None,
+    context: str = "",
+    prefer: tuple[str, ...] = (),
+    lighter: Iterable[str] = (),
+    lighter_weight: float = 1.0,
+    embed_text: str | None = None,
 ) -> Query:
     """The Query for an already cleaned question `text` (see `clean_question`).
 
@@ -66,15 +71,22 @@ def build_query(
     weight of each term (none: the composer guesses them). The question is embedded here, with
     its token vectors when the embedder gives them, unless `vector` is passed in (benchmarks
     embed their questions in one batch; the composer then asks for the token vectors itself).
+    `context` and `prefer` carry a follow-up's conversation into retrieval (index/answer/followup.py);
+    terms in `lighter` (the name a pronoun was read as) weigh `lighter_weight` times their idf when
+    a sentence is chosen, so the quote is the one that answers, not merely the one naming the subject.
+    `embed_text` is what the vectors are made of when not `text` itself (a follow-up's own words).
     """
     tokens = tuple(tokenize(text))
     weights = dict(idf(list(dict.fromkeys(tokens)))) if idf is not None else {}
+    light = set(lighter)
+    if light and weights and lighter_weight != 1.0:
+        weights = {t: w * lighter_weight if t in light else w for t, w in weights.items()}
     token_vectors = None
     if vector is None:
         if isinstance(embedder, TokenEmbedder):
-            vecs, toks = embedder.encode_tokens([text])
+            vecs, toks = embedder.encode_tokens([embed_text or text])
             vector, token_vectors = vecs[0], toks[0]
         else:
-            vector = embedder.encode([text])[0]
+            vector = embedder.encode([embed_text or text])[0]
     return Query(text=text, typed=text if typed is None else typed, tokens=tokens, qtype=question_type(text),
-                 term_weights=weights, vector=vector, token_vectors=token_vectors)
+                 term_weights=weights, vector=vector, token_vectors=token_vectors, context=context, prefer=prefer)

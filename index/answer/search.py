@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import replace
 
 import numpy as np
 
@@ -35,6 +36,9 @@ class HybridSearcher:
         lexical_weight: float = 0.65,
         dense_weight: float = 0.35,
         fusion: str = "score",
+        context_weight: float = 1.0,
+        prefer_bonus: float = 0.15,
+        lighter_weight: float = 0.1,
     ) -> None:
         if depth < 1 or rrf_k < 1:
             raise ValueError("depth and rrf_k must be positive")
@@ -44,12 +48,21 @@ class HybridSearcher:
         self.depth, self.rrf_k = depth, rrf_k
         self.lexical_weight, self.dense_weight = lexical_weight, dense_weight
         self.fusion = fusion
+        # A follow-up (Query.context / Query.prefer): the earlier turn's terms count this share of
+        # the question's own BM25 side, and a passage of the earlier answer's article gains this
+        # much fused score (a strong match elsewhere still wins). Chosen on the tuning half of
+        # bench/conversations.json.
+        self.context_weight, self.prefer_bonus = context_weight, prefer_bonus
+        self.lighter_weight = lighter_weight
 
-    def query(self, text: str, *, typed: str | None = None, vector: np.ndarray | None = None) -> Query:
+    def query(self, text: str, *, typed: str | None = None, vector: np.ndarray | None = None,
+              context: str = "", prefer: tuple[str, ...] = (), lighter: Iterable[str] = (),
+              embed_text: str | None = None) -> Query:
         """The Query for a cleaned question, its terms weighed by this index's idf (index/answer/query.py)."""
         lex = self.reader.lexical
         return build_query(text, self.embedder, typed=typed, idf=lex.idf if lex is not None else None,
-                           vector=vector)
+                           vector=vector, context=context, prefer=prefer, lighter=lighter,
+                           lighter_weight=self.lighter_weight, embed_text=embed_text)
 
     def search(
         self,
@@ -69,14 +82,25 @@ class HybridSearcher:
         dense = self.reader.dense_search(qvec, self.depth, collections) if mode != "lexical" else []
         lexical = self.reader.lexical_search(query.text, self.depth, collections) if mode != "dense" else []
         fused = self._fuse(dense, lexical)
-        top = sorted(fused.items(), key=lambda kv: -kv[1])[:k]
+        if query.context and mode != "dense" and self.context_weight > 0:
+            for pid, s in _scale_lexical(self.reader.lexical_search(query.context, self.depth, collections)):
+                fused[pid] = fused.get(pid, 0.0) + self.context_weight * self.lexical_weight * s
+        # The earlier answer's article is preferred among the best few, so look at a few more.
+        wanted = k * 2 if query.prefer else k
+        top = sorted(fused.items(), key=lambda kv: -kv[1])[:wanted]
         dense_by_id = dict(dense)
         lex_by_id = dict(lexical)
         missing = [pid for pid, _ in top if pid not in dense_by_id]
         if missing:
             for pid, vec in zip(missing, self.reader.vectors(missing)):
                 dense_by_id[pid] = float(np.dot(vec, qvec))
-        return self.reader.hits([(pid, s, dense_by_id.get(pid, 0.0), lex_by_id.get(pid, 0.0)) for pid, s in top])
+        hits = self.reader.hits([(pid, s, dense_by_id.get(pid, 0.0), lex_by_id.get(pid, 0.0)) for pid, s in top])
+        if not query.prefer:
+            return hits
+        prefer = set(query.prefer)
+        hits = [replace(h, score=h.score + self.prefer_bonus) if h.source in prefer or h.url in prefer else h
+                for h in hits]
+        return sorted(hits, key=lambda h: -h.score)[:k]
 
     def _fuse(self, dense: list[tuple[int, float]], lexical: list[tuple[int, float]]) -> dict[int, float]:
         fused: dict[int, float] = {}

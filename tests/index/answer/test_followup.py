@@ -1,0 +1,113 @@
+"""Follow-up questions (issue 29): how a question is read after the conversation before it.
+
+The reading rules are pure text work (no model); the last tests ask the real engine.
+"""
+from __future__ import annotations
+
+import pytest
+
+from index import Answer, Citation, Turn, read_in_context
+from index.answer.followup import MAX_TURNS, names
+
+PROFILE = "https://example.org/citebot-samples/01ai-profile"
+FOUNDED = Turn(
+    question="who founded 01.AI?",
+    answer="01.AI is a Beijing-based artificial intelligence startup. It was founded in 2023 by Kai-Fu Lee, the "
+           "investor and computer scientist who previously led Google China and later started the venture firm "
+           "Sinovation Ventures.",
+    title="Who is behind 01.AI? A short profile", source=PROFILE)
+
+
+@pytest.mark.parametrize(("question", "read_as"), [
+    ("how long had it been around?", "how long had 01.AI been around?"),
+    ("what were its first models called?", "what were 01.AI's first models called?"),
+    ("what did he lead before?", "what did Kai-Fu Lee lead before?"),
+    ("what did his firm invest in?", "what did Kai-Fu Lee's firm invest in?"),
+    ("and the valuation?", "what about the valuation of 01.AI?"),
+    ("how much was it valued at?", "how much was 01.AI valued at?"),
+])
+def test_a_question_that_leans_on_the_one_before_is_read_with_it(question: str, read_as: str) -> None:
+    reading = read_in_context(question, [FOUNDED])
+    assert reading.read_as == read_as
+    assert reading.prefer == (PROFILE,)  # the earlier answer's article is preferred, not forced
+    assert "01.ai" in reading.context  # and the earlier question's terms searched with a lower weight
+
+
+@pytest.mark.parametrize("question", [
+    "what is Sora?",  # a name of its own: a switch
+    "how long can Sora's clips be?",
+    "which country dropped its investigation into Julian Assange?",  # "its" has its antecedent right there
+    "who says putting astronauts into hibernation could make it easier to reach other planets?",  # long, no name
+    "is it true that the community garden has a tool library and a seed swap?",  # "it" standing for nothing
+])
+def test_a_question_with_a_subject_of_its_own_is_read_alone(question: str) -> None:
+    reading = read_in_context(question, [FOUNDED])
+    assert reading.read_as is None and reading.text == question and not reading.prefer and not reading.context
+
+
+def test_without_a_conversation_every_question_is_read_alone() -> None:
+    assert read_in_context("how long had it been around?", []) == read_in_context("how long had it been around?", ())
+    assert read_in_context("how long had it been around?", []).read_as is None
+
+
+def test_a_place_or_a_day_is_not_a_subject_of_its_own() -> None:
+    turn = Turn("how much is Alibaba set to raise from its Hong Kong listing?", "Alibaba is set to raise up to $12.9bn.",
+                "Alibaba listing", "https://example.com/baba")
+    reading = read_in_context("what did its shares close at in New York on Tuesday?", [turn])
+    assert reading.read_as == "what did Alibaba's shares close at in New York on Tuesday?"
+
+
+def test_a_year_swapped_in_an_elided_question() -> None:
+    turn = Turn("how much did Acme Corp earn in 2017?", "Acme Corp earned $3m in 2017.", "Acme", "acme.txt")
+    assert read_in_context("and in 2018?", [turn]).read_as == "how much did Acme Corp earn in 2018?"
+
+
+def test_he_after_a_who_question_is_the_person_the_quote_or_title_named() -> None:
+    turn = Turn("who was voted off Dancing with the Stars on Monday?",
+                "The former “Dawson’s Creek” star, 42, was voted off in a tight race against singer Ally Brooke.",
+                "James Van Der Beek eliminated from 'Dancing with the Stars'", "https://example.com/dwts")
+    assert read_in_context("how old is he?", [turn]).read_as == "how old is James Van Der Beek?"
+
+
+def test_the_filled_in_name_is_searched_but_not_demanded_of_the_quote() -> None:
+    reading = read_in_context("how long had it been around?", [FOUNDED])
+    assert reading.text == "how long had 01.ai been around?" and reading.filled == "01.AI"
+    assert reading.embed_text == "how long had it been around?"  # the sentence is chosen by the question's own words
+
+
+def test_names_skip_openers_datelines_and_capitalised_adjectives() -> None:
+    assert [n.text for n in names(FOUNDED.answer or "")] == ["01.AI", "Kai-Fu Lee", "Google China", "Sinovation Ventures"]
+    assert [n.text for n in names("BERLIN -- The European Space Agency says")] == ["European Space Agency"]
+    assert [n.text for n in names("what range does the Audi e-tron Sportback have in Europe?")] == [
+        "Audi e-tron Sportback", "Europe"]
+    assert [n.text for n in names("how much was Coty's deal worth?")] == ["Coty"]
+
+
+def test_only_the_last_turns_count() -> None:
+    old = [Turn(f"what is Thing{i}?") for i in range(10)]
+    reading = read_in_context("how big is it?", [*old, FOUNDED])
+    assert reading.read_as == "how big is 01.AI?"
+    assert MAX_TURNS < len(old)
+
+
+def test_answer_json_gains_read_as_and_an_answer_becomes_a_turn() -> None:
+    cite = Citation(n=1, title="T", date=None, url="https://example.com/a", source="/srv/a.md", snippet="It was.",
+                    start=0, end=7, score=1.0, answer_start=0, answer_end=7)
+    alone = Answer(question="q?", found=True, answer="It was.", citations=(cite,))
+    assert alone.to_json()["read_as"] is None
+    read = Answer(question="how old is it?", found=True, answer="It was.", citations=(cite,), read_as="how old is X?")
+    assert read.to_json()["read_as"] == "how old is X?"
+    assert read.turn() == Turn(question="how old is X?", answer="It was.", title="T", source="https://example.com/a")
+    assert Answer(question="q?", found=False, answer=None).turn() == Turn(question="q?")
+
+
+def test_engine_follow_up_reads_with_context_and_a_switch_as_if_alone(engine) -> None:
+    first = engine.ask("who founded 01.AI?")
+    assert "Kai-Fu Lee" in (first.answer or "") and first.read_as is None
+    follow = engine.ask("what were its first models called?", conversation=[first.turn()])
+    assert follow.read_as == "what were 01.AI's first models called?"
+    assert follow.question == "what were its first models called?"  # the reply repeats what was typed
+    assert "Yi" in (follow.answer or "") and follow.citations[0].url == PROFILE
+    switch = engine.ask("what is Sora?", conversation=[first.turn(), follow.turn()])
+    alone = engine.ask("what is Sora?")
+    assert switch.read_as is None and (switch.answer, switch.citations) == (alone.answer, alone.citations)
