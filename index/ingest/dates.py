@@ -47,8 +47,8 @@ from enum import Enum
 from typing import Any
 
 from . import jsonld
+from .meta import copyright_years, day_in_text, day_shown, in_utc, norm_words, site_of, url_day
 from .meta import day_as_written as day_as_written  # re-exported: listings and tests read values here
-from .meta import day_in_text, in_utc, norm_words, site_of, url_day
 from .meta import valid_day as valid_day  # re-exported for the PDF reader
 
 # Part of every content fingerprint (index.ingest.load.file_digest): raise it whenever the way dates are
@@ -213,9 +213,9 @@ _BYLINE = re.compile(r"byline|dateline|date|time|publish|posted|post-meta|entry-
                      r"meta|timestamp|author|header|info|credit", re.I)
 _UPDATE_WORDS = re.compile(r"\b(updated?|last\s+updated|modified|aktualisiert|actualizado|mis à jour|"
                            r"atualizado|aggiornato|revised)\b", re.I)
-_COPYRIGHT = re.compile(r"(?:©|&copy;|\(c\)|copyright)\s*(?:\d{4}\s*[-–]\s*)?((?:19|20)\d\d)", re.I)
-_LABEL = re.compile(r"(?:date|published|posted|first published|datum|fecha|publié|veröffentlicht|publicado|"
-                    r"pubblicato)\b", re.I)  # "Date 10.06.2013" in an info box without a telling class
+# "Date 10.06.2013" in an info box, "Written by … on …" in a byline without a telling class.
+_LABEL = re.compile(r"(?:date|published|posted|first published|(?:written\s+)?by|datum|fecha|publié|veröffentlicht|"
+                    r"publicado|pubblicato)\b", re.I)
 _HEADINGS = ("h2", "h3", "h4", "h5", "h6")
 _NOT_A_STORY = re.compile(r"author|profile|contributor|staff|people|share|social|comment|\btag|e-?mail", re.I)
 
@@ -362,7 +362,8 @@ def _value_of(el: Any) -> str:
     shown = " ".join(el.text_content().split())[:100]
     if day_as_written(shown):
         return shown
-    return str(el.get("datetime") or el.get("content") or el.get("title") or shown)
+    machine = str(el.get("datetime") or el.get("content") or el.get("title") or shown)
+    return day_shown(shown, machine) or machine  # "Posted Nov 18, 8:19 PM" beside 2019-11-19T01:19Z
 
 
 def _microdata(page: _Page) -> list[Candidate]:
@@ -382,6 +383,8 @@ def _is_update(el: Any) -> bool:
         return True
     if re.search(r"publish|pubdate|posted|created", marks, re.I) or el.get("pubdate") is not None:
         return False
+    if _UPDATE_WORDS.match(el.text_content().strip()):  # <time>Updated Nov 19, 9:41 AM</time>
+        return True
     # The words just before it: the previous sibling's tail, else its parent's opening text.
     prev, parent = el.getprevious(), el.getparent()
     lead = (prev.tail or "") if prev is not None else ((parent.text or "") if parent is not None else "")
@@ -425,7 +428,8 @@ def _datelines(page: _Page) -> list[Candidate]:
         here = [Candidate(DateSource.DATELINE, day, updated=bool(_UPDATE_WORDS.search(part[:40])))
                 for part in parts for day in [day_as_written(_after_label(part))] if day]
         if here and not page.outside_article(el):
-            found += [(page.closeness(el), c) for c in here]
+            # Beside the headline first; there, a labelled byline before a date the story reports.
+            found += [(page.closeness(el) * 2 + (not _LABEL.match(text)), c) for c in here]
         else:
             page.elsewhere.update(str(c.value) for c in here)
     out: list[Candidate] = []
@@ -445,12 +449,6 @@ def _titles(page: _Page) -> list[Candidate]:
     """The day the page's own <title> or og:title states ("Cranes return | DW | 10.06.2013")."""
     day = next((d for t in page.titles for d in [day_in_text(t)] if d), None)
     return [Candidate(DateSource.TITLE, day)] if day else []
-
-
-def copyright_years(tree: Any) -> list[str]:
-    """The years of the page's "© 2019–2023" lines (both ends of a range)."""
-    text = " ".join(tree.text_content().split())
-    return [y for m in _COPYRIGHT.finditer(text) for y in re.findall(r"(?:19|20)\d\d", m.group(0))]
 
 
 def read_html_dates(tree: Any, url: str | None = None, *, guess: object = None) -> PageDates:

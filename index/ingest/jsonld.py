@@ -83,8 +83,8 @@ def is_article(o: dict[str, Any]) -> bool:
 
 
 def is_page(o: dict[str, Any]) -> bool:
-    """Whether the object is a web page (which may wrap the article)."""
-    return any(t in PAGE_TYPES for t in types(o))
+    """Whether the object is a web page (which may wrap the article): WebPage, MedicalWebPage, ItemPage…"""
+    return any(t in PAGE_TYPES or t.endswith("webpage") for t in types(o))
 
 
 def ld_type(o: dict[str, Any]) -> str:

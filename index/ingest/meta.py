@@ -79,6 +79,9 @@ _DOTTED = re.compile(r"(?<![\d.])(\d\d?)\.(\d\d?)\." + _YEAR + r"(?!\d)")  # 18.
 _DMY = re.compile(r"(?<!\d)(\d\d?)(?:st|nd|rd|th)?\.?\s+(?:de\s+)?" + _MONTH + r",?\s+(?:de\s+)?" + _YEAR + r"(?!\d)", re.I)
 _MDY = re.compile(_MONTH + r"\s+(\d\d?)(?:st|nd|rd|th)?,?\s+" + _YEAR + r"(?!\d)", re.I)
 _URL_DATE = re.compile(r"[/_-]" + _YEAR + r"[/_-]?([01]\d)[/_-]?([0-3]\d)(?:/|[_-]|\.html?|$)")
+_URL_NAMED = re.compile(r"/" + _YEAR + r"/([a-z]{3,9})/(\d\d?)/", re.I)  # /2019/nov/18/
+_NO_YEAR = re.compile(r"(?<![\w.])(?:" + _MONTH + r"\s+(\d\d?)(?!\d|:)|(\d\d?)(?:st|nd|rd|th)?\.?\s+" + _MONTH + r")", re.I)
+_COPYRIGHT = re.compile(r"(?:©|&copy;|\(c\)|copyright)\s*(?:\d{4}\s*[-–]\s*)?((?:19|20)\d\d)", re.I)
 _UTC = re.compile(r"(Z|UTC|GMT|[+-]00:?00)\s*$", re.I)
 
 
@@ -137,9 +140,34 @@ def in_utc(value: object) -> bool:
 
 
 def url_day(url: str | None) -> str | None:
-    """The day in an article's address (/2019/11/18/, /20191118-…), if any."""
+    """The day in an article's address (/2019/11/18/, /20191118-…, /2019/nov/18/), if any."""
     m = _URL_DATE.search(url or "")
-    return valid_day(*m.groups()) if m else None
+    if m:
+        return valid_day(*m.groups())
+    m = _URL_NAMED.search(url or "")
+    return valid_day(m.group(1), _MONTHS[m.group(2).lower()], m.group(3)) if m and m.group(2).lower() in _MONTHS else None
+
+
+def day_shown(shown: str, machine: object) -> str | None:
+    """The day a line shows without its year ("Posted Nov 18, 8:19 PM"), the year taken from the
+    machine-readable value beside it when that names a day at most one off (a UTC time): else None."""
+    near, m = day_as_written(machine), _NO_YEAR.search(shown)
+    if not near or not m:
+        return None
+    month, day = (m.group(1), m.group(2)) if m.group(1) else (m.group(4), m.group(3))
+    if month.lower() not in _MONTHS:
+        return None
+    for year in (int(near[:4]), int(near[:4]) - 1, int(near[:4]) + 1):  # 31 Dec shown, 1 Jan in UTC
+        d = valid_day(year, _MONTHS[month.lower()], day)
+        if d and abs((_date.fromisoformat(d) - _date.fromisoformat(near)).days) <= 1:
+            return d
+    return None
+
+
+def copyright_years(tree: Any) -> list[str]:
+    """The years of the page's "© 2019–2023" lines (both ends of a range)."""
+    text = " ".join(tree.text_content().split())
+    return [y for m in _COPYRIGHT.finditer(text) for y in re.findall(r"(?:19|20)\d\d", m.group(0))]
 
 
 # --- the page's own metadata: JSON-LD, Open Graph, <meta>, <link rel=canonical>, <h1> -----------

@@ -222,3 +222,41 @@ def test_an_update_seconds_after_a_utc_publication_is_no_update() -> None:
         "<p class='byline'>By Ilse Marrow | <span itemprop='datePublished'>11:26 pm EST, Tuesday, November 19, 2019</span></p>")
     d = read(html)
     assert (d.published, d.updated) == ("2019-11-19", None)
+
+
+# --- what the second hand check of real pages taught (issue 30, bench/RESULTS.md) ---------------------
+
+def test_a_url_with_the_months_name_dates_the_page() -> None:
+    assert read(dw_like(info_box=False, title_day=False), "https://harbour.example/statements/2013/jun/10/cranes/"
+                ).published == "2013-06-10"
+
+
+def test_a_date_the_story_reports_beside_the_headline_loses_to_the_labelled_byline() -> None:
+    """A fact check quotes a claim "on Sunday, May 5th, 2013" right under its headline; its byline follows."""
+    html = ("<html><head><title>Did the cranes cost too much?</title></head><body><article><header>"
+            "<h1>Did the cranes cost too much?</h1><div class='claim-meta'>— Ilse Marrow on Sunday, May 5th, 2013 in a speech</div>"
+            "<div class='article-meta'>By Tom Hale on Monday, June 10th, 2013 at 11:08 a.m.</div></header>"
+            f"{BODY}</article></body></html>")
+    assert (read(html).published, read(html).source) == ("2013-06-10", DateSource.DATELINE)
+
+
+def test_a_byline_that_shows_no_year_takes_it_from_its_machine_readable_time() -> None:
+    """"Posted Jun 9, 8:19 PM" beside datetime="2013-06-10T01:19Z": readers saw the 9th; an update line is an update."""
+    html = ("<html><head><title>Harbour cranes return</title><script type='application/ld+json'>"
+            '{"@type": "NewsArticle", "datePublished": "2013-06-10T01:19:34Z", "dateModified": "2013-06-12T14:41:32Z"}'
+            "</script></head><body><article><header><h1>Harbour cranes return to the quay</h1><div class='dateline'>"
+            "<time datetime='2013-06-12T14:41:32Z'>Updated Jun 12, 10:41 AM</time>"
+            "<time datetime='2013-06-10T01:19:34Z'>Posted Jun 9, 9:19 PM</time></div></header>"
+            f"{BODY}</article></body></html>")
+    d = read(html)
+    assert (d.published, d.updated, d.source) == ("2013-06-09", "2013-06-12", DateSource.BYLINE_TIME)
+
+
+def test_a_medical_web_page_and_a_written_by_line_are_the_pages_statements() -> None:
+    block = json.dumps({"@context": "https://schema.org", "@type": "MedicalWebPage", "datePublished": "2013-06-10T08:00:00Z"})
+    html = (f"<html><head><title>Cranes and your back</title><script type='application/ld+json'>{block}</script></head>"
+            "<body><h1>Cranes and your back</h1><div class='x9f2'>Written by <a href='/authors/im'>Ilse Marrow</a> "
+            f"on June 10, 2013</div>{BODY}</body></html>")
+    assert (read(html).published, read(html).source) == ("2013-06-10", DateSource.JSON_LD)
+    no_ld = html.replace(block, "{}")
+    assert (read(no_ld).published, read(no_ld).source) == ("2013-06-10", DateSource.DATELINE)
