@@ -150,6 +150,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         with contextlib.suppress(OSError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141  # 128 + SIGPIPE, what a shell reports for a command a closed pipe ended
+    except Exception as exc:  # noqa: BLE001 - before a command runs (arguments, settings, logging)
+        print(f"citebot: unexpected error ({type(exc).__name__}); run again with -v for details", file=sys.stderr)
+        return 1
 
 
 def _main(argv: Sequence[str] | None = None) -> int:
@@ -257,18 +260,14 @@ def cmd_ask(app: App, args) -> int:
 
     collections = args.collection
     if args.question == ["-"]:
+        from .asklines import answer_lines
+
         require_index(app)
         app.engine.warm_up()
-        for line in sys.stdin:
-            q = line.strip()
-            if not q:
-                continue
-            try:
-                ans = app.engine.ask(q, collections)
-            except UserError as exc:
-                print(json.dumps({"question": q, "found": False, "answer": None, "citations": [], "error": str(exc)}), flush=True)
-                continue
-            print(json.dumps(ans.to_json(), ensure_ascii=False) if args.json else render_text(ans) + "\n", flush=True)
+        # One line in, one line out (JSON objects with a "conversation" id form conversations):
+        # no line's failure ends the run; each gets its error line.
+        answer_lines(sys.stdin, lambda q, turns: app.engine.ask(q, collections, conversation=turns),
+                     lambda text: print(text, flush=True), as_json=args.json, render=render_text)
         return 0
     question = " ".join(args.question).strip()
     if not question:

@@ -12,6 +12,10 @@ NOT_FOUND = "I couldn't find that in the indexed articles."
 NO_ANSWER_SENTENCE = "I couldn't find a sentence that answers that."
 CLOSEST_LABEL = "Closest passages (not an answer):"
 ELLIPSIS = "…"
+# A follow-up read with the conversation before it says how it was read, in one short line, so a
+# wrong reading is seen at once (and the question can be asked again in full).
+READ_AS_LABEL = "Reading this as:"
+READ_AS_CHARS = 300
 
 _MASS = re.compile(r"@(everyone|here)\b", re.I)
 _USER = re.compile(r"<(@[!&]?\d+|#\d+)>")
@@ -26,6 +30,14 @@ def neutralize_mentions(text: str) -> str:
 def one_line(text: str) -> str:
     """Collapse whitespace (newlines inside a quote) to single spaces; the words stay the same."""
     return " ".join(text.split())
+
+
+def read_as_text(answer: Answer) -> str | None:
+    """The question as citebot read it (one line, at most READ_AS_CHARS), or None when read alone."""
+    if not answer.read_as:
+        return None
+    text = one_line(answer.read_as)
+    return text if len(text) <= READ_AS_CHARS else text[: READ_AS_CHARS - 1].rstrip() + ELLIPSIS
 
 
 @dataclass(frozen=True)

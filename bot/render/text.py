@@ -13,9 +13,11 @@ from .common import (
     ELLIPSIS,
     NO_ANSWER_SENTENCE,
     NOT_FOUND,
+    READ_AS_LABEL,
     answer_with_highlights,
     citation_heading,
     one_line,
+    read_as_text,
     snippet_parts,
 )
 
@@ -69,17 +71,19 @@ def render_text(answer: Answer, *, snippet_chars: int = 600, color: bool = False
     `style` (see `terminal_style`) wins over `color`, which means ANSI with colours.
     """
     style = style or (TextStyle(ansi=True, colors=True) if color else PLAIN)
+    read = read_as_text(answer)
+    head = f"({READ_AS_LABEL} {read})\n" if read else ""
     if not answer.found and answer.closest:
-        return render_closest(answer, snippet_chars=min(snippet_chars, 300), style=style)
+        return head + render_closest(answer, snippet_chars=min(snippet_chars, 300), style=style)
     if not answer.found:
         lines = [NOT_FOUND]
         if answer.nearest:
             lines.append("Closest articles: " + "; ".join(answer.nearest))
-        return "\n".join(lines)
+        return head + "\n".join(lines)
     lines = [f"> {one_line(answer_with_highlights(answer, style.bold))}", ""]
     for c in answer.citations:
         lines.extend(render_citation(c, snippet_chars=snippet_chars, style=style))
-    return "\n".join(lines).rstrip()
+    return head + "\n".join(lines).rstrip()
 
 
 def render_citation(c: Citation, *, snippet_chars: int = 600, style: TextStyle = PLAIN) -> list[str]:

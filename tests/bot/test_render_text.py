@@ -48,3 +48,12 @@ def test_mentions_are_neutralised() -> None:
     out = neutralize_mentions("hey @everyone and @here, <@123> <@!45> <@&6>")
     assert "@everyone" not in out and "@here" not in out
     assert "<@123>" not in out and "<@!45>" not in out and "<@&6>" not in out
+
+
+def test_a_follow_up_says_how_it_was_read_in_one_line() -> None:
+    from index import Answer
+
+    read = Answer(question="how long had it been around?", found=False, answer=None,
+                  read_as="how long had 01.AI\nbeen around?")
+    assert render_text(read).splitlines()[0] == "(Reading this as: how long had 01.AI been around?)"
+    assert "Reading this as" not in render_text(Answer(question="q?", found=False, answer=None))
