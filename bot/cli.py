@@ -377,6 +377,9 @@ def _adapters_configured(s) -> bool:  # type: ignore[no-untyped-def]
 
 
 def cmd_run(app: App, args) -> int:
+    if args.command == "run" and not _adapters_configured(app.settings) and not app.settings.web_port and not args.verbose:
+        # Only the shell will start: a person chatting sees no log lines ("opened index generation …").
+        logging.getLogger().setLevel(logging.WARNING)
     try:
         require_index(app)
     except NoIndexError as exc:

@@ -13,7 +13,7 @@ import threading
 import time
 import unicodedata
 from collections import defaultdict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,12 +25,14 @@ from index import (
     Engine,
     IngestReport,
     SourceInfo,
+    Turn,
     UserError,
     WebIngester,
 )
 
 from .channels import UPLOADS, ChannelRule, ChannelStore
 from .feedback import FeedbackStore
+from .thread import bounded
 
 log = logging.getLogger(__name__)
 
@@ -205,12 +207,16 @@ class CitebotService:
         if wait:
             raise UserError(f"You're asking faster than I can keep up. Please wait {max(1, round(wait))} s and try again.")
 
-    def ask_sync(self, question: str, asker: Asker) -> Answer:
-        """Answer a question for this asker (blocking; adapters use `ask`)."""
+    def ask_sync(self, question: str, asker: Asker, conversation: Sequence[Turn] = ()) -> Answer:
+        """Answer a question for this asker (blocking; adapters use `ask`).
+
+        `conversation`: the thread's earlier turns, oldest first, as the adapter rebuilt them from
+        the platform's history (bot/thread.py bounds them); a follow-up is read with them.
+        """
         q = self.check_question(question)
         self.check_rate(asker)
         t0 = time.perf_counter()
-        answer = self._answer(q, asker)
+        answer = self._answer(q, asker, conversation)
         for observe in self.observers:
             observe(answer, time.perf_counter() - t0)
         if not answer.found:
@@ -218,17 +224,17 @@ class CitebotService:
         log.info("%s question in %s: found=%s confidence=%.2f", asker.platform, asker.scope or "-", answer.found, answer.confidence)
         return answer
 
-    async def ask(self, question: str, asker: Asker) -> Answer:
+    async def ask(self, question: str, asker: Asker, conversation: Sequence[Turn] = ()) -> Answer:
         """Answer off the event loop: embedding and FAISS work would block heartbeats."""
-        return await asyncio.to_thread(self.ask_sync, question, asker)
+        return await asyncio.to_thread(self.ask_sync, question, asker, conversation)
 
     async def more_sources(self, question: str, asker: Asker) -> Answer:
         """The same answer again (deterministic), for a 'More sources' button; not rate-limited."""
         q = self.check_question(question)
         return await asyncio.to_thread(self._answer, q, asker)
 
-    def _answer(self, q: str, asker: Asker) -> Answer:
-        answer = self.engine.ask(search_text(q), self.collections_for(asker))
+    def _answer(self, q: str, asker: Asker, conversation: Sequence[Turn] = ()) -> Answer:
+        answer = self.engine.ask(search_text(q), self.collections_for(asker), conversation=bounded(conversation))
         return dataclasses.replace(answer, question=q)  # the reply shows the question as asked
 
     # --- channels -------------------------------------------------------------------------

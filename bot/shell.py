@@ -11,12 +11,13 @@ import re
 from pathlib import Path
 from typing import TextIO
 
-from index import Answer, UserError
+from index import Answer, Turn, UserError
 
 from .render import render_text
 from .render.common import date_label
 from .render.text import PLAIN, TextStyle, render_citation
 from .service import APOLOGY, Asker, CitebotService
+from .thread import MAX_TURNS, turn_for_chat
 
 log = logging.getLogger(__name__)
 
@@ -24,10 +25,13 @@ BANNER = "citebot — ask about the indexed articles. /help lists the commands, 
 HELP = """Type a question and press Enter. Commands:
   /sources   list the indexed articles
   /more      the last answer's other sources
+  /new       start a new conversation (a question like "how old is he?" is read
+             with the one before it until then)
   /help      this list
   /quit      leave (Ctrl-D too)
 At a terminal, ↑/↓ recall earlier questions and Tab completes a command."""
-COMMANDS = ("/help", "/sources", "/more", "/quit", "/exit")
+COMMANDS = ("/help", "/sources", "/more", "/new", "/quit", "/exit")
+NEW_CONVERSATION = "New conversation: the next question is read on its own."
 HISTORY_LENGTH = 1000
 # Escape sequences and other control characters: what an arrow or function key sends when no
 # line editor is reading the terminal. Such a line is never a question.
@@ -132,6 +136,9 @@ def run_shell(service: CitebotService, *, stdin: TextIO, stdout: TextIO, prompt:
 
     reader = _LineReader(stdin, stdout, prompt, history_file)
     last: Answer | None = None
+    # Consecutive questions are one conversation (a follow-up is read with the answers before it)
+    # until /new; bounded like every surface's (bot/thread.py).
+    conversation: list[Turn] = []
     write(BANNER)
     try:
         while True:
@@ -148,11 +155,16 @@ def run_shell(service: CitebotService, *, stdin: TextIO, stdout: TextIO, prompt:
                 cmd = q.split()[0].lower()
                 if cmd in ("/quit", "/exit", "quit", "exit"):
                     return 0
+                if cmd == "/new":
+                    conversation.clear()
+                    write(NEW_CONVERSATION)
+                    continue
                 write(_command(cmd, service, asker, last, style))
                 continue
             reader.remember(q)
             try:
-                last = service.ask_sync(q, asker)
+                last = service.ask_sync(q, asker, conversation)
+                conversation[:] = [*conversation, turn_for_chat(last)][-MAX_TURNS:]
                 write(render_text(last, style=style))
             except UserError as exc:
                 write(str(exc))

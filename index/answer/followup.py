@@ -229,7 +229,7 @@ def read_in_context(question: str, conversation: Sequence[Turn]) -> Reading:
     bare = not own_names and len(tokenize(question)) <= BARE_WORDS
     if not (elided or has_pronoun or bare):
         return Reading(text=question)  # names only what was already said, without leaning on it
-    prefer = tuple(dict.fromkeys(t.source for t in reversed(turns[-1:]) if t.source))
+    prefer = tuple(dict.fromkeys(x for x in (last.source, last.title) if x))
     context = _key_terms(last)
     rest = question[elided.end():] if elided else question
     read = _substitute(rest, last) if has_pronoun else None

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..model.embed import Embedder
 from ..store import IndexReader
-from ..types import Hit, Query
+from ..types import Hit, Query, display_source
 from .query import build_query, clean_question
 
 log = logging.getLogger(__name__)
@@ -98,8 +98,9 @@ class HybridSearcher:
         if not query.prefer:
             return hits
         prefer = set(query.prefer)
-        hits = [replace(h, score=h.score + self.prefer_bonus) if h.source in prefer or h.url in prefer else h
-                for h in hits]
+        # A chat surface knows the article by what it showed: its URL, or a file's name and title.
+        hits = [replace(h, score=h.score + self.prefer_bonus)
+                if prefer & {h.source, h.url, h.title, display_source(h.source, h.url, h.title)} else h for h in hits]
         return sorted(hits, key=lambda h: -h.score)[:k]
 
     def _fuse(self, dense: list[tuple[int, float]], lexical: list[tuple[int, float]]) -> dict[int, float]:

@@ -29,7 +29,7 @@ FOUNDED = Turn(
 def test_a_question_that_leans_on_the_one_before_is_read_with_it(question: str, read_as: str) -> None:
     reading = read_in_context(question, [FOUNDED])
     assert reading.read_as == read_as
-    assert reading.prefer == (PROFILE,)  # the earlier answer's article is preferred, not forced
+    assert reading.prefer == (PROFILE, FOUNDED.title)  # the earlier answer's article is preferred, not forced
     assert "01.ai" in reading.context  # and the earlier question's terms searched with a lower weight
 
 
