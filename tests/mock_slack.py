@@ -27,6 +27,9 @@ ACTIONS_ELEMENTS = 25
 BUTTON_TEXT, BUTTON_VALUE, ACTION_ID = 75, 2000, 255
 MESSAGE_TEXT = 40000
 MESSAGE_METHODS = ("chat.postMessage", "chat.postEphemeral", "chat.update")
+# The history scope each kind of conversation needs (C… public, G… private, D… direct messages).
+HISTORY_SCOPES = {"C": "channels:history", "G": "groups:history", "D": "im:history"}
+HISTORY_LIMIT = 1000  # conversations.history / .replies: at most this many messages a page
 
 
 def block_errors(blocks: Any) -> list[str]:
@@ -100,6 +103,10 @@ class MockSlack:
         self.admins: dict[str, bool] = {}
         # Calls Slack refused (method, error) — what a limit broke.
         self.refused: list[tuple[str, str]] = []
+        # Every message in every conversation: the bot's posts and the users' messages a test
+        # delivers (`add_message`), served back by conversations.history / conversations.replies.
+        self.messages: list[dict[str, Any]] = []
+        self.scopes = {"channels:history", "groups:history", "im:history", "chat:write", "commands", "app_mentions:read"}
         self._rate_limits: dict[str, tuple[int, int]] = {}
         self._changed = asyncio.Condition()
         self._sockets: list[web.WebSocketResponse] = []
@@ -173,6 +180,36 @@ class MockSlack:
                 return self.posts
         return await asyncio.wait_for(find(), timeout)
 
+    def add_message(self, event: dict[str, Any]) -> None:
+        """Record a user's message (an event a test delivers) as Slack keeps it in the conversation."""
+        self.messages.append({k: v for k, v in event.items() if k in ("type", "user", "text", "ts", "thread_ts", "channel",
+                                                                     "bot_id", "blocks")})
+
+    def _history(self, method: str, body: dict[str, Any]) -> dict[str, Any]:
+        """conversations.history (a channel's top-level messages, newest first) and conversations.replies
+        (a thread: its parent then replies, oldest first), refusing what Slack refuses."""
+        channel, ts = body.get("channel"), body.get("ts")
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        if HISTORY_SCOPES.get(str(channel)[:1], "channels:history") not in self.scopes:
+            return {"ok": False, "error": "missing_scope", "needed": HISTORY_SCOPES.get(str(channel)[:1])}
+        try:
+            limit = int(body.get("limit") or 100)
+        except ValueError:
+            return {"ok": False, "error": "invalid_limit"}
+        limit = min(max(limit, 1), HISTORY_LIMIT)
+        here = [m for m in self.messages if m.get("channel") == channel]
+        if method == "conversations.replies":
+            if not ts:
+                return {"ok": False, "error": "invalid_arguments"}
+            thread = [m for m in here if m["ts"] == ts or m.get("thread_ts") == ts]
+            if not any(m["ts"] == ts for m in thread):
+                return {"ok": False, "error": "thread_not_found"}
+            return {"ok": True, "messages": sorted(thread, key=lambda m: float(m["ts"]))[:limit], "has_more": False}
+        oldest, latest = float(body.get("oldest") or 0), float(body.get("latest") or 1e12)
+        top = [m for m in here if m.get("thread_ts") in (None, m["ts"]) and oldest < float(m["ts"]) < latest]
+        return {"ok": True, "messages": sorted(top, key=lambda m: -float(m["ts"]))[:limit], "has_more": False}
+
     def rate_limit(self, method: str, *, times: int = 1, retry_after: int = 1) -> None:
         """Answer the next `times` calls of `method` with Slack's 429 `ratelimited`."""
         self._rate_limits[method] = (times, retry_after)
@@ -229,9 +266,19 @@ class MockSlack:
         if method == "apps.connections.open":
             return web.json_response({"ok": True, "url": f"ws://127.0.0.1:{self.port}/link/?ticket=t-{next(self._ids)}"})
         if method == "chat.postMessage":
-            ts = f"{int(time.time())}.{next(self._ids):06d}"
+            ts = f"{time.time():.6f}"
+            blocks = body.get("blocks") or []
+            self.messages.append({"type": "message", "user": self.bot_user_id, "bot_id": self.bot_id, "ts": ts,
+                                  "channel": body.get("channel"), "text": body.get("text"),
+                                  "blocks": json.loads(blocks) if isinstance(blocks, str) else blocks,
+                                  **({"thread_ts": body["thread_ts"]} if body.get("thread_ts") else {})})
             return web.json_response({"ok": True, "channel": body.get("channel"), "ts": ts,
                                       "message": {"text": body.get("text"), "ts": ts}})
+        if method in ("conversations.history", "conversations.replies"):
+            answer = self._history(method, body)
+            if not answer["ok"]:
+                self.refused.append((method, answer["error"]))
+            return web.json_response(answer)
         if method == "chat.postEphemeral":
             return web.json_response({"ok": True, "message_ts": f"{int(time.time())}.{next(self._ids):06d}"})
         return web.json_response({"ok": False, "error": "unknown_method"})

@@ -20,15 +20,17 @@ from typing import Any
 from aiohttp import web
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from index import Answer, UserError
+from index import Answer, Turn, UserError
 
 from ..config import Settings
 from ..service import APOLOGY, Asker, CitebotService
+from ..thread import DM_WINDOW, HISTORY_MESSAGES, THREAD_WINDOW, recent
 from .admin import CHANNEL_COMMAND, INGEST_COMMAND, AdminCommands
-from .parse import button_asker, channel_of, parse_button_value, plain_question
+from .parse import button_asker, channel_of, parse_button_value, plain_question, turn_of_message
 from .render import (
     ACTION_DOWN,
     ACTION_MORE,
@@ -207,10 +209,40 @@ class SlackBot(AdminCommands):
         asker = Asker(platform="slack", user=event["user"], scope=body.get("team_id") or event.get("team") or None,
                       channel=None if im else channel_of(channel))
         question = plain_question(event.get("text", ""), context.get("bot_user_id"))
-        self._spawn(self._answer_conversation(client, question, asker, channel, thread_ts, im))
+        # Asked inside a thread (or in a DM): the thread's earlier answers are the conversation.
+        earlier = (event.get("thread_ts") if not im else None) or None
+        self._spawn(self._answer_conversation(client, question, asker, channel, thread_ts, im,
+                                              history=(earlier, ts, context.get("bot_user_id"))))
+
+    async def conversation_of(self, client: AsyncWebClient, channel: str, thread: str | None, before: str,
+                              im: bool, bot_user_id: str | None) -> list[Turn]:
+        """The turns of citebot's earlier answers in this thread (or, in a DM, its recent messages),
+        read from Slack itself, so any replica or a restarted app sees the same conversation.
+        Nothing (a question read alone) when Slack refuses, e.g. a missing history scope."""
+        if thread is None and not im:
+            return []
+        now = float(before) if before else time.time()
+        window = DM_WINDOW if im and thread is None else THREAD_WINDOW
+        try:
+            if thread is not None:
+                resp = await client.conversations_replies(channel=channel, ts=thread, limit=HISTORY_MESSAGES)
+            else:
+                resp = await client.conversations_history(channel=channel, limit=HISTORY_MESSAGES,
+                                                          oldest=f"{now - window:.6f}", latest=before)
+        except SlackApiError as exc:
+            # e.g. missing_scope (channels:history / groups:history / im:history not granted)
+            log.info("Slack refused the thread's history (%s); reading the question alone", exc.response.get("error"))
+            return []
+        except Exception:  # noqa: BLE001 - without history the question is read alone, never refused
+            log.warning("reading a Slack thread's history failed; reading the question alone", exc_info=True)
+            return []
+        turns = [t for m in resp.get("messages") or () if float(m.get("ts") or 0) < now
+                 for t in [turn_of_message(m, bot_user_id)] if t is not None]
+        return recent(turns, window=window, now=now)
 
     async def _answer_conversation(self, client: AsyncWebClient, question: str, asker: Asker,
-                                   channel: str, thread_ts: str | None, im: bool) -> None:
+                                   channel: str, thread_ts: str | None, im: bool,
+                                   history: tuple[str | None, str, str | None] = (None, "", None)) -> None:
         async def private(msg: SlackMessage) -> None:
             # In a channel, only the asker needs to read "not found" or why a question was refused.
             if im:
@@ -218,7 +250,9 @@ class SlackBot(AdminCommands):
             else:
                 await post_with(client.chat_postEphemeral, msg, channel=channel, user=asker.user, thread_ts=thread_ts)
 
-        answer = await self._ask(question, asker, private)
+        earlier, before, bot_user_id = history
+        turns = await self.conversation_of(client, channel, earlier, before, im, bot_user_id)
+        answer = await self._ask(question, asker, private, turns)
         if answer is None:
             return
         if answer.found:
@@ -283,11 +317,11 @@ class SlackBot(AdminCommands):
 
     # --- shared ---------------------------------------------------------------------------
 
-    async def _ask(self, question: str, asker: Asker,
-                   reply_private: Callable[[SlackMessage], Awaitable[None]]) -> Answer | None:
+    async def _ask(self, question: str, asker: Asker, reply_private: Callable[[SlackMessage], Awaitable[None]],
+                   conversation: list[Turn] | None = None) -> Answer | None:
         """The answer, or None after telling the asker why there is none."""
         try:
-            return await self.service.ask(question, asker)
+            return await self.service.ask(question, asker, conversation or [])
         except UserError as exc:
             await reply_private(render_notice(str(exc)))
         except Exception:

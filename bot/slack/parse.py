@@ -7,6 +7,12 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
+
+from index import Turn
+
+from ..thread import ThreadTurn
+from .render import ACTION_UP, FEEDBACK_BLOCK
 
 
 def channel_of(channel: str | None) -> str | None:
@@ -67,3 +73,27 @@ def parse_button_value(value: str) -> tuple[str, str | None]:
         return "", None
     q, a = data.get("q"), data.get("a")
     return (q if isinstance(q, str) else ""), (a if isinstance(a, str) and a else None)
+
+
+def turn_of_message(message: dict[str, Any], bot_user_id: str | None = None) -> ThreadTurn | None:
+    """The turn one of citebot's own answers carries (its 👍 button, see render.turn_value), or None
+    for any other message: a person's, another bot's, or one of ours without an answer."""
+    if not message.get("bot_id") or (bot_user_id and message.get("user") not in (None, bot_user_id)):
+        return None
+    for block in message.get("blocks") or ():
+        if block.get("type") != "actions" or block.get("block_id") != FEEDBACK_BLOCK:
+            continue
+        for element in block.get("elements") or ():
+            if element.get("action_id") != ACTION_UP:
+                continue
+            try:
+                data = json.loads(element.get("value") or "{}")
+                at = float(message.get("ts") or 0)
+            except (TypeError, ValueError):
+                return None
+            q = data.get("r") or data.get("q") if isinstance(data, dict) else None
+            if not isinstance(q, str) or not q:
+                return None
+            text = {k: v if isinstance(v, str) else None for k, v in data.items()}
+            return ThreadTurn(at, Turn(question=q, answer=text.get("a"), title=text.get("t"), source=text.get("s")))
+    return None

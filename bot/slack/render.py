@@ -20,6 +20,7 @@ from ..render.common import (
     ELLIPSIS,
     NO_ANSWER_SENTENCE,
     NOT_FOUND,
+    READ_AS_LABEL,
     SEP,
     answer_with_highlights,
     date_label,
@@ -28,8 +29,10 @@ from ..render.common import (
     other_articles,
     passages_of,
     quoted_citation,
+    read_as_text,
     snippet_parts,
 )
+from ..thread import TURN_CHARS, turn_for_chat
 
 # Block Kit limits (https://api.slack.com/reference/block-kit/blocks).
 SECTION_TEXT_LIMIT = 3000
@@ -44,6 +47,7 @@ OTHER_ARTICLES = 4
 ACTION_MORE = "citebot_more_sources"
 ACTION_UP = "citebot_vote_up"
 ACTION_DOWN = "citebot_vote_down"
+FEEDBACK_BLOCK = "citebot_feedback"
 
 Block = dict[str, Any]
 
@@ -174,17 +178,28 @@ def button_value(question: str, answer: str | None = None, asker: str | None = N
             q = q[: len(q) - (len(value) - BUTTON_VALUE_LIMIT) - 1]
 
 
+def turn_value(answer: Answer, question: str) -> str:
+    """The 👍 button's value: the vote's question and answer, plus what the next question in the
+    thread needs (bot/thread.py): the question as read (`r`), the quoted article's title (`t`) and
+    its URL or file name (`s`, never a server path). Any replica reads it back from the thread."""
+    turn = turn_for_chat(answer)
+    extra = {k: v for k, v in (("r", answer.read_as), ("t", turn.title), ("s", turn.source)) if v}
+    base = json.loads(button_value(question, (answer.answer or "")[:TURN_CHARS] or None))
+    value = json.dumps(base | extra, ensure_ascii=False)
+    return value if len(value) <= BUTTON_VALUE_LIMIT else button_value(question, answer.answer)
+
+
 def _buttons(answer: Answer, question: str, asker: str | None = None) -> Block:
     elements: list[Block] = []
     if answer.citations or answer.more:
         elements.append({"type": "button", "action_id": ACTION_MORE, "value": button_value(question),
                          "text": {"type": "plain_text", "text": "Show passages"}})
-    vote = button_value(question, answer.answer)
+    vote = turn_value(answer, question)
     elements.append({"type": "button", "action_id": ACTION_UP, "value": vote,
                      "text": {"type": "plain_text", "text": "👍", "emoji": True}})
     elements.append({"type": "button", "action_id": ACTION_DOWN, "value": button_value(question, answer.answer, asker),
                      "text": {"type": "plain_text", "text": "👎", "emoji": True}})
-    return {"type": "actions", "block_id": "citebot_feedback", "elements": elements}
+    return {"type": "actions", "block_id": FEEDBACK_BLOCK, "elements": elements}
 
 
 def source_line(c: Citation, *, passages: int = 1) -> str:
@@ -211,6 +226,9 @@ def render_answer(answer: Answer, *, question: str | None = None, show_question:
     blocks: list[Block] = []
     if show_question:
         blocks.append({"type": "context", "elements": [mrkdwn("*Q:* " + _fit_escaped(one_line(question), CONTEXT_TEXT_LIMIT - 10))]})
+    read = read_as_text(answer)
+    if read:
+        blocks.append({"type": "context", "elements": [mrkdwn(f"_{READ_AS_LABEL} {_fit_escaped(read, CONTEXT_TEXT_LIMIT - 30)}_")]})
     blocks.append({"type": "section", "text": mrkdwn(answer_text(answer))})
     lines = []
     first = quoted_citation(answer)
@@ -255,13 +273,19 @@ def render_more(answer: Answer, *, snippet_chars: int = SNIPPET_CHARS) -> SlackM
 
 
 def render_not_found(answer: Answer) -> SlackMessage:
-    """'Not found', said plainly, with the nearest articles when there are some."""
+    """'Not found', said plainly, with the nearest articles when there are some (and how a follow-up was read)."""
     if answer.closest:
-        return render_closest(answer)
-    text = NOT_FOUND
-    if answer.nearest:
-        text += " Closest articles: " + "; ".join(one_line(t) for t in answer.nearest)
-    return render_notice(text)
+        msg = render_closest(answer)
+    else:
+        text = NOT_FOUND
+        if answer.nearest:
+            text += " Closest articles: " + "; ".join(one_line(t) for t in answer.nearest)
+        msg = render_notice(text)
+    read = read_as_text(answer)
+    if read:
+        line = {"type": "context", "elements": [mrkdwn(f"_{READ_AS_LABEL} {_fit_escaped(read, CONTEXT_TEXT_LIMIT - 30)}_")]}
+        msg = SlackMessage(text=msg.text, blocks=[line, *msg.blocks])
+    return msg
 
 
 
