@@ -48,6 +48,13 @@ INTERACTION_DEADLINE = 3.0
 _ids = itertools.count(1_300_000_000_000_000_000)
 
 
+def _now() -> str:
+    """An ISO timestamp as Discord writes them, for a message created now."""
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).isoformat()
+
+
 def snowflake() -> str:
     """A fresh Discord-style id."""
     return str(next(_ids))
@@ -140,6 +147,9 @@ class FakeDiscord:
         self.interactions: dict[str, float] = {}  # interaction token → when it was dispatched
         self.acknowledged: set[str] = set()
         self.deleted: list[str] = []  # message ids deleted through the channel endpoint
+        # Every message of every channel, thread and DM, by channel id in the order posted: the
+        # users' (dispatched MESSAGE_CREATE) and the bots' (REST posts), served back as history.
+        self.history: dict[str, list[dict[str, Any]]] = {}
         self._rate_limits: list[tuple[Callable[[str, str], bool], int, float]] = []
         self._changed = asyncio.Condition()
         self._seq = itertools.count(1)
@@ -245,6 +255,8 @@ class FakeDiscord:
         at = time.monotonic()
         if event == "INTERACTION_CREATE":
             self.interactions[data["token"]] = at
+        if event == "MESSAGE_CREATE":
+            self.history.setdefault(data["channel_id"], []).append(data)
         for ws in self.bots[token].sockets:
             session = next((s for s in self.sessions if s.socket is ws), None)
             d = data
@@ -359,11 +371,12 @@ class FakeDiscord:
 
     def message(self, guild: Guild | None, author: dict[str, Any], content: str, *,
                 mentions: list[dict[str, Any]] = (), channel_id: str | None = None,
-                message_id: str | None = None) -> dict[str, Any]:
-        """MESSAGE_CREATE data for a message a user posted."""
+                message_id: str | None = None, reply_to: dict[str, Any] | None = None) -> dict[str, Any]:
+        """MESSAGE_CREATE data for a message a user posted (`reply_to`: a reply to that message, which
+        Discord sends along as `referenced_message`)."""
         msg: dict[str, Any] = {
             "id": message_id or snowflake(), "channel_id": channel_id or (guild.channel_id if guild else snowflake()),
-            "author": author, "content": content, "timestamp": "2024-06-01T12:00:00+00:00",
+            "author": author, "content": content, "timestamp": _now(),
             "edited_timestamp": None, "tts": False, "mention_everyone": "@everyone" in content,
             "mentions": [dict(m, member=member_payload(m)) for m in mentions] if guild else list(mentions),
             "mention_roles": [], "attachments": [], "embeds": [], "pinned": False, "type": 0, "flags": 0,
@@ -372,6 +385,10 @@ class FakeDiscord:
         if guild is not None:
             msg["guild_id"] = guild.id
             msg["member"] = {k: v for k, v in member_payload(author).items() if k not in ("user", "permissions")}
+        if reply_to is not None:
+            msg.update(type=19, referenced_message=reply_to,
+                       message_reference={"type": 0, "message_id": reply_to["id"], "channel_id": reply_to["channel_id"],
+                                          **({"guild_id": guild.id} if guild else {})})
         return msg
 
     # --- HTTP side ------------------------------------------------------------------------------
@@ -409,7 +426,7 @@ class FakeDiscord:
         ch = self.channels.get(channel_id, {})
         msg = {
             "id": snowflake(), "channel_id": channel_id, "author": author, "content": body.get("content") or "",
-            "timestamp": "2024-06-01T12:00:01+00:00", "edited_timestamp": None, "tts": False,
+            "timestamp": _now(), "edited_timestamp": None, "tts": False,
             "mention_everyone": False, "mentions": [], "mention_roles": [], "attachments": [],
             "embeds": body.get("embeds") or [], "components": body.get("components") or [], "pinned": False,
             "type": 0, "flags": int(body.get("flags") or flags),
@@ -604,14 +621,44 @@ class FakeDiscord:
                           "thread_metadata": {"archived": False, "auto_archive_duration": 1440,
                                               "archive_timestamp": "2024-06-01T12:00:01+00:00", "locked": False}}
                 self.channels[thread["id"]] = thread
+                # Discord tells the thread's creator about it on the gateway too.
+                for ws in list(bot.sockets):
+                    await ws.send_str(json.dumps({"op": 0, "t": "THREAD_CREATE", "s": next(self._seq),
+                                                  "d": dict(thread, newly_created=True)}))
                 return _json(thread)
             if len(parts) == 3 and parts[2] == "messages" and method == "POST":
-                return _json(self._message_out(channel_id, bot.user, body))
+                out = self._message_out(channel_id, bot.user, body)
+                self.history.setdefault(channel_id, []).append(out)
+                return _json(out)
+            if len(parts) == 3 and parts[2] == "messages" and method == "GET":
+                return self._history(channel_id, request.query)
+            if len(parts) == 4 and parts[2] == "messages" and method == "GET":
+                found = next((m for m in self.history.get(channel_id, ()) if m["id"] == parts[3]), None)
+                return _json(found) if found else _json({"message": "Unknown Message", "code": 10008}, 404)
             if len(parts) == 4 and parts[2] == "messages" and method == "DELETE":
                 self.deleted.append(parts[3])
                 return web.Response(status=204)
         self.unknown.append(f"{method} {path}")
         return _json({"message": "404: Not Found (fake)", "code": 0}, 404)
+
+    def _history(self, channel_id: str, query: Any) -> web.Response:
+        """GET /channels/{id}/messages: newest first, `limit` 1-100 (Discord refuses more), before/after ids."""
+        try:
+            limit = int(query.get("limit", 50))
+        except ValueError:
+            limit = -1
+        if not 1 <= limit <= 100:
+            status, body = self._form_error({"limit": {"_errors": [{"code": "NUMBER_TYPE_MAX",
+                                                                    "message": "int value should be <= 100 and >= 1."}]}})
+            return _json(body, status)
+        if channel_id not in self.channels and channel_id not in self.history:
+            return _json({"message": "Unknown Channel", "code": 10003}, 404)
+        msgs = self.history.get(channel_id, [])
+        if "before" in query:
+            msgs = [m for m in msgs if int(m["id"]) < int(query["before"])]
+        if "after" in query:
+            msgs = [m for m in msgs if int(m["id"]) > int(query["after"])]
+        return _json(sorted(msgs, key=lambda m: -int(m["id"]))[:limit])
 
     async def _cdn(self, request: web.Request) -> web.Response:
         data = self.files.get(request.match_info["name"])

@@ -7,12 +7,13 @@ from typing import Optional
 
 import discord
 
-from index import UserError
+from index import Turn, UserError
 
 from ..render.common import ELLIPSIS
 from ..service import APOLOGY, CitebotService, is_question
+from ..thread import DM_WINDOW, HISTORY_MESSAGES, THREAD_WINDOW, ThreadTurn, recent
 from .components import NO_PINGS, AnswerMemory, answer_view, asker_of, send_kwargs
-from .parse import strip_mention
+from .parse import strip_mention, turn_of_embed
 from .render import render_answer, render_notice
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,8 @@ class MessageEvents:
         asker = asker_of(message.author.id, message.guild.id if message.guild else None, message.channel)
         try:
             async with message.channel.typing():
-                answer = await self.service.ask(question, asker)
+                turns = await self.conversation_of(message)
+                answer = await self.service.ask(question, asker, turns)
             reply = render_answer(answer, question=question)
             target, reference = await self._reply_place(message, answer.question or question)
             kwargs = send_kwargs(reply)
@@ -58,6 +60,43 @@ class MessageEvents:
         except Exception:
             log.exception("answering a message in %s failed", message.guild.id if message.guild else "a DM")
             await self._reply_plain(message, APOLOGY)
+
+    # --- conversations ----------------------------------------------------------------------
+
+    def _turn_of(self, message: discord.Message) -> Optional[ThreadTurn]:
+        """The turn of one of citebot's own answers (None for anything else)."""
+        me = self.client.user
+        if me is None or message.author.id != me.id or not message.embeds:
+            return None
+        return turn_of_embed(message.embeds[0].to_dict(), message.created_at.timestamp())  # type: ignore[arg-type]
+
+    async def conversation_of(self, message: discord.Message) -> list[Turn]:
+        """The conversation a question continues, read from Discord (so any shard, or the bot after a
+        restart, sees the same): the answer it replies to; else citebot's recent answers in the thread
+        or DM it is asked in. A mention in a plain channel starts a new thread: no context."""
+        now = message.created_at.timestamp()
+        ref = message.reference
+        if ref is not None and ref.message_id is not None:
+            target = ref.resolved if isinstance(ref.resolved, discord.Message) else None
+            try:
+                target = target or await message.channel.fetch_message(ref.message_id)
+            except discord.HTTPException as exc:
+                log.info("could not read the message replied to (%s)", exc.status)
+            turn = self._turn_of(target) if target is not None else None
+            if turn is not None:
+                return recent([turn], window=THREAD_WINDOW, now=now)
+        if isinstance(message.channel, (discord.TextChannel, discord.ForumChannel)):
+            return []
+        window = DM_WINDOW if message.guild is None else THREAD_WINDOW
+        turns: list[ThreadTurn] = []
+        try:
+            async for earlier in message.channel.history(limit=HISTORY_MESSAGES, before=message):
+                turn = self._turn_of(earlier)
+                if turn is not None:
+                    turns.append(turn)
+        except discord.HTTPException as exc:  # e.g. no Read Message History: the question is read alone
+            log.info("could not read the thread's history (%s); reading the question alone", exc.status)
+        return recent(turns, window=window, now=now)
 
     # --- help channels ----------------------------------------------------------------------
 

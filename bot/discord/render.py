@@ -20,6 +20,7 @@ from ..render.common import (
     ELLIPSIS,
     NO_ANSWER_SENTENCE,
     NOT_FOUND,
+    READ_AS_LABEL,
     SEP,
     answer_with_highlights,
     citation_heading,
@@ -30,6 +31,7 @@ from ..render.common import (
     other_articles,
     passages_of,
     quoted_citation,
+    read_as_text,
     snippet_parts,
 )
 
@@ -182,7 +184,8 @@ def render_answer(answer: Answer, *, question: str | None = None, snippet_chars:
     if not answer.found:
         return DiscordReply(content=render_not_found(answer))
     title = truncate(safe_text(question or answer.question), TITLE_LIMIT) if (question or answer.question) else None
-    lines = [truncate(quote_answer(answer), DESCRIPTION_LIMIT // 2)]
+    lines = [read_as_line(answer)] if answer.read_as else []
+    lines.append(truncate(quote_answer(answer), DESCRIPTION_LIMIT // 2))
     first = quoted_citation(answer)
     if first is not None:
         same = sum(1 for c in answer.citations + answer.more if c.source == first.source)
@@ -197,6 +200,12 @@ def render_answer(answer: Answer, *, question: str | None = None, snippet_chars:
     if title:
         embed["title"] = title
     return DiscordReply(embeds=[_fit(embed)], has_more=bool(answer.citations or answer.more))
+
+
+def read_as_line(answer: Answer) -> str:
+    """How a follow-up was read, one italic line ("" when it was read alone); bot/discord/parse.py reads it back."""
+    read = read_as_text(answer)
+    return f"*{READ_AS_LABEL} {truncate(safe_text(read), 400)}*" if read else ""
 
 
 def render_passages(answer: Answer, *, snippet_chars: int = SNIPPET_CHARS) -> DiscordReply:
@@ -224,12 +233,13 @@ def render_more(answer: Answer, *, snippet_chars: int = SNIPPET_CHARS) -> Discor
 
 def render_not_found(answer: Answer) -> str:
     """'Not found', said plainly, with the closest articles when there are some."""
+    head = read_as_line(answer) + "\n" if answer.read_as else ""
     if answer.closest:
-        return render_closest(answer)
+        return truncate(head + render_closest(answer), CONTENT_LIMIT)
     text = NOT_FOUND
     if answer.nearest:
         text += "\nClosest articles: " + "; ".join(safe_text(t) for t in answer.nearest)
-    return truncate(text, CONTENT_LIMIT)
+    return truncate(head + text, CONTENT_LIMIT)
 
 
 
