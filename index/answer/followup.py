@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..types import Turn
-from ..words import STOPWORDS, tokenize
+from ..words import STOPWORDS, stem, tokenize
 
 # Only the last few turns matter: a pronoun reaches back one or two questions, not ten.
 MAX_TURNS = 3
@@ -25,22 +25,43 @@ MAX_TURN_CHARS = 600
 BARE_WORDS = 5  # content words of a question with no name that still leans on the one before  # a turn's question / answer as kept (a surface may hand over long ones)
 
 _PERSON = {"he": "", "him": "", "his": "'s", "himself": "", "she": "", "her": "", "hers": "'s", "herself": ""}
+_PLURAL = frozenset({"they", "them", "their", "theirs", "themselves"})
 _THING = {"it": "", "its": "'s", "itself": "", "they": "", "them": "", "their": "'s", "theirs": "'s", "themselves": ""}
 # "there" as a place ("how much do they pay there?"), not "is there" / "there are".
 _THERE = re.compile(r"\bthere\b(?!\s+(?:is|are|was|were|be|been|'s|’s|will|would|has|have|had)\b)", re.I)
 _AFTER_THERE_VERB = re.compile(r"\b(?:is|are|was|were|will|would|has|have|had)\s+there\b", re.I)
 # A question that only makes sense after another: "and in 2018?", "what about the valuation?".
 _ELIDED = re.compile(r"^\W*(?:and|also|but|so|what about|how about|then)\b[\s,]*", re.I)
-_WORD = re.compile(r"[\w][\w.'’\-]*[\w]|[\w]")
+_WORD = re.compile(r"[\w][\w.'’&\-]*[\w]|[\w]")
 # A news dateline opening a text: "WASHINGTON (Reuters) -", "BERLIN --", "SANTA FE, N.M. (AP) —".
-_DATELINE = re.compile(r"^\W*[A-Z][A-Z .,'-]{2,40}(?:\([A-Za-z ]+\))?\s*(?:--|[—–-])\s")
+_DATELINE = re.compile(r"^\W*[A-Z][A-Z .'-]{2,40}(?:,\s*[A-Za-z .]{2,30})?\s*(?:\([A-Za-z ]+\))?\s*(?:--|[—–-])\s")
 _YEAR = re.compile(r"\b(?:1[0-9]{3}|20[0-9]{2})\b")
 _CALENDAR = frozenset("""monday tuesday wednesday thursday friday saturday sunday january february march april may
     june july august september october november december""".split())
 _PLACE_PREP = frozenset({"in", "at", "on", "near", "during", "since"})
 _CONNECT = frozenset({"of", "de", "von", "van", "der", "the", "la", "le", "del", "du", "di"})
+# Capitalised words that name a role or a kind, not a subject of their own ("who is its CEO?").
+_ROLES = frozenset("""ceo cfo cto coo cio cmo vp md gm hr pr ipo ai it usd eur gbp""".split())
+# A demonym or other capitalised adjective standing alone ("the Chinese company"): not a referent.
+_ADJECTIVE = re.compile(r"^[A-Z][a-z]+(?:ese|ian|ish|can|ean|ic|i)$")
+# Words of an institution's or a place's name, never of a person's ("Western District of New York").
+_NOT_PERSON = frozenset("""office district department ministry university college school court agency company corp inc
+    co ltd llc group council party association hospital clinic bank street city county state states republic kingdom
+    times news post journal service services airlines league club foundation institute center centre house
+    committee commission army navy police government""".split())
+# A name used as a modifier ("a New York man", "the Fort Worth girl"): the referent is the noun after it.
+_MODIFIED = frozenset("""man woman men women boy girl child kid couple family company firm group team official
+    officials resident residents native police court judge startup lawmaker senator man's woman's""".split())
+# The question asks for a person (so the next "he"/"she"/"they" is that person).
+_ASKS_PERSON = re.compile(
+    r"^\W*(?:who|whom|whose)\b|^\W*(?:which|what)\s+(?:\w+\s+){0,2}?(?:person|people|man|men|woman|women|"
+    r"executive|executives|official|officials|player|players|professor|professors|doctor|doctors|minister|president|"
+    r"ceo|founder|founders|director|actor|actress|singer|star|stars|officer|officers|spokesman|spokeswoman|"
+    r"leader|leaders|member|members|scientist|scientists|researcher|researchers|author|coach|manager|judge|hostages?)\b", re.I)
 # Capitalised words that open a sentence or a question without naming anything.
-_OPENERS = STOPWORDS | {"according", "although", "however", "meanwhile", "still", "yet", "while", "now",
+_OPENERS = STOPWORDS | {"one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "both", "several",
+                        "many", "most", "some", "police", "officials", "authorities", "critics", "researchers",
+                        "according", "although", "however", "meanwhile", "still", "yet", "while", "now",
                         "today", "yesterday", "earlier", "later", "tell", "please", "name", "list", "give",
                         "show", "explain", "describe", "ok", "okay", "thanks", "hi", "hey"}
 
@@ -87,10 +108,12 @@ def names(text: str, *, first_is_opener: bool = True) -> list[_Name]:
         if opens and first_is_opener and w.lower().rstrip(".") in _OPENERS:
             return False
         if w[0].isupper():
-            # "Beijing-based" is a capitalised adjective, not a name ("Kai-Fu" is one).
-            return w.lower() != "i" and not ("-" in w and w.rsplit("-", 1)[1][:1].islower())
+            # "Beijing-based" is a capitalised adjective, not a name ("Kai-Fu" is one); "CEO" a role.
+            return (w.lower() not in ("i",) and w.lower().rstrip(".") not in _ROLES
+                    and not ("-" in w and w.rsplit("-", 1)[1][:1].islower()))
         if any(ch.isdigit() for ch in w) and any(ch.isalpha() for ch in w):
-            return True  # 01.AI, 787-9, 13-inch (a model name's part)
+            # 01.AI, 787-9 are names; "43-year-old", "13-inch", "8-year-old" describe.
+            return not re.search(r"\d-[a-z]{3,}", w)
         return False
 
     while i < len(words):
@@ -157,28 +180,55 @@ def _pronouns(question: str) -> list[re.Match[str]]:
     return sorted(found, key=lambda m: m.start())
 
 
+def _people(turn: Turn, asked: set[str]) -> list[str]:
+    """Who the earlier answer named, likeliest first: names the question did not hold, not a demonym
+    ("Chinese") nor a modifier ("a New York man"), nearest to the question's own words in the quote
+    ("Fritz von Weizsäcker was stabbed"); a sentence-case title's full name when the quote has none
+    of it ("The former star, 42, was voted off" under "James Van Der Beek eliminated from ...")."""
+    answer = turn.answer or ""
+    cands = []
+    for n in names(answer):
+        after = answer[n.start + len(n.text):].split(None, 1)
+        if all(w.lower() in asked for w in _WORD.findall(n.text)) or any(
+                p.lower() in _CALENDAR for p in re.split(r"[\s.]+", n.text)):
+            continue
+        if _ADJECTIVE.match(n.text) or (after and after[0].strip(",.;:").lower() in _MODIFIED):
+            continue
+        words = [w.lower().rstrip(".") for w in _WORD.findall(n.text)]
+        if any(w in _NOT_PERSON or w in ("of", "the") for w in words) or n.text.isupper():
+            continue
+        cands.append(n)
+    stems = {stem(t) for t in tokenize(turn.question)} - asked
+    spots = [m.start() for m in _WORD.finditer(answer) if stem(m.group(0).lower()) in stems]
+
+    def distance(n: _Name) -> int:
+        return min((abs(p - n.start) for p in spots), default=10_000)
+
+    ranked = [n.text for n in sorted(cands, key=lambda n: (distance(n), n.start))]
+    title = turn.title or ""
+    sentence_case = sum(1 for w in title.split()[1:] if w[:1].islower()) >= 2
+    title_people = [n.text for n in names(title) if sentence_case and len(n.text.split()) > 1
+                    and not all(w.lower() in asked for w in _WORD.findall(n.text))]
+    confirmed = [n for n in ranked if any(n in t or t in n for t in title_people)]
+    missing = [t for t in title_people if not any(w in answer for w in t.split())]
+    return list(dict.fromkeys(confirmed + missing + ranked))
+
+
 def _subject(turn: Turn, person: bool) -> str | None:
     """The name a pronoun most likely stands for, from the turn before.
 
-    "he"/"she" after a "who" question: the person the answer named (the first name the question
-    did not hold); otherwise the earlier question's own subject (its first name that is not a place
-    or time: "in Europe"), falling back to the answer's first new name.
+    After a question for a person ("who …?", "which professors …?"), "he"/"she"/"they" is the person
+    the answer named (`_people`), or nobody known (None: the pronoun stays, the context still helps);
+    otherwise the earlier question's own subject (its first name that is not a place or time:
+    "in Europe"), falling back to the answer's first new name.
     """
     q_names = names(turn.question)
     asked = {w.lower() for n in q_names for w in _WORD.findall(n.text)}
-    answer_names = [n for n in names(turn.answer or "", first_is_opener=True)
+    if person and _ASKS_PERSON.match(turn.question):
+        people = _people(turn, asked)
+        return people[0] if people else None
+    answer_names = [n for n in names(turn.answer or "")
                     if not all(w.lower() in asked for w in _WORD.findall(n.text))]
-    who = re.match(r"^\W*(?:who|whom|which (?:person|man|woman))\b", turn.question, re.I) is not None
-    if person and who:
-        # A person's name has two words or more ("Kai-Fu Lee"; "Chinese" or "Beijing" rarely is one).
-        # The quote may call them "the former star": the article's title usually names them.
-        title_names = [n.text for n in names(turn.title or "")
-                       if len(n.text.split()) > 1 and not all(w.lower() in asked for w in _WORD.findall(n.text))]
-        many = [n.text for n in answer_names if len(n.text.split()) > 1]
-        for cand in [n for n in many if any(n in t or t in n for t in title_names)] + title_names + many:
-            return cand
-        if answer_names:
-            return answer_names[0].text
     own = [n for n in q_names if not n.after_place] or q_names
     if own:
         return own[0].text
@@ -195,11 +245,11 @@ def _substitute(question: str, turn: Turn) -> str | None:
                 return None
             return question[:m.start()] + "at " + subject + question[m.end():] if question[m.end():].strip(" ?!.") == "" \
                 else question[:m.start()] + "in " + subject + question[m.end():]
-        person = word in _PERSON
+        person = word in _PERSON or (word in _PLURAL and bool(_ASKS_PERSON.match(turn.question)))
         subject = _subject(turn, person)
         if subject is None:
             return None
-        suffix = (_PERSON if person else _THING)[word]
+        suffix = _PERSON.get(word, _THING.get(word, ""))
         if word == "her" and re.match(r"\s+\w", question[m.end():]) and not re.match(
                 r"\s+(?:to|from|for|with|home|back|up|down|in|on|at|by|about|off|out|away)\b", question[m.end():], re.I):
             suffix = "'s"  # "her wife" is possessive, "fly her home" is not
@@ -236,11 +286,12 @@ def read_in_context(question: str, conversation: Sequence[Turn]) -> Reading:
     if read is None and elided:
         subject = _subject(last, person=False)
         read = _elided(rest, last.question, subject)
-    if read is None:
+    if read is None and not has_pronoun:
         subject = _subject(last, person=False)
         read = f"{rest.rstrip(' ?')} ({subject})?" if subject and subject.lower() not in rest.lower() else None
     read_as = _tidy(read) if read else None
-    person = any(m.group(0).lower() in _PERSON for m in _pronouns(question))
+    person = any(m.group(0).lower() in _PERSON or (m.group(0).lower() in _PLURAL and bool(_ASKS_PERSON.match(last.question)))
+                 for m in _pronouns(question))
     subject = _subject(last, person=person)
     # The sentence is chosen by the question's own words: its vectors are made of them, and the name
     # filled in weighs little (index/answer/query.py). Except for "he"/"she": the quote about a person
@@ -249,7 +300,9 @@ def read_in_context(question: str, conversation: Sequence[Turn]) -> Reading:
     # the reading's vectors for every kind, 13/19 with the question's own for every kind.)
     # The filled-in name is searched for but is not a name the user asked about, so it is written in
     # lower case: a quote need not repeat it (the composer asks that of the question's own names).
-    text = read_as or f"{question} {context}".strip()
+    # Unread (a pronoun for someone the answer never named): the question as typed, and the context
+    # nudges retrieval only (its terms in the text would choose the earlier question's sentence again).
+    text = read_as or question
     if read_as and subject and subject not in question:
         text = text.replace(subject, subject.lower())
     return Reading(text=text, read_as=read_as, context=context, prefer=prefer, filled=subject or "",
