@@ -1,6 +1,7 @@
 """Follow-up questions (issue 29): two-turn conversations over real pages, read with and without context.
 
     python bench/conversations.py [--split held-out-3|held-out-2|held-out|tune|all] [--reader] [--repeat 5] [--index DIR] [--show]
+    python bench/conversations.py --cli [--split ...] [--reader]   # the same through `citebot ask --json -`
 
 The conversations are bench/conversations.json (questions and short answer keys, written by
 reading the pages; no article text). The index holds examples/, ../shared/corpus and the 181 pages
@@ -34,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from index import Answer, Document, Engine, SentenceReader, Turn, make_embedder  # noqa: E402
+from index import Answer, Citation, Document, Engine, SentenceReader, Turn, make_embedder  # noqa: E402
 
 SET = ROOT / "bench" / "conversations.json"
 SHARED = ROOT.parent / "shared"
@@ -158,6 +159,38 @@ def run(engine: Engine, convs: list[dict[str, Any]], truth: dict[str, Any], repe
     }
 
 
+def run_cli(index_dir: Path, convs: list[dict[str, Any]], truth: dict[str, Any], reader: bool) -> dict[str, Any]:
+    """The same conversations through `citebot ask --json -` (the JSON-line interface), interleaved:
+    every first question, then every follow-up in its conversation, then every follow-up alone."""
+    import os
+    import subprocess
+
+    lines = [json.dumps({"question": c["turns"][0]["q"], "conversation": c["id"]}) for c in convs]
+    lines += [json.dumps({"question": c["turns"][1]["q"], "conversation": c["id"]}) for c in convs]
+    lines += [c["turns"][1]["q"] for c in convs]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CITEBOT_")}
+    env.update(CITEBOT_READER="on" if reader else "off", HF_HUB_OFFLINE="1")
+    out = subprocess.run([sys.executable, "-m", "bot.cli", "ask", "--json", "--index", str(index_dir), "-"],
+                         input="\n".join(lines) + "\n", capture_output=True, text=True, env=env, cwd=ROOT, check=True)
+    rows = [json.loads(x) for x in out.stdout.splitlines()]
+    n = len(convs)
+    if len(rows) != 3 * n or any("error" in r for r in rows):
+        raise SystemExit(f"citebot ask answered {len(rows)} of {3 * n} lines: {out.stderr[-500:]}")
+
+    def answer(r: dict[str, Any]) -> Answer:
+        return Answer(question=r["question"], found=r["found"], answer=r["answer"],
+                      citations=tuple(Citation(**c) for c in r["citations"]), read_as=r.get("read_as"))
+
+    follow = [(c, answer(rows[n + i]), answer(rows[2 * n + i])) for i, c in enumerate(convs)]
+    fu = [(c, ctx, alone) for c, ctx, alone in follow if c["kind"] != "switch"]
+    sw = [(c, ctx, alone) for c, ctx, alone in follow if c["kind"] == "switch"]
+    return {"follow_ups": len(fu), "switches": len(sw),
+            "follow_right_ctx": round(sum(right(ctx, c["turns"][1], truth) for c, ctx, _ in fu) / max(1, len(fu)), 3),
+            "follow_right_alone": round(sum(right(al, c["turns"][1], truth) for c, _, al in fu) / max(1, len(fu)), 3),
+            "switch_same_as_alone": round(sum(same(ctx, al) for _, ctx, al in sw) / max(1, len(sw)), 3),
+            "conversation_echoed": all(r.get("conversation") == c["id"] for r, c in zip(rows[n:2 * n], convs))}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--split", default="held-out-3", choices=("held-out-3", "held-out-2", "held-out", "tune", "all"))
@@ -165,9 +198,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=5, help="timing passes over the second questions")
     ap.add_argument("--index", type=Path, default=DEFAULT_INDEX)
     ap.add_argument("--show", action="store_true", help="print each follow-up's reading and answer")
+    ap.add_argument("--cli", action="store_true", help="ask through `citebot ask --json -` instead (no timing)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     engine = build(args.index)
+    if args.cli:
+        convs = [c for c in json.loads(SET.read_text(encoding="utf-8"))["conversations"]
+                 if args.split == "all" or c["split"] == args.split]
+        truth = json.loads((WEBPAGES / "ground-truth.json").read_text(encoding="utf-8"))
+        print(json.dumps(run_cli(args.index, convs, truth, args.reader)))
+        return 0
     if args.reader:
         engine = Engine(args.index, engine.embedder, sentence_reader=SentenceReader())
     engine.warm_up()
