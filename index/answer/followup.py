@@ -228,11 +228,19 @@ def _subject(turn: Turn, person: bool) -> str | None:
         people = _people(turn, asked)
         return people[0] if people else None
     answer_names = [n for n in names(turn.answer or "")
-                    if not all(w.lower() in asked for w in _WORD.findall(n.text))]
-    own = [n for n in q_names if not n.after_place] or q_names
+                    if not all(w.lower() in asked for w in _WORD.findall(n.text)) and _can_be_subject(n)]
+    subjects = [n for n in q_names if _can_be_subject(n)]
+    own = [n for n in subjects if not n.after_place] or subjects
     if own:
         return own[0].text
     return answer_names[0].text if answer_names else None
+
+
+
+def _can_be_subject(n: _Name) -> bool:
+    """A day ("Tuesday"), an ordinal ("6th") or a number is never what "it" stands for."""
+    return not (any(p.lower() in _CALENDAR for p in re.split(r"[\s.]+", n.text))
+                or re.fullmatch(r"\d+(?:st|nd|rd|th)?", n.text))
 
 
 def _substitute(question: str, turn: Turn) -> str | None:
