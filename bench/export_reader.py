@@ -66,10 +66,14 @@ def export(model: Reader, dest: Path) -> None:
 
 
 def quantize(src: Path, dest: Path) -> None:
-    """int8 matrix products, per-channel weights; the embedding lookups stay fp32."""
+    """int8 matrix products, per-channel 7-bit weights (reduce_range); the embedding lookups stay fp32.
+
+    7-bit weights keep AVX2's u8×s8 pair sums inside int16, so AVX2 and VNNI CPUs compute the same
+    exact integer sums and the same logits (issue 27; measured by bench/reader_kernels.py)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(str(src), str(dest), per_channel=True, weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"])
+    quantize_dynamic(str(src), str(dest), per_channel=True, reduce_range=True, weight_type=QuantType.QInt8,
+                     op_types_to_quantize=["MatMul"])
 
 
 def cut_table(src: Path, dest: Path, table: np.ndarray) -> str:
@@ -140,7 +144,7 @@ def main() -> None:
         "external": {"name": name, "from": f"bundled model model.safetensors:{TABLE}", "shape": list(table.shape),
                      "dtype": "float32", "sha256": sha256_bytes(np.ascontiguousarray(table).tobytes())},
         "max_len": run.get("max_len", 96), "title_words": run.get("title_words", 10),
-        "quantization": "onnxruntime quantize_dynamic, MatMul only, per-channel QInt8",
+        "quantization": "onnxruntime quantize_dynamic, MatMul only, per-channel QInt8, reduce_range (7-bit weights)",
     }
     (dest / "reader.json").write_text(json.dumps(meta, indent=1) + "\n")
     # Check rows: the shipped file's own logits on held-out pairs, and its distance from fp32.

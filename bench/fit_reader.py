@@ -52,9 +52,11 @@ from bench.quality import OUT, SquadArticle, _key, build_engine, load_squad, que
 from bench.refusal import _Q  # noqa: E402
 from bench.refusal_fit import V1, V2  # noqa: E402
 from index import AnswerComposer, HybridSearcher, SentenceReader, make_embedder, sentences  # noqa: E402
-from index.answer.select import READER_EVIDENCE, reader_evidence, write_fitted_section  # noqa: E402
+from index.answer.select import READER_EVIDENCE, read_set, reader_evidence, write_fitted_section  # noqa: E402
 
 log = logging.getLogger("bench.fit_reader")
+CITATIONS = 3  # the composer's default `citations`: the passages whose first sentence is always read
+SAME_ARTICLE = True  # further passages of the quoted article are listed (AnswerComposer._citations)
 CACHE = Path("/tmp/citebot-reader")
 SEED = 0
 # Evidence sets compared (held out); the first that is best at 8% answerable refused is written.
@@ -78,7 +80,7 @@ def _record(q, golds: list[str], composer: AnswerComposer, searcher: HybridSearc
     top = hits[: composer.candidates]
     return {
         "qid": q.qid, "kind": kind, "article": article, "fold": fold, "answerable": bool(low),
-        "cands": [{"logit": c.logit, "label": bool(low) and any(g in c.text.lower() for g in low),
+        "cands": [{"logit": c.logit, "label": bool(low) and any(g in c.text.lower() for g in low), "lex": c.lex_rank, "hr": c.hit_rank,
                    "art": c.hit.article_id, "start": c.start, "end": c.end,
                    "feat": {k: getattr(c.feat, k) for k in ("coverage", "context", "names_missing", "negation", "typed", "missing")}}
                   for c in cands],
@@ -117,7 +119,7 @@ def removed_corpus(arts: list[SquadArticle]) -> tuple[list[SquadArticle], dict[s
 
 def collect(emb, reader: SentenceReader, folds: int, ooc: int, n_read: int, v1_n: int, v2_n: int) -> list[dict]:  # type: ignore[no-untyped-def]
     arts = load_squad(V1)
-    key = hashlib.sha256(f"{_key(arts, emb)}-{reader.meta.get('onnx_sha256')}-{folds}-{ooc}-{n_read}-{v1_n}-{v2_n}-v2".encode()).hexdigest()[:16]
+    key = hashlib.sha256(f"{_key(arts, emb)}-{reader.meta.get('onnx_sha256')}-{folds}-{ooc}-{n_read}-{v1_n}-{v2_n}-v3".encode()).hexdigest()[:16]
     path = CACHE / f"collect-{key}.pkl"
     if path.exists():
         return pickle.loads(path.read_bytes())
@@ -176,10 +178,17 @@ def collect(emb, reader: SentenceReader, folds: int, ooc: int, n_read: int, v1_n
     return out
 
 
+def reads(r: dict, n: int) -> list[dict]:
+    """The candidates the composer reads with `reader_sentences` = n (compose.read_set, replayed on
+    the collected ones: the lexically likeliest, then the first of each listed passage not covered)."""
+    ranked = sorted(r["cands"], key=lambda c: c["lex"])
+    return [ranked[k] for k in read_set([c["hr"] for c in ranked], n, CITATIONS)]
+
+
 def decide(r: dict, n: int, w: float = 0.0) -> dict:
-    """What the composer does with the first n read candidates (choosing by logit + w × coverage):
+    """What the composer does with the n read candidates (choosing by logit + w × coverage):
     the chosen one, its evidence, whether it is right."""
-    cands = r["cands"][:n]
+    cands = reads(r, n)
     if not cands:
         return {"ev": None, "hit": False, "best": None}
     logits = [c["logit"] for c in cands]
@@ -188,18 +197,20 @@ def decide(r: dict, n: int, w: float = 0.0) -> dict:
     return {"ev": ev, "hit": bool(cands[b]["label"]), "best": cands[b]}
 
 
-def cited(r: dict, n: int, best: dict | None, related: float | None, k: int = 3) -> bool:
+def cited(r: dict, n: int, best: dict | None, related: float | None, k: int = 3, same_article: bool = SAME_ARTICLE) -> bool:
     """Whether one of the first k citations holds a gold answer (the chosen passage first, then the
-    further passages retrieval ranked, those with a read sentence at or above `related` only)."""
+    further passages retrieval ranked: those with a read sentence at or above `related`, and, with
+    `same_article`, those of the quoted article — as `AnswerComposer._citations` lists them)."""
     if best is None:
         return False
     first = next((h for h in r["hits"][:5] if h["art"] == best["art"] and h["start"] <= best["start"] and best["end"] <= h["end"]), None)
-    read = [c for c in r["cands"][:n] if related is None or c["logit"] >= related]
+    read = [c for c in reads(r, n) if related is None or c["logit"] >= related]
     shown = [first] if first else []
     for h in r["hits"]:
         if h is first or any(s["art"] == h["art"] and h["start"] < s["end"] and s["start"] < h["end"] for s in shown):
             continue
-        if related is None or any(c["art"] == h["art"] and h["start"] <= c["start"] and c["end"] <= h["end"] for c in read):
+        if related is None or (same_article and h["art"] == best["art"]) or any(
+                c["art"] == h["art"] and h["start"] <= c["start"] and c["end"] <= h["end"] for c in read):
             shown.append(h)
     return any(h["gold"] for h in shown[:k])
 
@@ -246,6 +257,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ship", type=int, default=4, help="the reader_sentences the written confidence is fitted for")
     ap.add_argument("--coverage-weight", type=float, nargs="*", default=[0.0, 1.0, 2.0, 4.0],
                     help="choose by reader logit + this × the sentence's share of the question's words (replayed)")
+    ap.add_argument("--related-share", type=float, default=0.25,
+                    help="`related` = this quantile of the logits of read sentences that hold a gold answer")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     for noisy in ("index.store", "sentence_transformers", "bm25s", "index.embed", "index.reader"):
@@ -300,8 +313,8 @@ def main(argv: list[str] | None = None) -> int:
     # The related-source cut, for the shipped number of read sentences: the logit that keeps 95%
     # of further cited passages holding a gold answer (v1.1, answered correctly or not).
     n = args.ship
-    golds = [c["logit"] for r in recs if r["kind"] == "v1" for c in r["cands"][:n] if c["label"]]
-    related = float(np.quantile(golds, 0.25)) if golds else 0.0
+    golds = [c["logit"] for r in recs if r["kind"] == "v1" for c in reads(r, n) if c["label"]]
+    related = float(np.quantile(golds, args.related_share)) if golds else 0.0
     # Shipped: for --ship sentences, the coverage weight and evidence set with the best held-out sum
     # of v2.0 unanswerable refused at 8% answerable refused and v1.1 answer hit.
     def merit(key: str, nm: str) -> float:
@@ -317,8 +330,11 @@ def main(argv: list[str] | None = None) -> int:
     t = threshold_at([prob(model, r["d"], names) for r in recs if r["kind"] == "v2" and r["answerable"]], args.refuse)
     cite_related = float(np.mean([prob(model, r["d"], names) >= t and cited(r, n, r["d"]["best"], related) for r in v1]))
     cite_all = float(np.mean([prob(model, r["d"], names) >= t and cited(r, n, r["d"]["best"], None) for r in v1]))
+    cite_reader_only = float(np.mean([prob(model, r["d"], names) >= t and cited(r, n, r["d"]["best"], related, same_article=False)
+                                      for r in v1]))
     results.update(shipped={"read": n, "coverage_weight": w, "evidence": best_name, "threshold": round(t, 4), "related": round(related, 4),
                             "v1_citation_hit@3_related_only": round(cite_related, 3), "v1_citation_hit@3_all": round(cite_all, 3),
+                            "v1_citation_hit@3_reader_only": round(cite_reader_only, 3),
                             "note": "fitted on all folds (in-sample): the held-out figures are in read[...]"})
     removed = [r for r in recs if r["kind"] == "removed"]
     t8_old = float(np.quantile([r["old_untouched"] for r in removed], 0.08))
@@ -336,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
                 "data": {V1.name: sha256(V1), V2.name: sha256(V2)}, "licence": "SQuAD dev part A, CC BY-SA 4.0",
                 "label": "the quoted sentence holds a gold answer", "fitted_on": "v2.0 part A + out-of-corpus v1.1 questions",
                 "threshold_rule": f"refuses {args.refuse:.0%} of the answerable v2.0 questions",
-                "related_rule": "the 25th percentile of the logits of read sentences that hold a gold answer (v1.1)",
+                "related_rule": f"the {args.related_share:.0%} quantile of the logits of read sentences that hold a gold answer (v1.1)",
                 "all_evidence": list(READER_EVIDENCE),
             },
         })

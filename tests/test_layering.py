@@ -17,7 +17,8 @@ SDKS = {"discord", "slack_sdk", "slack_bolt"}
 # scorer classes and writer), which are not part of the engine's public API.
 FITTING_SCRIPTS = {"refusal.py", "refusal_fit.py", "train_selector.py", "fit_reader.py"}
 # Bench scripts that measure an engine part from inside, by name: the one internal module each may read.
-INTERNALS_MEASURED = {**{name: "index.answer.select" for name in FITTING_SCRIPTS}, "speed_levers.py": "index.model.onnx_embed"}
+INTERNALS_MEASURED = {**{name: "index.answer.select" for name in FITTING_SCRIPTS}, "speed_levers.py": "index.model.onnx_embed",
+                      "reader_kernels.py": "index.answer.reader"}
 
 
 def _module_of(path: Path) -> str:

@@ -27,6 +27,7 @@ from .select import (
     lexical_shape,
     linear_score,
     load_fitted,
+    read_set,
     reader_evidence,
 )
 
@@ -66,6 +67,7 @@ class _Candidate:
     score: float = 0.0
     row: list[float] | None = None  # the scorer's input, kept for bench/train_selector.py
     logit: float | None = None  # the reader's score, when the reader read this sentence
+    lex_rank: int = -1  # its place in the lexical ranking of all candidate sentences (0 = likeliest)
 
     # The confidence reads these four of the features.
     coverage = property(lambda self: self.feat.coverage)  # weighted share of the question's terms (and title)
@@ -276,9 +278,13 @@ class AnswerComposer:
             return []
         # Only the lexically likeliest few sentences are read or embedded: the bot answers in milliseconds.
         ranked = sorted(cands, key=lambda c: -(c.coverage + 0.3 * c.context - 0.05 * c.hit_rank))
+        for k, c in enumerate(ranked):
+            c.lex_rank = k
         if self.reader is not None:
             # The reader's one pass replaces the embedding pass below: its score is the choice.
-            read = ranked[: self.reader_sentences]
+            # Besides the likeliest sentences, it reads the likeliest one of each passage that may
+            # be listed as a source, so a source is listed because the reader found it related.
+            read = [ranked[k] for k in read_set([c.hit_rank for c in ranked], self.reader_sentences, self.citations)]
             weight = self.reader_confidence.coverage_weight if self.reader_confidence is not None else 0.0
             for c, v in zip(read, self.reader.scores(query.text, [(c.hit.title, c.text) for c in read])):
                 c.logit = float(v)
@@ -337,12 +343,13 @@ class AnswerComposer:
     def _citations(self, best: _Candidate, hits: Sequence[Hit], cands: Sequence[_Candidate] = ()) -> list[Citation]:
         ordered = [best.hit] + [h for h in hits if h.passage_id != best.hit.passage_id]
         if best.logit is not None:
-            # With the reader, a further source is listed only when it read a sentence of it as
-            # relevant to the question: not every passage retrieval brought up.
+            # With the reader, a further passage is listed when it is related to the question: of the
+            # quoted article, or holding a sentence the reader rated relevant (it reads one of each
+            # top passage). Not every passage retrieval brought up: an unrelated article never shows.
             related = self.reader_confidence.related if self.reader_confidence is not None else 0.0
             read = [c for c in cands if c.logit is not None and c.logit >= related]
-            ordered = [best.hit] + [h for h in ordered[1:] if any(c.hit.article_id == h.article_id and h.start <= c.start
-                                                                   and c.end <= h.end for c in read)]
+            ordered = [best.hit] + [h for h in ordered[1:] if h.article_id == best.hit.article_id
+                                    or any(c.hit.article_id == h.article_id and h.start <= c.start and c.end <= h.end for c in read)]
         out: list[Citation] = []
         seen: list[tuple[int, int, int]] = []
         for h in ordered:

@@ -65,6 +65,7 @@ class SentenceReader:
         self.meta: dict[str, Any] = {}
         self._session: Any = None
         self._tokenizer: Any = None
+        self._plain: Any = None
         self._table: np.ndarray | None = None  # kept alive: ONNX Runtime reads it in place
         self._lock = threading.Lock()
 
@@ -132,9 +133,12 @@ class SentenceReader:
         if tuple(i.name for i in session.get_inputs()) != INPUTS:
             raise ReaderModelError(f"reader.onnx takes {[i.name for i in session.get_inputs()]}, not {list(INPUTS)}")
         tok = Tokenizer.from_file(str(base / "tokenizer.json"))
+        plain = Tokenizer.from_file(str(base / "tokenizer.json"))  # the question alone, untruncated
+        plain.no_truncation()
+        plain.no_padding()
         tok.enable_truncation(max_length=int(meta["max_len"]), strategy="only_second")
         tok.no_padding()
-        self.meta, self._session, self._tokenizer, self._table = meta, session, tok, table
+        self.meta, self._session, self._tokenizer, self._plain, self._table = meta, session, tok, plain, table
         self._pad = tok.token_to_id("[PAD]") or 0
         log.info("reader loaded (%s, %.1f MB)", onnx_path.name, len(model_bytes) / 1e6)
 
@@ -144,6 +148,7 @@ class SentenceReader:
         if not candidates:
             return np.zeros(0, dtype=np.float32)
         words = int(self.meta.get("title_words", 10))
+        question = self._fit_question(question)
         encs = self._tokenizer.encode_batch([(question, reader_input(t, s, words)) for t, s in candidates])
         width = max(len(e.ids) for e in encs)
         ids = np.full((len(encs), width), self._pad, dtype=np.int64)
@@ -154,6 +159,19 @@ class SentenceReader:
             ids[j, :n], mask[j, :n], types[j, :n] = e.ids, 1, e.type_ids
         out = self._session.run(["logit"], {"input_ids": ids, "attention_mask": mask, "token_type_ids": types})[0]
         return np.asarray(out, dtype=np.float32).reshape(-1)
+
+
+    def _fit_question(self, question: str) -> str:
+        """The question cut to its first `max_len // 2` word pieces, so the sentence keeps the rest.
+
+        The pair is truncated from the sentence's side only ("only_second"): a question of more
+        pieces than the whole budget would leave nothing to cut there, and the tokenizer raises.
+        Long, rare-word or foreign-script questions are read by their beginning, never refused."""
+        budget = max(8, int(self.meta["max_len"]) // 2)
+        enc = self._plain.encode(question, add_special_tokens=False)
+        if len(enc.ids) <= budget:
+            return question
+        return question[: enc.offsets[budget - 1][1]]
 
 
 def _bundled_model() -> Path:

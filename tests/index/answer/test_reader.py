@@ -7,8 +7,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from index import Document, Engine, ReaderModelError, SentenceReader
+from index import Document, Engine, ReaderModelError, SentenceReader, UserError
 
 # Written for these tests.
 FERRY = """The Larkspur ferry
@@ -39,10 +41,23 @@ def test_shipped_reader_loads_and_rates_the_answering_sentence_highest(sentence_
         (title, "Tickets are sold at the harbour office and on board."),
     ])
     assert int(scores.argmax()) == 1
-    # The shipped check rows (scored by bench/export_reader.py with this very file) score the same here.
-    for row in sentence_reader.meta["check_rows"]:
-        got = float(sentence_reader.scores(row["question"], [(row["title"], row["sentence"])])[0])
-        assert got == pytest.approx(row["logit"], abs=1e-3)
+
+
+def test_the_check_rows_score_alike_on_every_cpu(sentence_reader: SentenceReader) -> None:
+    """What holds on AVX2 and VNNI CPUs alike (issue 27): with 7-bit weights both compute the exact
+    integer sums, so the shipped check rows keep their order and their logits within the tolerance
+    bench/reader_kernels.py measured against an independent NumPy evaluation of the same file."""
+    meta = sentence_reader.meta
+    tolerance = meta["check_tolerance"]
+    assert 0 < tolerance <= 0.15  # the saturating u8s8 kernel moved a check row by 0.16
+    rows = meta["check_rows"]
+    got = [float(sentence_reader.scores(r["question"], [(r["title"], r["sentence"])])[0]) for r in rows]
+    for r, g in zip(rows, got):
+        assert g == pytest.approx(r["logit"], abs=tolerance), r["sentence"]
+    # Rows come in pairs of one question: the sentence that answers it first, then one that does not.
+    for k in range(0, len(rows), 2):
+        assert rows[k]["question"] == rows[k + 1]["question"]
+        assert got[k] > got[k + 1] + 2 * tolerance
 
 
 def test_provenance_credits_the_data_and_the_base_model(sentence_reader: SentenceReader) -> None:
@@ -120,3 +135,52 @@ def test_unrelated_articles_are_not_listed_under_an_answer(tmp_path: Path, embed
     # The same engine without the reader lists what retrieval brought up.
     plain = Engine(engine.index_dir, embedder)
     assert len({c.source for c in plain.ask("Who designed the hull of the Larkspur ferry?").citations}) > 1
+
+
+# Questions a chat user can send that once ended the process with the reader on (issue 27): the
+# tokenizer cuts a pair from the sentence's side only, and a question longer than the whole budget
+# raised "Sequence to truncate too short". Each is answered or refused, never an exception.
+HOSTILE = {
+    "long": "When did the Larkspur ferry first sail across the bay " + "and then again and again " * 40 + "?",
+    "rare words": " ".join(["pneumonoultramicroscopicsilicovolcanoconiosis"] * 12) + " ferry?",
+    "control characters": "When did the \x00\x07 Larkspur\x1b[31m ferry first \u202e sail?",
+    "emoji only": "⛴️🚢⛴️🚢⛴️🚢",
+    "another script": "拉克斯珀渡轮是什么时候第一次航行的？" * 20,
+}
+
+
+def test_a_long_question_is_read_by_its_beginning_and_still_ranks_the_answer_first(sentence_reader) -> None:
+    title = "The Larkspur ferry"
+    candidates = [(title, "The crossing takes thirty minutes in calm weather."), (title, ANSWERING)]
+    long = "When did the Larkspur ferry first sail? " + "I would really like to know this, " * 60
+    assert len(sentence_reader._plain.encode(long).ids) > 4 * sentence_reader.meta["max_len"]
+    scores = sentence_reader.scores(long, candidates)
+    assert int(scores.argmax()) == 1 and all(abs(float(s)) < 50 for s in scores)
+
+
+@pytest.mark.parametrize("kind", list(HOSTILE))
+def test_hostile_questions_are_answered_or_refused_with_the_reader_on(kind: str, tmp_path: Path, embedder, sentence_reader) -> None:
+    engine = _engine(tmp_path, embedder, sentence_reader, FERRY)
+    answer = engine.ask(HOSTILE[kind])
+    assert answer.question and (answer.found is False or answer.answer)
+    if answer.found:  # a quote is always the article's own words
+        text = engine.article_text(answer.citations[0].source) or ""
+        assert answer.answer in text
+
+
+@pytest.fixture(scope="module")
+def ferry_engine(tmp_path_factory: pytest.TempPathFactory, embedder, sentence_reader) -> Engine:
+    return _engine(tmp_path_factory.mktemp("ferry"), embedder, sentence_reader, FERRY)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(min_size=0, max_size=700))
+def test_any_text_is_answered_refused_or_politely_rejected_with_the_reader_on(ferry_engine: Engine, text: str) -> None:
+    try:
+        answer = ferry_engine.ask(text)
+    except UserError as exc:  # the empty question: a message a user can read
+        assert str(exc) and not text.strip()
+        return
+    assert answer.found in (True, False)
+    if answer.found:
+        assert answer.answer and answer.citations and 0.0 <= answer.confidence <= 1.0
