@@ -24,9 +24,10 @@ class Settings(BaseSettings):
     min_confidence: float | None = Field(None, validation_alias="CITEBOT_MIN_CONFIDENCE")
     rerank_model: str | None = Field(None, validation_alias="CITEBOT_RERANK_MODEL")
     rerank_depth: int = Field(10, ge=2, le=50, validation_alias="CITEBOT_RERANK_DEPTH")
-    # The shipped reader (a cross-encoder) chooses the quote and says found / not found; off (the
-    # default until it beats the embedding signals on every held-out row, bench/RESULTS.md issue 21).
-    reader: bool = Field(False, validation_alias="CITEBOT_READER")
+    # The shipped reader (a cross-encoder) chooses the quote and says found / not found. On by default
+    # (issue 27: it quotes the answering sentence more often on unseen pages); off = the embedding
+    # model's signals alone, for the smallest hosts and for comparisons.
+    reader: bool = Field(True, validation_alias="CITEBOT_READER")
     log_level: str = Field("INFO", validation_alias="CITEBOT_LOG_LEVEL")
 
     # --- chat, shared ---

@@ -92,13 +92,15 @@ def diagnose(settings: Any, index_dir: Path, engine_factory: Callable[[], Any]) 
         checks.append(Check("model", Status.FAIL, f"{settings.embedding_model} does not load: {exc}"))
     sentence_reader = engine.sentence_reader
     if sentence_reader is None:
-        checks.append(Check("reader", Status.INFO, "off (CITEBOT_READER=off): the embedding model's signals choose the quote"))
+        checks.append(Check("reader", Status.INFO, "off (CITEBOT_READER=off; the default is on): the embedding model's "
+                                                   "signals choose the quote"))
     else:
         t0 = time.perf_counter()
         try:
             sentence_reader.warm_up()
             size = (sentence_reader.folder / "reader.onnx").stat().st_size
-            checks.append(Check("reader", Status.OK, f"on, {size / 1e6:.1f} MB int8, checked (sha256, word table), "
+            checks.append(Check("reader", Status.OK, f"on (CITEBOT_READER=on, the default), {size / 1e6:.1f} MB int8, "
+                                                     "checked (sha256, word table), "
                                                      f"loaded in {time.perf_counter() - t0:.1f} s"))
         except UserError as exc:
             checks.append(Check("reader", Status.FAIL, str(exc)))

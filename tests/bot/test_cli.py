@@ -229,7 +229,7 @@ def test_doctor_reports_versions_backend_index_and_tokens_without_their_values(t
     assert "Python" in out or "python" in out
     assert re.search(r"ok\s+model\s+sentence-transformers/all-MiniLM-L6-v2 on (onnx-int8|torch)", out)
     assert re.search(r"ok\s+index\s+.*generation gen-\d+, 4 articles", out)
-    assert re.search(r"reader\s+off \(CITEBOT_READER=off\)", out)
+    assert re.search(r"ok\s+reader\s+on \(CITEBOT_READER=on, the default\)", out)
     assert re.search(r"FAIL\s+DISCORD_TOKEN\s+set, but does not look like one", out)
     assert re.search(r"ok\s+SLACK_BOT_TOKEN\s+set", out) and re.search(r"SLACK_APP_TOKEN\s+not set", out)
     assert r.returncode == 1  # the malformed Discord token is a failed check
@@ -240,17 +240,19 @@ def test_doctor_reports_versions_backend_index_and_tokens_without_their_values(t
     assert checks["DISCORD_TOKEN"]["detail"] == "not set" and r.returncode == 1
 
 
-def test_a_setting_turns_the_reader_on(tmp_path: Path) -> None:
+def test_the_reader_is_on_by_default_and_a_setting_turns_it_off(tmp_path: Path) -> None:
     ix = str(tmp_path / "ix")
     assert run("ingest", "--index", ix, str(EXAMPLES)).returncode == 0
-    off = json.loads(run("ask", "--index", ix, "--json", "who founded 01.AI?").stdout)
-    r = run("ask", "--index", ix, "--json", "who founded 01.AI?", env={"CITEBOT_READER": "on"})
+    off = json.loads(run("ask", "--index", ix, "--json", "who founded 01.AI?", env={"CITEBOT_READER": "off"}).stdout)
+    r = run("ask", "--index", ix, "--json", "who founded 01.AI?")
     on = json.loads(r.stdout)
     assert on["found"] and off["found"] and "Kai-Fu Lee" in on["answer"] and "Kai-Fu Lee" in off["answer"]
     # The two paths decide with different confidences (the reader's own, or the embedding signals').
     assert on["confidence"] != off["confidence"]
-    checks = {c["name"]: c for c in json.loads(run("doctor", "--json", "--index", ix, env={"CITEBOT_READER": "on"}).stdout)}
-    assert checks["reader"]["status"] == "ok" and checks["reader"]["detail"].startswith("on, ")
+    checks = {c["name"]: c for c in json.loads(run("doctor", "--json", "--index", ix).stdout)}
+    assert checks["reader"]["status"] == "ok" and checks["reader"]["detail"].startswith("on (CITEBOT_READER=on, the default)")
+    checks = {c["name"]: c for c in json.loads(run("doctor", "--json", "--index", ix, env={"CITEBOT_READER": "off"}).stdout)}
+    assert checks["reader"]["status"] == "info" and checks["reader"]["detail"].startswith("off (CITEBOT_READER=off")
 
 
 def test_first_run_is_quiet_with_one_summary_line_when_not_a_terminal(tmp_path: Path) -> None:
