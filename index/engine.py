@@ -116,7 +116,8 @@ class Engine:
         reading = read_in_context(typed, conversation)
         searcher = HybridSearcher(reader, self.embedder)
         # One Query (corrected text, tokens, type, term weights, vectors) for search and composer.
-        query = searcher.query(self.spelled(reading.text), typed=typed, context=reading.context, prefer=reading.prefer,
+        text = reading.reader_text if self.sentence_reader is not None and reading.reader_text else reading.text
+        query = searcher.query(self.spelled(text), typed=typed, context=reading.context, prefer=reading.prefer,
                                lighter=tokenize(reading.filled), embed_text=reading.embed_text)
         depth = self.reranker.depth if self.reranker is not None else 0
         hits = searcher.search(query, k=max(10, depth), collections=collections, mode=mode)
