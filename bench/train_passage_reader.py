@@ -425,19 +425,19 @@ def read(model: PassageReader, tok: Any, examples: Sequence[Example], device: to
             s, e = model(**to_device(f, device))
         allowed = torch.tensor(f.allowed, device=device)
         s, e = masked(s, allowed), masked(e, allowed)
-        allowed[:, 0] = False  # [CLS] is "no answer", never a span's end
+        allowed[:, 0] = False  # [CLS] is "no answer", never part of a span
         s_, e_ = s.masked_fill(~allowed, -1e4), e.masked_fill(~allowed, -1e4)
         L = s.shape[1]
         pair = s_[:, :, None] + e_[:, None, :]
         pair = pair.masked_fill(~band[:L, :L], -1e9)
         flat = pair.reshape(len(f.example), -1).max(1)
+        # One copy to the host per batch, not one per window (each would wait for the GPU).
+        nulls, values, where = (s[:, 0] + e[:, 0]).tolist(), flat.values.tolist(), flat.indices.tolist()
         for w, k in enumerate(f.example):
             ex = idx[k]
-            cls = float(s[w, 0] + e[w, 0])
-            null[ex] = min(null.get(ex, cls), cls)
-            pos = int(flat.indices[w])
-            a, b = divmod(pos, L)
-            score = float(flat.values[w])
+            null[ex] = min(null.get(ex, nulls[w]), nulls[w])
+            a, b = divmod(where[w], L)
+            score = values[w]
             if ex not in best or score > best[ex][0]:
                 best[ex] = (score, f.offsets[w][a][0], f.offsets[w][b][1])
     return [(best[k][0] - null[k], best[k][1], best[k][2]) for k in range(len(examples))]
