@@ -57,10 +57,13 @@ _ASKS_PERSON = re.compile(
     r"^\W*(?:who|whom|whose)\b|^\W*(?:which|what)\s+(?:\w+\s+){0,2}?(?:person|people|man|men|woman|women|"
     r"executive|executives|official|officials|player|players|professor|professors|doctor|doctors|minister|president|"
     r"ceo|founder|founders|director|actor|actress|singer|star|stars|officer|officers|spokesman|spokeswoman|"
-    r"leader|leaders|member|members|scientist|scientists|researcher|researchers|author|coach|manager|judge|hostages?)\b", re.I)
+    r"leader|leaders|member|members|scientist|scientists|researcher|researchers|author|coach|manager|judge|hostages?|"
+    r"governor|senator|ambassador|journalist|reporter|chief|chairman|chairwoman|secretary|representative|mayor|host|"
+    r"lawyer|attorney|spokesperson|editor|writer|artist|musician|candidate|suspect|victim|lineman|quarterback)\b", re.I)
 # Capitalised words that open a sentence or a question without naming anything.
 _OPENERS = STOPWORDS | {"one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "both", "several",
                         "many", "most", "some", "police", "officials", "authorities", "critics", "researchers",
+                        "former", "late", "ex", "then", "current", "deputy", "acting", "interim", "retired",
                         "according", "although", "however", "meanwhile", "still", "yet", "while", "now",
                         "today", "yesterday", "earlier", "later", "tell", "please", "name", "list", "give",
                         "show", "explain", "describe", "ok", "okay", "thanks", "hi", "hey"}
@@ -184,6 +187,14 @@ def _pronouns(question: str) -> list[re.Match[str]]:
     return sorted(found, key=lambda m: m.start())
 
 
+def _person_like(name: str) -> bool:
+    """Could be a person's name: no institution's word ("Office", "District"), no "of"/"the", no
+    acronym ("UK Tories", "BBC")."""
+    words = _WORD.findall(name)
+    return not any(w.lower().rstrip(".") in _NOT_PERSON or w.lower() in ("of", "the") or (w.isupper() and len(w) > 1)
+                   for w in words)
+
+
 def _people(turn: Turn, asked: set[str]) -> list[str]:
     """Who the earlier answer named, likeliest first: names the question did not hold, not a demonym
     ("Chinese") nor a modifier ("a New York man"), nearest to the question's own words in the quote
@@ -198,8 +209,7 @@ def _people(turn: Turn, asked: set[str]) -> list[str]:
             continue
         if _ADJECTIVE.match(n.text) or (after and after[0].strip(",.;:").lower() in _MODIFIED):
             continue
-        words = [w.lower().rstrip(".") for w in _WORD.findall(n.text)]
-        if any(w in _NOT_PERSON or w in ("of", "the") for w in words) or n.text.isupper():
+        if not _person_like(n.text):
             continue
         cands.append(n)
     stems = {stem(t) for t in tokenize(turn.question)} - asked
@@ -210,8 +220,11 @@ def _people(turn: Turn, asked: set[str]) -> list[str]:
 
     ranked = [n.text for n in sorted(cands, key=lambda n: (distance(n), n.start))]
     title = turn.title or ""
-    sentence_case = sum(1 for w in title.split()[1:] if w[:1].islower()) >= 2
-    title_people = [n.text for n in names(title) if sentence_case and len(n.text.split()) > 1
+    # Only a sentence-case title names people by capitals ("James Van Der Beek eliminated from …");
+    # in a Title Case Headline every word is capitalised.
+    content = [w for w in title.split()[1:] if w.lower().strip("'\"‘’“”:,") not in STOPWORDS]
+    sentence_case = any(w[:1].islower() for w in content)
+    title_people = [n.text for n in names(title) if sentence_case and len(n.text.split()) > 1 and _person_like(n.text)
                     and not all(w.lower() in asked for w in _WORD.findall(n.text))]
     confirmed = [n for n in ranked if any(n in t or t in n for t in title_people)]
     missing = [t for t in title_people if not any(w in answer for w in t.split())]

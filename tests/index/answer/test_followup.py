@@ -111,3 +111,19 @@ def test_engine_follow_up_reads_with_context_and_a_switch_as_if_alone(engine) ->
     switch = engine.ask("what is Sora?", conversation=[first.turn(), follow.turn()])
     alone = engine.ask("what is Sora?")
     assert switch.read_as is None and (switch.answer, switch.citations) == (alone.answer, alone.citations)
+
+
+@pytest.mark.parametrize(("turn", "read_as"), [
+    # A question for a governor asks for a person; the quote's nationality word is nobody.
+    (Turn("which former Massachusetts governor is running for president in 2020?",
+          "COLUMBIA, S.C. (AP) — The newest 2020 Democratic presidential hopeful, Deval Patrick, stopped by.",
+          "Deval Patrick takes nascent 2020 campaign to South Carolina", "u"), "where did Deval Patrick go?"),
+    # A Title Case headline names no one by its capitals; an acronym ("UK Tories") is not a person.
+    (Turn("who is the chief executive of Full Fact?", "“It was misleading,” Will Moy, chief executive of Full Fact, told the BBC.",
+          "UK Tories under fire for Twitter name switch", "u"), "where did Will Moy go?"),
+    (Turn("who was the ambassador who testified?", "Former ambassador Marie Yovanovitch testified on Friday.",
+          "Does Marie Yovanovitch Have a Net Worth of $17 Million?", "u"), "where did Marie Yovanovitch go?"),
+])
+def test_person_readings_skip_roles_headlines_and_acronyms(turn: Turn, read_as: str) -> None:
+    pronoun = "she" if "Yovanovitch" in read_as else "he"
+    assert read_in_context(f"where did {pronoun} go?", [turn]).read_as == read_as
