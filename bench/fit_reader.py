@@ -55,7 +55,7 @@ from index import AnswerComposer, HybridSearcher, SentenceReader, make_embedder,
 from index.answer.select import READER_EVIDENCE, read_set, reader_evidence, write_fitted_section  # noqa: E402
 
 log = logging.getLogger("bench.fit_reader")
-CITATIONS = 3  # the composer's default `citations`: the passages whose first sentence is always read
+CITATIONS = 3  # the composer's default `citations`: the top passages whose article always has a sentence read
 SAME_ARTICLE = True  # further passages of the quoted article are listed (AnswerComposer._citations)
 CACHE = Path("/tmp/citebot-reader")
 SEED = 0
@@ -179,10 +179,10 @@ def collect(emb, reader: SentenceReader, folds: int, ooc: int, n_read: int, v1_n
 
 
 def reads(r: dict, n: int) -> list[dict]:
-    """The candidates the composer reads with `reader_sentences` = n (compose.read_set, replayed on
-    the collected ones: the lexically likeliest, then the first of each listed passage not covered)."""
+    """The candidates the composer reads with `reader_sentences` = n (select.read_set, replayed on
+    the collected ones: the lexically likeliest, then the first of each top article not covered)."""
     ranked = sorted(r["cands"], key=lambda c: c["lex"])
-    return [ranked[k] for k in read_set([c["hr"] for c in ranked], n, CITATIONS)]
+    return [ranked[k] for k in read_set([c["hr"] for c in ranked], [c["art"] for c in ranked], n, CITATIONS)]
 
 
 def decide(r: dict, n: int, w: float = 0.0) -> dict:
@@ -199,18 +199,25 @@ def decide(r: dict, n: int, w: float = 0.0) -> dict:
 
 def cited(r: dict, n: int, best: dict | None, related: float | None, k: int = 3, same_article: bool = SAME_ARTICLE) -> bool:
     """Whether one of the first k citations holds a gold answer (the chosen passage first, then the
-    further passages retrieval ranked: those with a read sentence at or above `related`, and, with
-    `same_article`, those of the quoted article — as `AnswerComposer._citations` lists them)."""
+    further passages: those of an article with a read sentence at or above `related` and, with
+    `same_article`, those of the quoted article; the ones holding such a sentence first (best rated
+    first), then retrieval's order — as `AnswerComposer._citations` lists them)."""
     if best is None:
         return False
     first = next((h for h in r["hits"][:5] if h["art"] == best["art"] and h["start"] <= best["start"] and best["end"] <= h["end"]), None)
     read = [c for c in reads(r, n) if related is None or c["logit"] >= related]
     shown = [first] if first else []
-    for h in r["hits"]:
+    hits = r["hits"]
+    if related is not None:  # passages holding a sentence rated related first, best rated first
+        def order(ih: tuple[int, dict]) -> tuple[int, float]:
+            inside = [c["logit"] for c in read if c["art"] == ih[1]["art"] and ih[1]["start"] <= c["start"] and c["end"] <= ih[1]["end"]]
+            return (0, -max(inside)) if inside else (1, ih[0])
+
+        hits = [h for _, h in sorted(enumerate(hits), key=order)]
+    for h in hits:
         if h is first or any(s["art"] == h["art"] and h["start"] < s["end"] and s["start"] < h["end"] for s in shown):
             continue
-        if related is None or (same_article and h["art"] == best["art"]) or any(
-                c["art"] == h["art"] and h["start"] <= c["start"] and c["end"] <= h["end"] for c in read):
+        if related is None or (same_article and h["art"] == best["art"]) or any(c["art"] == h["art"] for c in read):
             shown.append(h)
     return any(h["gold"] for h in shown[:k])
 

@@ -238,6 +238,8 @@ def run(
     trees: bool = True,
     reranker: CrossEncoderReranker | None = None,
     standalone: bool = True,
+    reader_max_len: int = 0,
+    reader_sentences: int = 0,
 ) -> dict:
     """Build (or reuse) the three indexes, ask the sampled questions in each mode, return the metrics."""
     default_threshold = threshold
@@ -257,13 +259,15 @@ def run(
             eng.composer.scorer = None
     engines = {mode: (full, *folds) for mode in modes if mode != READER_MODE}
     if READER_MODE in modes:  # the same index folders, opened by engines that read with the reader
-        reader = SentenceReader()
+        reader = SentenceReader(max_len=reader_max_len or None)
         engines[READER_MODE] = tuple(Engine(e.index_dir, embedder, min_confidence=0.0, sentence_reader=reader)
                                      for e in (full, *folds))
     for engs in engines.values():
         for eng in engs:
             eng.reranker = reranker
             eng.composer.standalone = standalone  # quote the sentence a leaning answer sentence needs
+            if reader_sentences and eng.composer.reader is not None:  # a lever of issue 27 (its confidence is fitted for 4)
+                eng.composer.reader_sentences = reader_sentences
 
     rng = random.Random(seed)
     qs_all = questions(full, arts, range(len(arts)))
@@ -355,6 +359,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--backend", default="auto", help="embedding backend: auto (what citebot uses by default), onnx or torch")
     ap.add_argument("--rerank-model", default="", help="a cross-encoder to re-order the top passages (as CITEBOT_RERANK_MODEL)")
     ap.add_argument("--rerank-depth", type=int, default=10)
+    ap.add_argument("--reader-max-len", type=int, default=0, help="cut the reader's pairs to this many word pieces (0: as trained)")
+    ap.add_argument("--reader-sentences", type=int, default=0, help="sentences the reader reads (0: as its confidence was fitted)")
     ap.add_argument("--single-sentence", action="store_true", help="never quote the previous sentence with a leaning one (before issue 12)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -370,7 +376,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         reranker.warm_up()
     rep = run(args.data, emb, limit=args.limit, ooc_limit=args.ooc_limit, seed=args.seed,
               modes=[m for m in args.modes.split(",") if m], threshold=args.threshold, trees=not args.linear,
-              reranker=reranker, standalone=not args.single_sentence)
+              reranker=reranker, standalone=not args.single_sentence, reader_max_len=args.reader_max_len,
+              reader_sentences=args.reader_sentences)
     rep["backend"] = getattr(emb, "backend", "?")
     rep["reranker"] = args.rerank_model or None
     rep["sentence_scorer"] = "linear" if args.linear else "trees"

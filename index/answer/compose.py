@@ -282,9 +282,10 @@ class AnswerComposer:
             c.lex_rank = k
         if self.reader is not None:
             # The reader's one pass replaces the embedding pass below: its score is the choice.
-            # Besides the likeliest sentences, it reads the likeliest one of each passage that may
-            # be listed as a source, so a source is listed because the reader found it related.
-            read = [ranked[k] for k in read_set([c.hit_rank for c in ranked], self.reader_sentences, self.citations)]
+            # Besides the likeliest sentences, it reads the likeliest one of each other article that
+            # may be listed as a source, so a source is listed because the reader found it related.
+            read = [ranked[k] for k in read_set([c.hit_rank for c in ranked], [c.hit.article_id for c in ranked],
+                                                self.reader_sentences, self.citations)]
             weight = self.reader_confidence.coverage_weight if self.reader_confidence is not None else 0.0
             for c, v in zip(read, self.reader.scores(query.text, [(c.hit.title, c.text) for c in read])):
                 c.logit = float(v)
@@ -344,12 +345,19 @@ class AnswerComposer:
         ordered = [best.hit] + [h for h in hits if h.passage_id != best.hit.passage_id]
         if best.logit is not None:
             # With the reader, a further passage is listed when it is related to the question: of the
-            # quoted article, or holding a sentence the reader rated relevant (it reads one of each
-            # top passage). Not every passage retrieval brought up: an unrelated article never shows.
+            # quoted article, or of an article one of whose sentences the reader rated relevant (it
+            # reads one of each top article). Not every passage retrieval brought up: an unrelated
+            # article never shows.
             related = self.reader_confidence.related if self.reader_confidence is not None else 0.0
-            read = [c for c in cands if c.logit is not None and c.logit >= related]
-            ordered = [best.hit] + [h for h in ordered[1:] if h.article_id == best.hit.article_id
-                                    or any(c.hit.article_id == h.article_id and h.start <= c.start and c.end <= h.end for c in read)]
+            rated = [c for c in cands if c.logit is not None and c.logit >= related]
+            articles = {best.hit.article_id} | {c.hit.article_id for c in rated}
+            # A passage holding a sentence the reader rated related comes first (best rated first),
+            # then the rest in retrieval order.
+            def order(ih: tuple[int, Hit]) -> tuple[int, float]:
+                inside = [c.logit for c in rated if c.logit is not None and c.hit.passage_id == ih[1].passage_id]
+                return (0, -max(inside)) if inside else (1, ih[0])
+
+            ordered = [best.hit] + [h for _, h in sorted(enumerate(ordered[1:]), key=order) if h.article_id in articles]
         out: list[Citation] = []
         seen: list[tuple[int, int, int]] = []
         for h in ordered:

@@ -56,9 +56,13 @@ class SentenceReader:
     question-time session).
     """
 
-    def __init__(self, folder: Path | None = None, *, base_model: Path | None = None, threads: int | None = None) -> None:
+    def __init__(self, folder: Path | None = None, *, base_model: Path | None = None, threads: int | None = None,
+                 max_len: int | None = None) -> None:
         if threads is not None and threads < 1:
             raise ValueError("threads must be at least 1")
+        if max_len is not None and max_len < 16:
+            raise ValueError("max_len must be at least 16")
+        self.max_len = max_len  # word pieces a pair is cut to (None: what it was trained with, reader.json)
         self.folder = Path(folder) if folder is not None else shipped_folder()
         self.base_model = base_model
         self.threads = threads
@@ -136,7 +140,8 @@ class SentenceReader:
         plain = Tokenizer.from_file(str(base / "tokenizer.json"))  # the question alone, untruncated
         plain.no_truncation()
         plain.no_padding()
-        tok.enable_truncation(max_length=int(meta["max_len"]), strategy="only_second")
+        self.max_len = self.max_len or int(meta["max_len"])
+        tok.enable_truncation(max_length=self.max_len, strategy="only_second")
         tok.no_padding()
         self.meta, self._session, self._tokenizer, self._plain, self._table = meta, session, tok, plain, table
         self._pad = tok.token_to_id("[PAD]") or 0
@@ -150,6 +155,8 @@ class SentenceReader:
         words = int(self.meta.get("title_words", 10))
         question = self._fit_question(question)
         encs = self._tokenizer.encode_batch([(question, reader_input(t, s, words)) for t, s in candidates])
+        # One batch, padded to its longest pair (running pairs of like length apart measured no
+        # faster: bench/RESULTS.md, issue 27).
         width = max(len(e.ids) for e in encs)
         ids = np.full((len(encs), width), self._pad, dtype=np.int64)
         mask = np.zeros((len(encs), width), dtype=np.int64)
@@ -160,14 +167,13 @@ class SentenceReader:
         out = self._session.run(["logit"], {"input_ids": ids, "attention_mask": mask, "token_type_ids": types})[0]
         return np.asarray(out, dtype=np.float32).reshape(-1)
 
-
     def _fit_question(self, question: str) -> str:
         """The question cut to its first `max_len // 2` word pieces, so the sentence keeps the rest.
 
         The pair is truncated from the sentence's side only ("only_second"): a question of more
         pieces than the whole budget would leave nothing to cut there, and the tokenizer raises.
         Long, rare-word or foreign-script questions are read by their beginning, never refused."""
-        budget = max(8, int(self.meta["max_len"]) // 2)
+        budget = max(8, int(self.max_len or self.meta["max_len"]) // 2)
         enc = self._plain.encode(question, add_special_tokens=False)
         if len(enc.ids) <= budget:
             return question

@@ -337,14 +337,15 @@ def write_fitted_section(section: str, content: dict[str, Any], path: Path | Non
     path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
 
 
-def read_set(hit_ranks: Sequence[int], sentences: int, passages: int) -> list[int]:
+def read_set(hit_ranks: Sequence[int], articles: Sequence[int], sentences: int, passages: int) -> list[int]:
     """Which candidates the reader reads, as places in the lexical ranking (given each one's passage
-    rank): the first `sentences`, then the first of each of the top `passages` passages none of
-    those came from. The one definition: bench/fit_reader.py replays its confidence with it."""
+    rank and article): the first `sentences`, then the first sentence of each of the top `passages`
+    passages whose article none of those came from — so every article that may be listed as a
+    source has a sentence the reader rated. The one definition: bench/fit_reader.py replays it."""
     out = list(range(min(sentences, len(hit_ranks))))
-    covered = {hit_ranks[k] for k in out}
-    for k, r in enumerate(hit_ranks):
-        if r < passages and r not in covered:
+    covered = {articles[k] for k in out}
+    for k, (r, a) in enumerate(zip(hit_ranks, articles)):
+        if r < passages and a not in covered:
             out.append(k)
-            covered.add(r)
+            covered.add(a)
     return out
