@@ -30,24 +30,18 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from bench.quality import DEFAULT_DATA, build_engine, load_squad, questions  # noqa: E402
 from bench.reader_kernels import cpu_name  # noqa: E402
-from index import Engine, SentenceReader, make_embedder  # noqa: E402
+from bench.reader_speed import TimedReader  # noqa: E402
+from index import Engine, make_embedder  # noqa: E402
 
 
-class _Timed(SentenceReader):
-    """The shipped reader, counting its own time and pairs."""
+class _Timed(TimedReader):
+    """The shipped reader, adding up its time (bench/reader_speed.py) and the pairs it reads."""
 
-    def __init__(self, max_len: int | None) -> None:
-        super().__init__(max_len=max_len)
-        self.seconds = 0.0
-        self.pairs = 0
+    pairs = 0
 
     def scores(self, question: str, candidates: Any) -> Any:
-        t0 = time.perf_counter()
-        try:
-            return super().scores(question, candidates)
-        finally:
-            self.seconds += time.perf_counter() - t0
-            self.pairs += len(candidates)
+        self.pairs += len(candidates)
+        return super().scores(question, candidates)
 
 
 def _pct(xs: list[float], q: float) -> float:
@@ -66,7 +60,7 @@ def main() -> None:
     arts = load_squad(DEFAULT_DATA)
     folder = build_engine("all", arts, make_embedder("sentence-transformers/all-MiniLM-L6-v2")).index_dir
     specs = {v: [*v.split(":"), "0"][:2] for v in args.variants}
-    readers = {f"on {v}": _Timed(int(m) or None) for v, (m, _) in specs.items()}
+    readers = {f"on {v}": _Timed(max_len=int(m) or None) for v, (m, _) in specs.items()}
     engines = {"off": Engine(folder, make_embedder("sentence-transformers/all-MiniLM-L6-v2"))}
     engines |= {k: Engine(folder, make_embedder("sentence-transformers/all-MiniLM-L6-v2"), sentence_reader=r) for k, r in readers.items()}
     for v, (_, n) in specs.items():
@@ -81,7 +75,7 @@ def main() -> None:
         for e in engines.values():
             e.ask(q)
     for r in readers.values():
-        r.seconds, r.pairs = 0.0, 0
+        r.spent, r.pairs = 0.0, 0
     times: dict[str, list[float]] = {k: [] for k in engines}
     for q in qs:
         for name, eng in engines.items():
@@ -98,7 +92,7 @@ def main() -> None:
     for k, r in readers.items():
         row = {"ms_p50": round(med[k], 2), "ms_p95": round(_pct(times[k], 0.95), 2),
                "ratio_p50": round(med[k] / med["off"], 3), "ratio_mean": round(sum(times[k]) / sum(times["off"]), 3),
-               "reader_share": round(1000 * r.seconds / sum(times[k]), 3), "pairs_per_question": round(r.pairs / len(qs), 2)}
+               "reader_share": round(1000 * r.spent / sum(times[k]), 3), "pairs_per_question": round(r.pairs / len(qs), 2)}
         out[k] = row
         print(f"{k}: p50 {row['ms_p50']} ms, p95 {row['ms_p95']} ms | on/off {row['ratio_p50']}× (mean {row['ratio_mean']}×)"
               f" | reader's share {row['reader_share']:.0%}, {row['pairs_per_question']} pairs a question")
