@@ -152,8 +152,9 @@ class WebSite:
     @staticmethod
     def _decorate(request: web.Request, response: web.StreamResponse, t0: float) -> None:
         response.headers.update(HEADERS)
-        # The server's own time for the page (browsers' dev tools and the tests read it).
-        response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - t0) * 1000:.1f}"
+        # The server's own time for the page (browsers' dev tools and the tests read it), in ms to the
+        # microsecond: with one decimal a page served in under 50 µs read as 0.0 and looked unmeasured.
+        response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - t0) * 1000:.3f}"
         if request.path != "/static/style.css":
             response.headers["Cache-Control"] = "no-store"
 
