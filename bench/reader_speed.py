@@ -17,10 +17,8 @@ import argparse
 import json
 import multiprocessing
 import os
-import platform
 import random
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -55,11 +53,10 @@ def _spin() -> None:
 
 
 def cpu() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-        return next((ln.split(":", 1)[1].strip() for ln in out.splitlines() if ln.startswith("Model name")), platform.processor())
-    except OSError:
-        return platform.processor()
+    """The CPU's model name and its int8 kind (bench/reader_kernels.py reads it the one way)."""
+    from bench.reader_kernels import cpu_name
+
+    return cpu_name()
 
 
 def main() -> None:
