@@ -18,11 +18,12 @@ from dataclasses import dataclass
 
 from ..types import Turn
 from ..words import STOPWORDS, stem, tokenize
+from .names import WORD, Name, names
 
 # Only the last few turns matter: a pronoun reaches back one or two questions, not ten.
 MAX_TURNS = 3
-MAX_TURN_CHARS = 600
-BARE_WORDS = 5  # content words of a question with no name that still leans on the one before  # a turn's question / answer as kept (a surface may hand over long ones)
+MAX_TURN_CHARS = 600  # a turn's question / answer as kept (a surface may hand over long ones)
+BARE_WORDS = 5  # content words of a question with no name that still leans on the one before
 
 _PERSON = {"he": "", "him": "", "his": "'s", "himself": "", "she": "", "her": "", "hers": "'s", "herself": ""}
 _PLURAL = frozenset({"they", "them", "their", "theirs", "themselves"})
@@ -32,26 +33,25 @@ _THERE = re.compile(r"\bthere\b(?!\s+(?:is|are|was|were|be|been|'s|’s|will|wou
 _AFTER_THERE_VERB = re.compile(r"\b(?:is|are|was|were|will|would|has|have|had)\s+there\b", re.I)
 # A question that only makes sense after another: "and in 2018?", "what about the valuation?".
 _ELIDED = re.compile(r"^\W*(?:and|also|but|so|what about|how about|then)\b[\s,]*", re.I)
-_WORD = re.compile(r"[\w][\w.'’&\-]*[\w]|[\w]")
-# A news dateline opening a text: "WASHINGTON (Reuters) -", "BERLIN --", "SANTA FE, N.M. (AP) —".
-_DATELINE = re.compile(r"^\W*[A-Z][A-Z .'-]{2,40}(?:,\s*[A-Za-z .]{2,30})?\s*(?:\([A-Za-z ]+\))?\s*(?:--|[—–-])\s")
 _YEAR = re.compile(r"\b(?:1[0-9]{3}|20[0-9]{2})\b")
 _CALENDAR = frozenset("""monday tuesday wednesday thursday friday saturday sunday january february march april may
     june july august september october november december""".split())
-_PLACE_PREP = frozenset({"in", "at", "on", "near", "during", "since"})
-_CONNECT = frozenset({"of", "de", "von", "van", "der", "the", "la", "le", "del", "du", "di"})
-# Capitalised words that name a role or a kind, not a subject of their own ("who is its CEO?").
-_ROLES = frozenset("""ceo cfo cto coo cio cmo vp md gm hr pr ipo ai it usd eur gbp""".split())
+# What a question asking for a governor, a senator … calls the person titled "Gov.", "Sen." …
+_ROLE = {"gov": "governor", "sen": "senator", "rep": "representative", "dr": "doctor", "prof": "professor",
+         "pres": "president", "gen": "general", "amb": "ambassador", "atty": "attorney", "capt": "captain"}
 # A demonym or other capitalised adjective standing alone ("the Chinese company"): not a referent.
 _ADJECTIVE = re.compile(r"^[A-Z][a-z]+(?:ese|ian|ish|can|ean|ic|i)$")
 # Words of an institution's or a place's name, never of a person's ("Western District of New York").
 _NOT_PERSON = frozenset("""office district department ministry university college school court agency company corp inc
     co ltd llc group council party association hospital clinic bank street city county state states republic kingdom
     times news post journal service services airlines league club foundation institute center centre house
-    committee commission army navy police government""".split())
+    committee commission army navy police government cup finals final open championship championships tournament
+    series games olympics awards festival conference summit tour show campaign bowl trophy prix""".split())
 # A name used as a modifier ("a New York man", "the Fort Worth girl"): the referent is the noun after it.
 _MODIFIED = frozenset("""man woman men women boy girl child kid couple family company firm group team official
-    officials resident residents native police court judge startup lawmaker senator man's woman's""".split())
+    officials resident residents native police court judge startup lawmaker senator man's woman's governor executive
+    executives chief ceo president minister coach player players star stars actor actress singer director founder
+    spokesman spokeswoman mayor attorney lawyer""".split())
 # The question asks for a person (so the next "he"/"she"/"they" is that person).
 _ASKS_PERSON = re.compile(
     r"^\W*(?:who|whom|whose)\b|^\W*(?:which|what)\s+(?:\w+\s+){0,2}?(?:person|people|man|men|woman|women|"
@@ -60,13 +60,6 @@ _ASKS_PERSON = re.compile(
     r"leader|leaders|member|members|scientist|scientists|researcher|researchers|author|coach|manager|judge|hostages?|"
     r"governor|senator|ambassador|journalist|reporter|chief|chairman|chairwoman|secretary|representative|mayor|host|"
     r"lawyer|attorney|spokesperson|editor|writer|artist|musician|candidate|suspect|victim|lineman|quarterback)\b", re.I)
-# Capitalised words that open a sentence or a question without naming anything.
-_OPENERS = STOPWORDS | {"one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "both", "several",
-                        "many", "most", "some", "police", "officials", "authorities", "critics", "researchers",
-                        "former", "late", "ex", "then", "current", "deputy", "acting", "interim", "retired",
-                        "according", "although", "however", "meanwhile", "still", "yet", "while", "now",
-                        "today", "yesterday", "earlier", "later", "tell", "please", "name", "list", "give",
-                        "show", "explain", "describe", "ok", "okay", "thanks", "hi", "hey"}
 
 
 @dataclass(frozen=True)
@@ -89,78 +82,16 @@ class Reading:
     reader_text: str | None = None
 
 
-@dataclass(frozen=True)
-class _Name:
-    text: str
-    start: int
-    after_place: bool  # "in Europe", "at the LA Auto Show": where, not who/what
-
-
-def names(text: str, *, first_is_opener: bool = True) -> list[_Name]:
-    """Capitalised (or digit-bearing) runs of words: "Kai-Fu Lee", "01.AI", "VW ID. Space Vizzion".
-
-    A run's lower-case link words ("of", "the") count only between capitalised words; a hyphenated
-    lower-case word before a capitalised one stays in ("Audi e-tron Sportback"); a possessive ends
-    a run ("Coty's deal" names Coty). The sentence's first word counts only when it is not a
-    common word ("Who", "The", "It").
-    """
-    text = _DATELINE.sub(lambda m: " " * len(m.group(0)), text)  # keep offsets
-    words = [(m.group(0), m.start()) for m in _WORD.finditer(text)]
-    out: list[_Name] = []
-    i = 0
-
-    def namey(j: int) -> bool:
-        w, at = words[j]
-        opens = j == 0 or text[:at].rstrip()[-1:] in (".", "!", "?", ":", "\n", "\u201c", '"')
-        if opens and first_is_opener and w.lower().rstrip(".") in _OPENERS:
-            return False
-        if w[0].isupper():
-            # "Beijing-based" is a capitalised adjective, not a name ("Kai-Fu" is one); "CEO" a role.
-            return (w.lower() not in ("i",) and w.lower().rstrip(".") not in _ROLES
-                    and not ("-" in w and w.rsplit("-", 1)[1][:1].islower()))
-        if any(ch.isdigit() for ch in w) and any(ch.isalpha() for ch in w):
-            # 01.AI, 787-9 are names; "43-year-old", "13-inch", "8-year-old" describe.
-            return not re.search(r"\d-[a-z]{3,}", w)
-        return False
-
-    while i < len(words):
-        if not namey(i) and not (any(ch.isdigit() for ch in words[i][0]) and i + 1 < len(words) and namey(i + 1)
-                                 and not _YEAR.fullmatch(words[i][0])):
-            i += 1
-            continue
-        j = i
-        while j + 1 < len(words):
-            nxt = words[j + 1][0]
-            gap = text[words[j][1] + len(words[j][0]):words[j + 1][1]]
-            if words[j][0].lower().endswith(("'s", "’s")) or gap.strip(" ") not in ("", "."):
-                break
-            if namey(j + 1) or (nxt.isdigit() and not _YEAR.fullmatch(nxt)):
-                j += 1
-            elif (nxt.lower() in _CONNECT or "-" in nxt) and j + 2 < len(words) and namey(j + 2):
-                j += 2
-            else:
-                break
-        start, end = words[i][1], words[j][1] + len(words[j][0])
-        name = re.sub(r"(?:'s|’s)$", "", text[start:end])
-        before = words[i - 1][0].lower() if i > 0 else ""
-        if before == "the" and i > 1:
-            before = words[i - 2][0].lower()
-        if any(ch.isalpha() for ch in name):
-            out.append(_Name(name, start, before in _PLACE_PREP))
-        i = j + 1
-    return out
-
-
 def _known(turns: Sequence[Turn]) -> set[str]:
     """Lower-cased words of everything the conversation has said (questions, quotes, titles)."""
     seen: set[str] = set()
     for t in turns:
         for part in (t.question, t.answer or "", t.title or ""):
-            seen.update(w.lower().rstrip(".") for w in _WORD.findall(part[:MAX_TURN_CHARS * 2]))
+            seen.update(w.lower().rstrip(".") for w in WORD.findall(part[:MAX_TURN_CHARS * 2]))
     return seen
 
 
-def _new_names(question: str, turns: Sequence[Turn]) -> list[_Name]:
+def _new_names(question: str, turns: Sequence[Turn]) -> list[Name]:
     """Names in the question that the conversation has not mentioned yet: a subject of its own.
 
     A place or a day ("in New York on Tuesday") says where or when, not what the question is about.
@@ -168,7 +99,7 @@ def _new_names(question: str, turns: Sequence[Turn]) -> list[_Name]:
     known = _known(turns)
     return [n for n in names(question)
             if not n.after_place and n.text.lower() not in _CALENDAR
-            and not all(w.lower().rstrip(".") in known for w in _WORD.findall(n.text))]
+            and not all(w.lower().rstrip(".") in known for w in WORD.findall(n.text))]
 
 
 # "it" that stands for nothing: "make it easier to", "is it true that", "it takes two hours to".
@@ -190,9 +121,15 @@ def _pronouns(question: str) -> list[re.Match[str]]:
 def _person_like(name: str) -> bool:
     """Could be a person's name: no institution's word ("Office", "District"), no "of"/"the", no
     acronym ("UK Tories", "BBC")."""
-    words = _WORD.findall(name)
+    words = WORD.findall(name)
     return not any(w.lower().rstrip(".") in _NOT_PERSON or w.lower() in ("of", "the") or (w.isupper() and len(w) > 1)
                    for w in words)
+
+
+def _modifier(text: str, n: Name) -> bool:
+    """The name modifies the noun after it ("a New York man", "South Dakota governor")."""
+    after = text[n.start + len(n.text):].split(None, 1)
+    return bool(after) and after[0].strip(",.;:").lower() in _MODIFIED
 
 
 def _people(turn: Turn, asked: set[str]) -> list[str]:
@@ -204,82 +141,194 @@ def _people(turn: Turn, asked: set[str]) -> list[str]:
     cands = []
     for n in names(answer):
         after = answer[n.start + len(n.text):].split(None, 1)
-        if all(w.lower() in asked for w in _WORD.findall(n.text)) or any(
+        if all(w.lower() in asked for w in WORD.findall(n.text)) or any(
                 p.lower() in _CALENDAR for p in re.split(r"[\s.]+", n.text)):
             continue
-        if _ADJECTIVE.match(n.text) or (after and after[0].strip(",.;:").lower() in _MODIFIED):
-            continue
-        if not _person_like(n.text):
-            continue
+        if _ADJECTIVE.match(n.text) or (after and after[0].strip(",.;:").lower() in _MODIFIED) or n.after_place:
+            continue  # "the Taliban in Afghanistan": a place is nobody
+        if not _person_like(n.text) or re.fullmatch(r"[DRI]-[A-Z][a-z]+|\w", n.text):
+            continue  # "(D-Minn.)" is a party and a state
         cands.append(n)
     stems = {stem(t) for t in tokenize(turn.question)} - asked
-    spots = [m.start() for m in _WORD.finditer(answer) if stem(m.group(0).lower()) in stems]
+    spots = [m.start() for m in WORD.finditer(answer) if stem(m.group(0).lower()) in stems]
 
-    def distance(n: _Name) -> int:
-        return min((abs(p - n.start) for p in spots), default=10_000)
+    def distance(n: Name) -> int:
+        return min((min(abs(p - n.start), abs(p - n.start - len(n.text))) for p in spots), default=10_000)
 
-    ranked = [n.text for n in sorted(cands, key=lambda n: (distance(n), n.start))]
+    # The question asks for a governor: "Gov. Kristi Noem" is the one, whatever stands nearer.
+    roles = {w.lower() for w in WORD.findall(turn.question)}
+    ranked = [n.text for n in sorted(cands, key=lambda n: (_ROLE.get(n.titled, n.titled) not in roles, distance(n), n.start))]
     title = turn.title or ""
     # Only a sentence-case title names people by capitals ("James Van Der Beek eliminated from …");
     # in a Title Case Headline every word is capitalised.
     content = [w for w in title.split()[1:] if w.lower().strip("'\"‘’“”:,") not in STOPWORDS]
     sentence_case = any(w[:1].islower() for w in content)
     title_people = [n.text for n in names(title) if sentence_case and len(n.text.split()) > 1 and _person_like(n.text)
-                    and not all(w.lower() in asked for w in _WORD.findall(n.text))]
-    confirmed = [n for n in ranked if any(n in t or t in n for t in title_people)]
+                    and not n.after_place and not _modifier(title, n)
+                    and not all(w.lower() in asked for w in WORD.findall(n.text))]
+    # A name whose last word the title holds (any casing: "Nadal keeps Spain alive …") is who the
+    # article is about, unless the title uses it as a modifier ("South Dakota governor …").
+    in_title = {w for n in names(title) if not n.after_place and not _modifier(title, n) for w in WORD.findall(n.text)}
+    confirmed = [n for n in ranked if any(n in t or t in n for t in title_people)
+                 or (WORD.findall(n)[-1] in in_title and bool(_PERSON_SHAPE.fullmatch(n) or re.fullmatch(r"[A-Z][a-z'’-]+", n)))]
     missing = [t for t in title_people if not any(w in answer for w in t.split())]
     return list(dict.fromkeys(confirmed + missing + ranked))
 
 
-def _subject(turn: Turn, person: bool) -> str | None:
-    """The name a pronoun most likely stands for, from the turn before.
+def _subject(turn: Turn, kind: str) -> str | None:
+    """The name a pronoun of `kind` (person, thing, place) most likely stands for, from the turn before.
 
     After a question for a person ("who …?", "which professors …?"), "he"/"she"/"they" is the person
-    the answer named (`_people`), or nobody known (None: the pronoun stays, the context still helps);
-    otherwise the earlier question's own subject (its first name that is not a place or time:
-    "in Europe"), falling back to the answer's first new name.
+    the answer named (`_people`), or nobody known (None: the pronoun stays, the context still helps).
+    Otherwise the earlier question's own subject (a name that is not a place or time: "in Europe"),
+    of the right kind: for "he"/"she" one that looks like a person's name, for "it" one that does
+    not; for "there" a place. "it" after "where did the stabbing on the BART train happen?" is the
+    stabbing, not the train's name. Last, the answer's first new name.
     """
     q_names = names(turn.question)
-    asked = {w.lower() for n in q_names for w in _WORD.findall(n.text)}
-    if person and _ASKS_PERSON.match(turn.question):
+    asked = {w.lower() for n in q_names for w in WORD.findall(n.text)}
+    if kind == "person" and _ASKS_PERSON.match(turn.question):
         people = _people(turn, asked)
         return people[0] if people else None
     answer_names = [n for n in names(turn.answer or "")
-                    if not all(w.lower() in asked for w in _WORD.findall(n.text)) and _can_be_subject(n)]
+                    if not all(w.lower() in asked for w in WORD.findall(n.text)) and _can_be_subject(n)]
     subjects = [n for n in q_names if _can_be_subject(n)]
-    own = [n for n in subjects if not n.after_place] or subjects
+    own = [n for n in subjects if not n.after_place]
+    if kind == "place":
+        places = [n for n in subjects if n.after_place] or [n for n in answer_names if n.after_place]
+        pick = places or own or answer_names
+        return pick[0].text if pick else None
+    if kind == "person":
+        own.sort(key=lambda n: (not _looks_person(n, turn), not _person_like(n.text)))
+    elif kind == "thing":
+        # "Britain's Conservative Party": the party, not Britain; a person's name last.
+        own.sort(key=lambda n: (bool(re.match(r"(?:'s|’s)\s+[A-Z0-9]", turn.question[n.start + len(n.text):])),
+                                _looks_person(n, turn)))
+        asked_for = _asked_for(turn.question, plural=False)
+        if not own and asked_for:
+            return asked_for  # "which virus caused …?" then "it": the virus
+        phrase = None if own else _subject_phrase(turn.question)
+        if phrase:
+            return phrase
     if own:
         return own[0].text
+    if subjects:
+        return subjects[0].text
+    if kind == "person":  # "he" is a person the answer named, never its first capitalised word
+        people = _people(turn, asked)
+        return people[0] if people else None
     return answer_names[0].text if answer_names else None
 
 
+def _looks_person(n: Name, turn: Turn) -> bool:
+    """A person's name by its shape: after a title, or two or three capitalised words that name no
+    institution ("Tim Cook"), or the last word of such a name in the answer or title ("Nadal")."""
+    if n.titled:
+        return True
+    if _PERSON_SHAPE.fullmatch(n.text) and _person_like(n.text):
+        return True
+    if " " in n.text:
+        return False
+    around = names(f"{turn.answer or ''}\n{turn.title or ''}")
+    return any(m.text.endswith(" " + n.text) and _PERSON_SHAPE.fullmatch(m.text) and _person_like(m.text) for m in around)
 
-def _can_be_subject(n: _Name) -> bool:
+
+_PERSON_SHAPE = re.compile(r"(?:[A-Z](?:[a-z'’]+(?:-[A-Z][a-z]+)?|\.)\s+){1,2}[A-Z][a-z'’]+(?:-[A-Z][a-z]+)?")
+_AUX = r"(?:did|does|do|is|was|are|were|has|have|had|will|would|can|could|should)"
+
+
+def _subject_phrase(question: str) -> str | None:
+    """The subject of the question's main clause, a phrase: "the deadly stabbing" in "where did the
+    deadly stabbing on the BART train happen?", "the storm" in "how many did the storm kill in Texas?"."""
+    m = re.match(rf"^\W*\w+(?:\s+\w+){{0,2}}?\s+({_AUX})\s+((?:the|a|an)\s+[^?]+?)\s*\?*\s*$", question, re.I)
+    if not m:
+        return None
+    words = m.group(2).split()
+    # A short phrase at the end says where, when or about what ("in Texas", "on Monday", "about teens").
+    while len(words) > 3:
+        at = max((k for k in range(len(words) - 3, len(words) - 1) if words[k].lower() in _PREPS), default=None)
+        if at is None:
+            break
+        words = words[:at]
+    cut = next((k for k, w in enumerate(words) if k and w.lower() in _PREPS), len(words))
+    obj = next((k for k, w in enumerate(words) if k > 1 and w.lower() in ("the", "a", "an", "its", "their", "his", "her")), None)
+    if obj is not None and obj <= cut:  # "the airline cancel the order": the verb is before its object
+        phrase = words[:obj - 1]
+    else:
+        phrase = words[:cut]
+        copula = m.group(1).lower() in ("is", "was", "are", "were")
+        if len(phrase) == len(words) and not (copula and not _PARTICIPLE.search(phrase[-1])):
+            phrase = phrase[:-1]  # the verb at the end ("the storm kill"); "how big is the battery?" has none
+    return " ".join(phrase) if 2 <= len(phrase) <= 5 else None
+
+
+_PARTICIPLE = re.compile(r"(?:ed|en|wn)$|^(?:built|made|sold|held|found|won|bought|hit|shot|set|put|paid|said|told|kept|left|"
+                         r"lost|met|sent|spent|born|done|begun|run|brought|caught|taught|fought|struck|hurt|cut|shut)$", re.I)
+_PREPS = frozenset("on in at near during to for from with by about after before over of last this next".split())
+
+
+# "the Chargers", "the Doobie Brothers": a plural name, what "they" most likely stands for.
+_GROUP = re.compile(r"\b(?<!in )(?<!at )(?<!on )the\s+((?:[A-Z][\w'’-]*\s+){0,2}[A-Z][\w'’-]*[a-z]s)\b")
+
+
+# "which virus caused …?", "which two professors did …?": what the question asks for, a phrase.
+_WHICH = re.compile(r"^\W*which\s+((?:[a-z][\w'’-]*\s+){0,2}?[a-z][\w'’-]*?)(?=\s+(?:of|did|does|do|is|was|are|were|has|have|"
+                    r"had|will|would|can|could|should|[a-z]+ed)\b)")
+
+
+def _asked_for(question: str, *, plural: bool) -> str | None:
+    """"the virus" after "which virus caused …?" (plural: "the two professors"), or None."""
+    m = _WHICH.match(question)
+    if not m:
+        return None
+    head = m.group(1).split()[-1].lower()
+    many = head in ("people", "men", "women", "children", "police") or (head.endswith("s") and not head.endswith(("ss", "us")))
+    return "the " + m.group(1) if many == plural else None
+
+
+def _can_be_subject(n: Name) -> bool:
     """A day ("Tuesday"), an ordinal ("6th") or a number is never what "it" stands for."""
     return not (any(p.lower() in _CALENDAR for p in re.split(r"[\s.]+", n.text))
                 or re.fullmatch(r"\d+(?:st|nd|rd|th)?", n.text))
 
 
-def _substitute(question: str, turn: Turn) -> str | None:
-    """The question with its first pronoun replaced by the name it stands for, or None."""
+def _referent(word: str, turn: Turn) -> tuple[str | None, str]:
+    """What the pronoun `word` stands for after `turn`, and its kind (person, thing, group, place)."""
+    if word == "there":
+        return _subject(turn, "place"), "place"
+    if word in _PERSON:
+        return _subject(turn, "person"), "person"
+    if word in _PLURAL:
+        # "which two professors did the Taliban release?" then "they": the two professors; "who did
+        # the Chargers lose to?" then "their record": the Chargers.
+        asked_for = _asked_for(turn.question, plural=True)
+        group = _GROUP.search(turn.question)
+        if asked_for or group:
+            return asked_for or "the " + group.group(1), "group"  # type: ignore[union-attr]
+        if _ASKS_PERSON.match(turn.question):
+            return _subject(turn, "person"), "person"
+    return _subject(turn, "thing"), "thing"
+
+
+def _substitute(question: str, turn: Turn) -> tuple[str | None, str | None, str]:
+    """The question with its first pronoun replaced by the name it stands for (or None), the name,
+    and its kind."""
     for m in _pronouns(question):
         word = m.group(0).lower()
-        if word == "there":
-            subject = _subject(turn, person=False)
-            if subject is None:
-                return None
-            return question[:m.start()] + "at " + subject + question[m.end():] if question[m.end():].strip(" ?!.") == "" \
-                else question[:m.start()] + "in " + subject + question[m.end():]
-        person = word in _PERSON or (word in _PLURAL and bool(_ASKS_PERSON.match(turn.question)))
-        subject = _subject(turn, person)
+        subject, kind = _referent(word, turn)
         if subject is None:
-            return None
+            return None, None, kind
+        if word == "there":
+            prep = "at " if question[m.end():].strip(" ?!.") == "" else "in "
+            return question[:m.start()] + prep + subject + question[m.end():], subject, kind
         suffix = _PERSON.get(word, _THING.get(word, ""))
         if word == "her" and re.match(r"\s+\w", question[m.end():]) and not re.match(
                 r"\s+(?:to|from|for|with|home|back|up|down|in|on|at|by|about|off|out|away)\b", question[m.end():], re.I):
             suffix = "'s"  # "her wife" is possessive, "fly her home" is not
-        return question[:m.start()] + subject + suffix + question[m.end():]
-    return None
+        if suffix and kind == "group":
+            suffix = "'"  # "the Chargers' record"
+        return question[:m.start()] + subject + suffix + question[m.end():], subject, kind
+    return None, None, "thing"
 
 
 def _key_terms(turn: Turn) -> str:
@@ -307,17 +356,15 @@ def read_in_context(question: str, conversation: Sequence[Turn]) -> Reading:
     prefer = tuple(dict.fromkeys(x for x in (last.source, last.title) if x))
     context = _key_terms(last)
     rest = question[elided.end():] if elided else question
-    read = _substitute(rest, last) if has_pronoun else None
+    read, subject, kind = _substitute(rest, last) if has_pronoun else (None, None, "thing")
+    if read is None and not has_pronoun or read is None and elided:
+        subject = _subject(last, "thing")
     if read is None and elided:
-        subject = _subject(last, person=False)
         read = _elided(rest, last.question, subject)
     if read is None and not has_pronoun:
-        subject = _subject(last, person=False)
         read = f"{rest.rstrip(' ?')} ({subject})?" if subject and subject.lower() not in rest.lower() else None
     read_as = _tidy(read) if read else None
-    person = any(m.group(0).lower() in _PERSON or (m.group(0).lower() in _PLURAL and bool(_ASKS_PERSON.match(last.question)))
-                 for m in _pronouns(question))
-    subject = _subject(last, person=person)
+    person = kind == "person"
     # The sentence is chosen by the question's own words: its vectors are made of them, and the name
     # filled in weighs little (index/answer/query.py). Except for "he"/"she": the quote about a person
     # usually names them ("Assange is battling extradition"), so their name is in the vectors too.

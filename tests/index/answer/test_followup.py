@@ -127,3 +127,63 @@ def test_engine_follow_up_reads_with_context_and_a_switch_as_if_alone(engine) ->
 def test_person_readings_skip_roles_headlines_and_acronyms(turn: Turn, read_as: str) -> None:
     pronoun = "she" if "Yovanovitch" in read_as else "he"
     assert read_in_context(f"where did {pronoun} go?", [turn]).read_as == read_as
+
+
+def _reads(turn: Turn, question: str) -> str | None:
+    return read_in_context(question, [turn]).read_as
+
+
+def test_a_person_after_a_title_and_a_name_run_into_its_repeat_by_markup() -> None:
+    # A page's hover card glues the name to itself ("WhitfieldDana"): the reading shows the person.
+    turn = Turn("which senator is pushing the farm bill?",
+                "Iowa Sen. Dana WhitfieldDana Whitfield: Farm bill clears committee is pushing the bill this week.",
+                "Iowa senator pushes farm bill", "u")
+    assert _reads(turn, "what did she say?") == "what did Dana Whitfield say?"
+    assert [n.text for n in names("shares of GateHouse and McDonald rose")] == ["GateHouse", "McDonald"]  # own capitals
+
+
+def test_the_person_with_the_title_the_question_asked_for_wins_over_a_nearer_name() -> None:
+    turn = Turn("which governor signed the water law?",
+                "Gov. Helen Ortiz, who first proposed it last spring, said the water law was signed by deputy Paul Tran on Friday.",
+                "Water law passes", "u")
+    assert _reads(turn, "where was she born?") == "where was Helen Ortiz born?"
+
+
+def test_a_place_is_nobody_and_they_is_what_a_plural_question_asked_for() -> None:
+    turn = Turn("which two engineers did the rebels free in the swap?",
+                "Two hostages held by the rebels in Norland since 2016 were freed on Tuesday.", "Hostages freed", "u")
+    assert _reads(turn, "where did they work?") == "where did the two engineers work?"
+    assert _reads(turn, "how old is he?") is None  # nobody named: the pronoun stays, never "Norland"
+
+
+def test_they_is_the_team_the_question_was_about() -> None:
+    turn = Turn("who did the Hornets lose to on Sunday?", "Coach Ana Lutz said the Hornets played badly in the loss to the Owls.",
+                "Hornets fall", "u")
+    assert _reads(turn, "what is their record?") == "what is the Hornets' record?"
+
+
+@pytest.mark.parametrize(("turn", "question", "read_as"), [
+    # the thing the question is about, not the place in its modifier
+    (Turn("where did the chemical spill on the Delmont railway happen?", "The spill happened near Carver.", "Spill", "u"),
+     "what caused it?", "what caused the chemical spill?"),
+    # "which virus …?": the virus, never the place or the ordinal
+    (Turn("which virus caused a 6th death in Ohio on Tuesday?", "Officials reported the sixth death.", "Virus", "u"),
+     "how many cases has it caused?", "how many cases has the virus caused?"),
+    # "Norland's Green Party": the party, not Norland
+    (Turn("what did Norland's Green Party rename its account to?", "It renamed it.", "Renamed", "u"),
+     "what did it change it back to?", "what did Green Party change it back to?"),
+    # a company and a person in one question: "he" is the person, "it" the company
+    (Turn("how much did Acme Corp pay Maria Lopez last year?", "Acme Corp paid her $2m.", "Pay", "u"),
+     "how much is it worth?", "how much is Acme Corp worth?"),
+    (Turn("how much did Acme Corp pay Maria Lopez last year?", "Acme Corp paid her $2m.", "Pay", "u"),
+     "how old is she?", "how old is Maria Lopez?"),
+])
+def test_it_stands_for_a_thing_of_the_earlier_question(turn: Turn, question: str, read_as: str) -> None:
+    assert _reads(turn, question) == read_as
+
+
+def test_a_day_or_an_ordinal_in_the_answer_is_never_it() -> None:
+    turn = Turn("what opened downtown?", "On Tuesday, the 6th Avenue Market opened downtown.", "Market opens", "u")
+    assert _reads(turn, "how big is it?") == "how big is 6th Avenue Market?"
+    turn = Turn("what opened downtown?", "Tuesday saw 6th place go to Harbor Hall, which opened downtown.", "Opening", "u")
+    assert _reads(turn, "how big is it?") == "how big is Harbor Hall?"
