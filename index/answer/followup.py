@@ -176,7 +176,7 @@ def _people(turn: Turn, asked: set[str]) -> list[str]:
 
 
 def _subject(turn: Turn, kind: str) -> str | None:
-    """The name a pronoun of `kind` (person, thing, place) most likely stands for, from the turn before.
+    """The name a pronoun of `kind` (person, thing, things, place) most likely stands for, from the turn before.
 
     After a question for a person ("who …?", "which professors …?"), "he"/"she"/"they" is the person
     the answer named (`_people`), or nobody known (None: the pronoun stays, the context still helps).
@@ -200,19 +200,22 @@ def _subject(turn: Turn, kind: str) -> str | None:
         return pick[0].text if pick else None
     if kind == "person":
         own.sort(key=lambda n: (not _looks_person(n, turn), not _person_like(n.text)))
-    elif kind == "thing":
+    elif kind in ("thing", "things"):
         # "Britain's Conservative Party": the party, not Britain; a person's name last.
         own.sort(key=lambda n: (bool(re.match(r"(?:'s|’s)\s+[A-Z0-9]", turn.question[n.start + len(n.text):])),
                                 _looks_person(n, turn)))
-        asked_for = _asked_for(turn.question, plural=False)
-        if not own and asked_for:
-            return asked_for  # "which virus caused …?" then "it": the virus
+        asked_for = _asked_for(turn.question, plural=False) if kind == "thing" else None
+        # "which virus caused …?", "which company bought Fitbit?" then "it": the virus, the company
+        # (the main clause's subject); after "which car did Tesla build?" the question's own name.
+        if asked_for and (not own or not re.match(r"^\W*which\s+[^?]*?\s(?:did|does|do|will|would|can|could|should|has|have|had)\s+"
+                                                  r"(?:the|a|an|[A-Z0-9])", turn.question)):
+            return asked_for
         phrase = None if own else _subject_phrase(turn.question)
         if phrase:
             return phrase
     if own:
         return own[0].text
-    if subjects:
+    if subjects and kind != "person":  # a place is never "he"
         return subjects[0].text
     if kind == "person":  # "he" is a person the answer named, never its first capitalised word
         people = _people(turn, asked)
@@ -271,9 +274,11 @@ _PREPS = frozenset("on in at near during to for from with by about after before 
 _GROUP = re.compile(r"\b(?<!in )(?<!at )(?<!on )the\s+((?:[A-Z][\w'’-]*\s+){0,2}[A-Z][\w'’-]*[a-z]s)\b")
 
 
+_PAST = ("bought|won|made|sold|took|gave|got|led|beat|hit|ran|set|put|paid|said|told|kept|left|lost|met|sent|spent|held|"
+         "found|built|began|broke|brought|came|went|wrote|drove|chose|became|fell|flew|grew|knew|rose|saw|shot|stole|struck")
 # "which virus caused …?", "which two professors did …?": what the question asks for, a phrase.
 _WHICH = re.compile(r"^\W*which\s+((?:[a-z][\w'’-]*\s+){0,2}?[a-z][\w'’-]*?)(?=\s+(?:of|did|does|do|is|was|are|were|has|have|"
-                    r"had|will|would|can|could|should|[a-z]+ed)\b)")
+                    r"had|will|would|can|could|should|[a-z]+ed|" + _PAST + r")\b)")
 
 
 def _asked_for(question: str, *, plural: bool) -> str | None:
@@ -307,6 +312,7 @@ def _referent(word: str, turn: Turn) -> tuple[str | None, str]:
             return asked_for or "the " + group.group(1), "group"  # type: ignore[union-attr]
         if _ASKS_PERSON.match(turn.question):
             return _subject(turn, "person"), "person"
+        return _subject(turn, "things"), "thing"
     return _subject(turn, "thing"), "thing"
 
 

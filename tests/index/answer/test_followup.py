@@ -172,6 +172,15 @@ def test_they_is_the_team_the_question_was_about() -> None:
     # "Norland's Green Party": the party, not Norland
     (Turn("what did Norland's Green Party rename its account to?", "It renamed it.", "Renamed", "u"),
      "what did it change it back to?", "what did Green Party change it back to?"),
+    # the main clause's subject: the company asked for, not the one it bought; after "which car did
+    # Tesla unveil?" the asked-for thing is an object, and the question's own name stays
+    (Turn("which company bought Fitbit?", "Google agreed to buy Fitbit for $2.1 billion.", "Deal", "u"),
+     "how much did it pay?", "how much did the company pay?"),
+    (Turn("which car did Tesla unveil in Los Angeles?", "Tesla unveiled a pickup.", "Pickup", "u"),
+     "how much is it worth?", "how much is Tesla worth?"),
+    # "he" is never a place, even the only name of the question
+    (Turn("how many people did the storm kill in Texas?", "The storm killed 12 people, Gov. Greg Abbott said.", "Storm", "u"),
+     "what did he say?", "what did Greg Abbott say?"),
     # a company and a person in one question: "he" is the person, "it" the company
     (Turn("how much did Acme Corp pay Maria Lopez last year?", "Acme Corp paid her $2m.", "Pay", "u"),
      "how much is it worth?", "how much is Acme Corp worth?"),
