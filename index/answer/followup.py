@@ -17,12 +17,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..types import Turn
-from ..words import STOPWORDS, stem, tokenize
+from ..words import STOPWORDS, tokenize
 from .names import WORD, Name, names
 
 # Only the last few turns matter: a pronoun reaches back one or two questions, not ten.
 MAX_TURNS = 3
 MAX_TURN_CHARS = 600  # a turn's question / answer as kept (a surface may hand over long ones)
+NEAR = 60  # characters between a name and the earlier question's words for the title to confirm it
 BARE_WORDS = 5  # content words of a question with no name that still leans on the one before
 
 _PERSON = {"he": "", "him": "", "his": "'s", "himself": "", "she": "", "her": "", "hers": "'s", "herself": ""}
@@ -141,7 +142,8 @@ def _people(turn: Turn, asked: set[str]) -> list[str]:
     cands = []
     for n in names(answer):
         after = answer[n.start + len(n.text):].split(None, 1)
-        if all(w.lower() in asked for w in WORD.findall(n.text)) or any(
+        # The person the question named, even with a title before ("Attorney General William Barr").
+        if all(w.lower() in asked for w in WORD.findall(n.text)) or WORD.findall(n.text)[-1].lower() in asked or any(
                 p.lower() in _CALENDAR for p in re.split(r"[\s.]+", n.text)):
             continue
         if _ADJECTIVE.match(n.text) or (after and after[0].strip(",.;:").lower() in _MODIFIED) or n.after_place:
@@ -149,8 +151,8 @@ def _people(turn: Turn, asked: set[str]) -> list[str]:
         if not _person_like(n.text) or re.fullmatch(r"[DRI]-[A-Z][a-z]+|\w", n.text):
             continue  # "(D-Minn.)" is a party and a state
         cands.append(n)
-    stems = {stem(t) for t in tokenize(turn.question)} - asked
-    spots = [m.start() for m in WORD.finditer(answer) if stem(m.group(0).lower()) in stems]
+    stems = set(tokenize(turn.question)) - asked  # tokenize stems ("actress" -> "actres"): stem once on both sides
+    spots = [m.start() for m in WORD.finditer(answer) if stems.intersection(tokenize(m.group(0)))]
 
     def distance(n: Name) -> int:
         return min((min(abs(p - n.start), abs(p - n.start - len(n.text))) for p in spots), default=10_000)
@@ -158,6 +160,7 @@ def _people(turn: Turn, asked: set[str]) -> list[str]:
     # The question asks for a governor: "Gov. Kristi Noem" is the one, whatever stands nearer.
     roles = {w.lower() for w in WORD.findall(turn.question)}
     ranked = [n.text for n in sorted(cands, key=lambda n: (_ROLE.get(n.titled, n.titled) not in roles, distance(n), n.start))]
+    near = {n.text for n in cands if distance(n) <= NEAR}
     title = turn.title or ""
     # Only a sentence-case title names people by capitals ("James Van Der Beek eliminated from …");
     # in a Title Case Headline every word is capitalised.
@@ -169,8 +172,10 @@ def _people(turn: Turn, asked: set[str]) -> list[str]:
     # A name whose last word the title holds (any casing: "Nadal keeps Spain alive …") is who the
     # article is about, unless the title uses it as a modifier ("South Dakota governor …").
     in_title = {w for n in names(title) if not n.after_place and not _modifier(title, n) for w in WORD.findall(n.text)}
-    confirmed = [n for n in ranked if any(n in t or t in n for t in title_people)
-                 or (WORD.findall(n)[-1] in in_title and bool(_PERSON_SHAPE.fullmatch(n) or re.fullmatch(r"[A-Z][a-z'’-]+", n)))]
+    # (Only near the question's words: "... where Epstein was held", far from "put … in charge", is not
+    # who Barr put in charge, though the title names him.)
+    confirmed = [n for n in ranked if n in near and (any(n in t or t in n for t in title_people)
+                 or WORD.findall(n)[-1] in in_title and bool(_PERSON_SHAPE.fullmatch(n) or re.fullmatch(r"[A-Z][a-z'’-]+", n)))]
     missing = [t for t in title_people if not any(w in answer for w in t.split())]
     return list(dict.fromkeys(confirmed + missing + ranked))
 
@@ -204,6 +209,11 @@ def _subject(turn: Turn, kind: str) -> str | None:
         # "Britain's Conservative Party": the party, not Britain; a person's name last.
         own.sort(key=lambda n: (bool(re.match(r"(?:'s|’s)\s+[A-Z0-9]", turn.question[n.start + len(n.text):])),
                                 _looks_person(n, turn)))
+        if kind == "thing" and _ASKS_NAME.match(turn.question):
+            # "what is the new alarm system called?" then "its data": the name the answer gave it
+            named = [n for n in answer_names if not n.after_place]
+            if named:
+                return named[0].text
         asked_for = _asked_for(turn.question, plural=False) if kind == "thing" else None
         # "which virus caused …?", "which company bought Fitbit?" then "it": the virus, the company
         # (the main clause's subject); after "which car did Tesla build?" the question's own name.
@@ -253,7 +263,7 @@ def _subject_phrase(question: str) -> str | None:
         if at is None:
             break
         words = words[:at]
-    cut = next((k for k, w in enumerate(words) if k and w.lower() in _PREPS), len(words))
+    cut = next((k for k, w in enumerate(words) if k and w.lower() in _PREPS | _RELATIVE), len(words))
     obj = next((k for k, w in enumerate(words) if k > 1 and w.lower() in ("the", "a", "an", "its", "their", "his", "her")), None)
     if obj is not None and obj <= cut:  # "the airline cancel the order": the verb is before its object
         phrase = words[:obj - 1]
@@ -262,11 +272,16 @@ def _subject_phrase(question: str) -> str | None:
         copula = m.group(1).lower() in ("is", "was", "are", "were")
         if len(phrase) == len(words) and not (copula and not _PARTICIPLE.search(phrase[-1])):
             phrase = phrase[:-1]  # the verb at the end ("the storm kill"); "how big is the battery?" has none
-    return " ".join(phrase) if 2 <= len(phrase) <= 5 else None
+    if not 2 <= len(phrase) <= 5 or phrase[-1].lower() in _GENERIC:
+        return None  # "the name of …", "the price of …": what is asked, not what it is about
+    return " ".join(phrase)
 
 
 _PARTICIPLE = re.compile(r"(?:ed|en|wn)$|^(?:built|made|sold|held|found|won|bought|hit|shot|set|put|paid|said|told|kept|left|"
                          r"lost|met|sent|spent|born|done|begun|run|brought|caught|taught|fought|struck|hurt|cut|shut)$", re.I)
+_ASKS_NAME = re.compile(r"^\W*what\s+(?:is|was|are|were)\s+(?:[^?]*\b(?:called|named)\W*$|the\s+name\s+of\b)", re.I)
+_RELATIVE = frozenset("that which who whom whose where when".split())
+_GENERIC = frozenset("name kind type sort number amount price cost size title part share percentage rate".split())
 _PREPS = frozenset("on in at near during to for from with by about after before over of last this next".split())
 
 
@@ -274,21 +289,35 @@ _PREPS = frozenset("on in at near during to for from with by about after before 
 _GROUP = re.compile(r"\b(?<!in )(?<!at )(?<!on )the\s+((?:[A-Z][\w'’-]*\s+){0,2}[A-Z][\w'’-]*[a-z]s)\b")
 
 
-_PAST = ("bought|won|made|sold|took|gave|got|led|beat|hit|ran|set|put|paid|said|told|kept|left|lost|met|sent|spent|held|"
-         "found|built|began|broke|brought|came|went|wrote|drove|chose|became|fell|flew|grew|knew|rose|saw|shot|stole|struck")
-# "which virus caused …?", "which two professors did …?": what the question asks for, a phrase.
-_WHICH = re.compile(r"^\W*which\s+((?:[a-z][\w'’-]*\s+){0,2}?[a-z][\w'’-]*?)(?=\s+(?:of|did|does|do|is|was|are|were|has|have|"
-                    r"had|will|would|can|could|should|[a-z]+ed|" + _PAST + r")\b)")
+_PAST = frozenset("""bought won made sold took gave got led beat hit ran set put paid said told kept left lost met sent spent
+    held found built began broke brought came went wrote drove chose became fell flew grew knew rose saw shot stole struck""".split())
+_AUX_WORDS = frozenset("did does do is was are were has have had will would can could should".split())
+_NUMBER_WORDS = frozenset("two three four five six seven eight nine ten several many few both".split())
+# Nouns a "they" can stand for in the singular ("which team …?" then "their captain").
+_COLLECTIVE = frozenset("team club band group company firm party side country government agency league".split())
 
 
 def _asked_for(question: str, *, plural: bool) -> str | None:
-    """"the virus" after "which virus caused …?" (plural: "the two professors"), or None."""
-    m = _WHICH.match(question)
-    if not m:
-        return None
-    head = m.group(1).split()[-1].lower()
-    many = head in ("people", "men", "women", "children", "police") or (head.endswith("s") and not head.endswith(("ss", "us")))
-    return "the " + m.group(1) if many == plural else None
+    """"the virus" after "which virus caused …?" (plural: "the two professors"), or None: the
+    words after "which" up to its verb ("owns", "did", "caused", "bought") or "of"."""
+    m = re.match(r"^\W*which\s+(.*)", question.rstrip(" ?"), re.I)
+    words = m.group(1).split() if m else []
+    for k in range(1, min(4, len(words))):
+        phrase, nxt = words[:k], words[k].lower()
+        if not all(re.fullmatch(r"[a-z][\w'’-]*", w) for w in phrase):
+            return None
+        last, after = phrase[-1].lower(), words[k + 1].lower() if k + 1 < len(words) else ""
+        # "owns" in "which label owns most …" is a verb; "members" in "which founding members of …" and
+        # "officers" in "which prison officers were …" are not.
+        verb = nxt in _AUX_WORDS or nxt in _PAST or nxt == "of" or nxt.endswith("ed") or (
+            nxt.endswith("s") and not last.endswith("s") and last not in _NUMBER_WORDS
+            and after not in _AUX_WORDS and after not in _PAST and after != "of" and not after.endswith("ed"))
+        if verb:
+            many = last in ("people", "men", "women", "children", "police") or (last.endswith("s") and not last.endswith(("ss", "us")))
+            if many == plural or (plural and last in _COLLECTIVE):
+                return "the " + " ".join(phrase)
+            return None
+    return None
 
 
 def _can_be_subject(n: Name) -> bool:
@@ -307,6 +336,12 @@ def _referent(word: str, turn: Turn) -> tuple[str | None, str]:
         # "which two professors did the Taliban release?" then "they": the two professors; "who did
         # the Chargers lose to?" then "their record": the Chargers.
         asked_for = _asked_for(turn.question, plural=True)
+        if asked_for and asked_for.split()[-1] in _COLLECTIVE:
+            # "which team did the Wild beat?" then "their captain": the team the answer named ("the Sabres")
+            asked = {w.lower() for w in WORD.findall(turn.question)}
+            teams = [n.text for n in names(turn.answer or "") if _GROUP.fullmatch("the " + n.text) and not n.after_place
+                     and n.text.split()[-1].lower() not in asked]
+            asked_for = "the " + teams[0] if teams else asked_for
         group = _GROUP.search(turn.question)
         if asked_for or group:
             return asked_for or "the " + group.group(1), "group"  # type: ignore[union-attr]
@@ -331,7 +366,7 @@ def _substitute(question: str, turn: Turn) -> tuple[str | None, str | None, str]
         if word == "her" and re.match(r"\s+\w", question[m.end():]) and not re.match(
                 r"\s+(?:to|from|for|with|home|back|up|down|in|on|at|by|about|off|out|away)\b", question[m.end():], re.I):
             suffix = "'s"  # "her wife" is possessive, "fly her home" is not
-        if suffix and kind == "group":
+        if suffix and subject.endswith("s") and kind == "group":
             suffix = "'"  # "the Chargers' record"
         return question[:m.start()] + subject + suffix + question[m.end():], subject, kind
     return None, None, "thing"

@@ -19,7 +19,8 @@ _DATELINE = re.compile(r"^\W*[A-Z][A-Z .'-]{2,40}(?:,\s*[A-Za-z .]{2,30})?\s*(?:
 _PLACE_PREP = frozenset({"in", "at", "on", "near", "during", "since"})
 # Titles before a person's name: what follows is the person ("Gov. Kristi Noem", "Rep. Ilhan Omar").
 _HONORIFIC = frozenset("""mr mrs ms dr prof rev gov sen rep gen lt sgt capt col adm det atty amb pres president
-    governor senator representative congressman congresswoman coach judge justice""".split())
+    governor senator representative congressman congresswoman coach judge justice ambassador minister chancellor mayor
+    secretary""".split())
 _GLUE = re.compile(r"[a-z]{3}[A-Z][a-z]")
 _CONNECT = frozenset({"of", "de", "von", "van", "der", "the", "la", "le", "del", "du", "di"})
 # Capitalised words that name a role or a kind, not a subject of their own ("who is its CEO?").
@@ -30,7 +31,11 @@ _OPENERS = STOPWORDS | {"one", "two", "three", "four", "five", "six", "seven", "
                         "former", "late", "ex", "then", "current", "deputy", "acting", "interim", "retired",
                         "according", "although", "however", "meanwhile", "still", "yet", "while", "now",
                         "today", "yesterday", "earlier", "later", "tell", "please", "name", "list", "give",
-                        "show", "explain", "describe", "ok", "okay", "thanks", "hi", "hey"}
+                        "show", "explain", "describe", "ok", "okay", "thanks", "hi", "hey",
+                        # plural nouns that open a news sentence ("Officers arrested …")
+                        "officers", "investigators", "prosecutors", "residents", "scientists", "experts", "analysts",
+                        "witnesses", "lawmakers", "students", "teachers", "fans", "doctors", "workers", "voters",
+                        "protesters", "troops", "soldiers", "firefighters", "deputies", "detectives", "agents", "sources"}
 
 
 @dataclass(frozen=True)

@@ -196,3 +196,39 @@ def test_a_day_or_an_ordinal_in_the_answer_is_never_it() -> None:
     assert _reads(turn, "how big is it?") == "how big is 6th Avenue Market?"
     turn = Turn("what opened downtown?", "Tuesday saw 6th place go to Harbor Hall, which opened downtown.", "Opening", "u")
     assert _reads(turn, "how big is it?") == "how big is Harbor Hall?"
+
+
+@pytest.mark.parametrize(("turn", "question", "read_as"), [
+    # "owns" is the verb of "which label owns …?"; "members" in "which founding members of …" is not
+    (Turn("which label owns most of the singer's songs?", "Her songs belong to Northstar.", "Songs", "u"),
+     "who bought it?", "who bought the label?"),
+    (Turn("which founding members of the band will reunite?", "Ana Ruiz and Tom Lee will reunite.", "Reunion", "u"),
+     "where will they play?", "where will the founding members play?"),
+    # a relative clause ends the phrase; "the name of …" is what was asked, not what it is about
+    (Turn("where is the dam that farmers in Norland tried to block?", "The dam is near Carver.", "Dam", "u"),
+     "how tall is it?", "how tall is the dam?"),
+    (Turn("what is the new sensor from Acme Corp called?", "The sensor, called Vigil One, ships in May.", "Vigil", "u"),
+     "how much does it cost?", "how much does Vigil One cost?"),
+    # "which team did … beat?" then "their": the team the answer named
+    (Turn("which team did the Hornets beat on Sunday?", "The Hornets beat the Owls 3-1 at home.", "Win", "u"),
+     "who is their coach?", "who is the Owls' coach?"),
+])
+def test_what_a_which_or_what_question_asked_for(turn: Turn, question: str, read_as: str) -> None:
+    assert _reads(turn, question) == read_as
+
+
+def test_the_person_the_question_named_is_not_the_answer_even_with_a_title() -> None:
+    turn = Turn("who did Mayor Rita Vance name police chief?",
+                "Attorney General Rita Vance named Omar Haddad as the new chief in a ceremony where officers gathered.",
+                "Rita Vance names police chief", "u")
+    assert _reads(turn, "how old is he?") == "how old is Omar Haddad?"
+
+
+def test_a_title_confirms_a_name_only_near_the_question_words() -> None:
+    # The title is about the prisoner; the quote names the warden next to "appointed".
+    turn = Turn("who did the minister appoint as warden?",
+                "The minister appointed Lena Ortiz as warden on Monday, months after a regional inquiry into the many security failures "
+                "opened at the jail where John Marsh was held.",
+                "Inquiry into John Marsh's escape", "u")
+    assert _reads(turn, "when did she start?") == "when did Lena Ortiz start?"
+    assert [n.text for n in names("Officers arrested Ambassador Jo Park on Monday.")] == ["Jo Park", "Monday"]
