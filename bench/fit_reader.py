@@ -1,6 +1,7 @@
 """Fit and measure the reader's confidence: SQuAD part A through the engine's own retrieval, by article folds.
 
     python bench/fit_reader.py [--folds 3] [--ooc 1000] [--write]
+    python bench/fit_reader.py --passage [FOLDER] --collect 4 --read 1 2 3 4 [--write]   # the passage reader (issue 28)
 
 Every question goes through `HybridSearcher` (k=10, as `Engine.ask`) and `AnswerComposer` with the
 shipped reader, which reads the lexically likeliest `--collect` sentences of the top 5 passages;
@@ -23,6 +24,11 @@ is listed under an answer when the reader's logit for one of its sentences reach
 so that it keeps 75% of the read sentences that hold a gold answer). With --write, the model
 fitted on all folds goes into index/fitted.json's `reader` section with provenance (the reader
 file's sha256, data sha256, seed, date, evidence names). Needs scikit-learn (`pip install .[train]`).
+
+With `--passage` the same is done for the passage reader (index/answer/passage.py, or the files in
+FOLDER): it reads the top `--collect` passages whole, every sentence of them gets the best span inside
+it as its logit, and `--read` replays reading the top n passages; it writes the `passage_reader`
+section, whose `reader_sentences` is the number of passages read.
 """
 from __future__ import annotations
 
@@ -51,13 +57,14 @@ index.answer.select.REFITTING = True  # this script rewrites index/fitted.json: 
 from bench.quality import OUT, SquadArticle, _key, build_engine, load_squad, questions  # noqa: E402
 from bench.refusal import _Q  # noqa: E402
 from bench.refusal_fit import V1, V2  # noqa: E402
-from index import AnswerComposer, HybridSearcher, SentenceReader, make_embedder, sentences  # noqa: E402
+from index import AnswerComposer, HybridSearcher, PassageReader, SentenceReader, make_embedder, sentences  # noqa: E402
 from index.answer.select import READER_EVIDENCE, read_set, reader_evidence, write_fitted_section  # noqa: E402
 
 log = logging.getLogger("bench.fit_reader")
 CITATIONS = 3  # the composer's default `citations`: the top passages whose article always has a sentence read
 SAME_ARTICLE = True  # further passages of the quoted article are listed (AnswerComposer._citations)
 CACHE = Path("/tmp/citebot-reader")
+PASSAGE = False  # --passage: replay the passage reader (read the top n passages), not the sentence reader
 SEED = 0
 # Evidence sets compared (held out); the first that is best at 8% answerable refused is written.
 EVIDENCE_SETS = {
@@ -117,7 +124,7 @@ def removed_corpus(arts: list[SquadArticle]) -> tuple[list[SquadArticle], dict[s
     return out, chosen
 
 
-def collect(emb, reader: SentenceReader, folds: int, ooc: int, n_read: int, v1_n: int, v2_n: int) -> list[dict]:  # type: ignore[no-untyped-def]
+def collect(emb, reader: SentenceReader | PassageReader, folds: int, ooc: int, n_read: int, v1_n: int, v2_n: int) -> list[dict]:  # type: ignore[no-untyped-def]
     arts = load_squad(V1)
     key = hashlib.sha256(f"{_key(arts, emb)}-{reader.meta.get('onnx_sha256')}-{folds}-{ooc}-{n_read}-{v1_n}-{v2_n}-v3".encode()).hexdigest()[:16]
     path = CACHE / f"collect-{key}.pkl"
@@ -181,6 +188,8 @@ def collect(emb, reader: SentenceReader, folds: int, ooc: int, n_read: int, v1_n
 def reads(r: dict, n: int) -> list[dict]:
     """The candidates the composer reads with `reader_sentences` = n (select.read_set, replayed on
     the collected ones: the lexically likeliest, then the first of each top article not covered)."""
+    if PASSAGE:  # every sentence of the top n passages (the collected ones are in lexical order)
+        return [c for c in r["cands"] if c["hr"] < n]
     ranked = sorted(r["cands"], key=lambda c: c["lex"])
     return [ranked[k] for k in read_set([c["hr"] for c in ranked], [c["art"] for c in ranked], n, CITATIONS)]
 
@@ -266,13 +275,18 @@ def main(argv: list[str] | None = None) -> int:
                     help="choose by reader logit + this × the sentence's share of the question's words (replayed)")
     ap.add_argument("--related-share", type=float, default=0.25,
                     help="`related` = this quantile of the logits of read sentences that hold a gold answer")
+    ap.add_argument("--passage", nargs="?", const="", default=None, metavar="FOLDER",
+                    help="fit the passage reader's confidence (its shipped files, or those in FOLDER)")
     args = ap.parse_args(argv)
+    global PASSAGE
+    PASSAGE = args.passage is not None
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     for noisy in ("index.store", "sentence_transformers", "bm25s", "index.embed", "index.reader"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     emb = make_embedder("sentence-transformers/all-MiniLM-L6-v2", "auto")
     emb.warm_up()
-    reader = SentenceReader()
+    reader: SentenceReader | PassageReader = (PassageReader(Path(args.passage) if args.passage else None) if PASSAGE
+                                              else SentenceReader())
     reader.warm_up()
     recs = collect(emb, reader, args.folds, args.ooc, args.collect, args.v1, args.v2)
     results: dict = {"read": {}}
@@ -349,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
     log.info("shipped: %s; reader off, answer removed refused at 8%% untouched refused: %s", json.dumps(results["shipped"]),
              results["reader_off_removed_refused_at_8pct_untouched"])
     if args.write:
-        write_fitted_section("reader", {
+        write_fitted_section("passage_reader" if PASSAGE else "reader", {
             "kind": "logistic regression over reader evidence (scikit-learn LogisticRegression, C=1)",
             "evidence": list(names), "intercept": float(model.intercept_[0]), "weights": [float(w) for w in model.coef_[0]],
             "threshold": round(t, 6), "related": round(related, 6), "reader_sha256": reader.meta["onnx_sha256"],

@@ -38,7 +38,16 @@ if str(ROOT) not in sys.path:
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from index import DEFAULT_MIN_CONFIDENCE, Answer, CrossEncoderReranker, Document, Embedder, Engine, SentenceReader  # noqa: E402
+from index import (  # noqa: E402
+    DEFAULT_MIN_CONFIDENCE,
+    Answer,
+    CrossEncoderReranker,
+    Document,
+    Embedder,
+    Engine,
+    PassageReader,
+    SentenceReader,
+)
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +57,8 @@ MODES = ("lexical", "dense", "hybrid")
 # Not a default mode: hybrid retrieval with citebot's reader choosing the quote (CITEBOT_READER=on),
 # scored at the reader's own fitted threshold.
 READER_MODE = "reader"
+# Nor this one: hybrid retrieval with the passage reader (issue 28) reading the top passages whole.
+PASSAGE_MODE = "passage"
 # The code that decides what an index holds: a change in any of these rebuilds the cached index.
 _INDEX_CODE = ("index/ingest/chunk.py", "index/words.py", "index/store/lexical.py", "index/ingest/load.py",
                "index/ingest/text.py", "index/ingest/html.py", "index/ingest/html_repair.py", "index/ingest/meta.py",
@@ -240,6 +251,7 @@ def run(
     standalone: bool = True,
     reader_max_len: int = 0,
     reader_sentences: int = 0,
+    passage_folder: Path | None = None,
 ) -> dict:
     """Build (or reuse) the three indexes, ask the sampled questions in each mode, return the metrics."""
     default_threshold = threshold
@@ -257,7 +269,11 @@ def run(
     if not trees:  # the hand-set linear sentence score, for before/after comparisons
         for eng in (full, *folds):
             eng.composer.scorer = None
-    engines = {mode: (full, *folds) for mode in modes if mode != READER_MODE}
+    engines = {mode: (full, *folds) for mode in modes if mode not in (READER_MODE, PASSAGE_MODE)}
+    if PASSAGE_MODE in modes:
+        passage = PassageReader(passage_folder)
+        engines[PASSAGE_MODE] = tuple(Engine(e.index_dir, embedder, min_confidence=0.0, sentence_reader=passage)
+                                      for e in (full, *folds))
     if READER_MODE in modes:  # the same index folders, opened by engines that read with the reader
         reader = SentenceReader(max_len=reader_max_len or None)
         engines[READER_MODE] = tuple(Engine(e.index_dir, embedder, min_confidence=0.0, sentence_reader=reader)
@@ -287,9 +303,11 @@ def run(
     for mode in modes:
         t1 = time.perf_counter()
         full_m, *folds_m = engines[mode]
-        retrieval = "hybrid" if mode == READER_MODE else mode
+        reads = mode in (READER_MODE, PASSAGE_MODE)
+        retrieval = "hybrid" if reads else mode
         confidence = full_m.composer.reader_confidence
-        threshold = confidence.threshold if mode == READER_MODE and confidence is not None else default_threshold
+        # A reader without a fitted confidence: its raw probability, refusing below one half.
+        threshold = (confidence.threshold if confidence is not None else 0.5) if reads else default_threshold
         recs = ask_all(full_m, sample, arts, retrieval)
         ooc = [ask_all(folds_m[k], ooc_qs[k], arts, retrieval) for k in range(2)]
         ins = [ask_all(folds_m[k], in_qs[k], arts, retrieval) for k in range(2)]
@@ -353,7 +371,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=1000, help="answerable questions to sample (0 = all)")
     ap.add_argument("--ooc-limit", type=int, default=300, help="out-of-corpus questions per fold (0 = all)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--modes", default=",".join(MODES), help=f"of {', '.join(MODES)}, {READER_MODE} (hybrid + the reader, at its fitted threshold)")
+    ap.add_argument("--modes", default=",".join(MODES), help=f"of {', '.join(MODES)}, {READER_MODE} (hybrid + the reader, at its fitted threshold), "
+                    f"{PASSAGE_MODE} (hybrid + the passage reader)")
     ap.add_argument("--threshold", type=float, default=DEFAULT_MIN_CONFIDENCE, help="not-found threshold to score")
     ap.add_argument("--linear", action="store_true", help="score sentences with the hand-set linear score, not the fitted trees")
     ap.add_argument("--backend", default="auto", help="embedding backend: auto (what citebot uses by default), onnx or torch")
@@ -361,6 +380,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--rerank-depth", type=int, default=10)
     ap.add_argument("--reader-max-len", type=int, default=0, help="cut the reader's pairs to this many word pieces (0: as trained)")
     ap.add_argument("--reader-sentences", type=int, default=0, help="sentences the reader reads (0: as its confidence was fitted)")
+    ap.add_argument("--passage-folder", type=Path, help="the passage reader's files (default: the shipped ones)")
     ap.add_argument("--single-sentence", action="store_true", help="never quote the previous sentence with a leaning one (before issue 12)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -377,7 +397,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rep = run(args.data, emb, limit=args.limit, ooc_limit=args.ooc_limit, seed=args.seed,
               modes=[m for m in args.modes.split(",") if m], threshold=args.threshold, trees=not args.linear,
               reranker=reranker, standalone=not args.single_sentence, reader_max_len=args.reader_max_len,
-              reader_sentences=args.reader_sentences)
+              reader_sentences=args.reader_sentences, passage_folder=args.passage_folder)
     rep["backend"] = getattr(emb, "backend", "?")
     rep["reranker"] = args.rerank_model or None
     rep["sentence_scorer"] = "linear" if args.linear else "trees"

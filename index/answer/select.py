@@ -240,6 +240,7 @@ class Fitted(NamedTuple):
     threshold: float | None
     provenance: dict[str, Any]
     reader: ReaderConfidence | None = None  # fitted by bench/fit_reader.py; None: the reader's raw score decides
+    passage_reader: ReaderConfidence | None = None  # the same for the passage reader (fit_reader.py --passage)
 
     def probability(self, evidence: Sequence[float]) -> float:
         """The fitted confidence: the probability that the chosen sentence answers the question."""
@@ -276,8 +277,9 @@ def parse_fitted(data: dict[str, Any]) -> Fitted:
                 "rerun bench/train_selector.py --write")
         trees = [[(int(n[0]), float(n[1]), int(n[2]), int(n[3]), float(n[4])) for n in t] for t in sc["trees"]]
         reader = _parse_reader(data["reader"]) if "reader" in data else None
+        passage = _parse_reader(data["passage_reader"]) if "passage_reader" in data else None
         if cf is None:
-            return Fitted(TreeScorer(trees, sc["features"]), None, None, {"scorer": sc.get("provenance", {})}, reader)
+            return Fitted(TreeScorer(trees, sc["features"]), None, None, {"scorer": sc.get("provenance", {})}, reader, passage)
         if tuple(cf["evidence"]) != EVIDENCE:
             raise FittedModelError(
                 f"the confidence was fitted on evidence {cf['evidence']} but the code computes {list(EVIDENCE)}; "
@@ -288,7 +290,7 @@ def parse_fitted(data: dict[str, Any]) -> Fitted:
         if len(conf.weights) != len(EVIDENCE) or len(conf.knots_x) != len(conf.knots_y):
             raise FittedModelError("the confidence's weights or calibration knots do not match its evidence list")
         return Fitted(TreeScorer(trees, sc["features"]), conf, float(cf["threshold"]),
-                      {"scorer": sc.get("provenance", {}), "confidence": cf.get("provenance", {})}, reader)
+                      {"scorer": sc.get("provenance", {}), "confidence": cf.get("provenance", {})}, reader, passage)
     except (KeyError, TypeError, IndexError) as exc:
         raise FittedModelError(f"damaged fitted-model file: missing or malformed {exc}") from None
 

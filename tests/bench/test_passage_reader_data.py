@@ -119,6 +119,19 @@ def test_swapped_examples_have_no_answer_and_a_changed_question(records) -> None
         assert (e.start, e.end) == (-1, -1) and e.question != r.question and e.context == r.context
 
 
+def test_foreign_examples_pair_a_question_with_a_passage_that_cannot_answer_it(records) -> None:
+    plain = build_examples(records, 0, swapped=0.3)
+    with_foreign = build_examples(records, 0, swapped=0.3, foreign=1.0)
+    foreign = [e for e in with_foreign if e.kind == "foreign"]
+    assert foreign
+    # Adding them leaves every other example as it was (a run without them is unchanged).
+    assert [e for e in with_foreign if e.kind != "foreign"] == plain
+    for e in foreign:
+        r = records[e.record]
+        assert (e.start, e.end) == (-1, -1) and e.question == r.question
+        assert e.context != r.context and not holds(e.context, r.answers)
+
+
 def test_a_limited_run_trains_on_a_prefix_of_the_full_runs_questions(records) -> None:
     full = build_examples(records, 3, swapped=0.5)
     for n in (1, 3, 5):

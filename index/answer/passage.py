@@ -1,0 +1,190 @@
+"""The passage reader (issue 28): the question read against whole passages, one pass each.
+
+A start and an end logit for every word piece of `[CLS] question [SEP] passage [SEP]` (all-MiniLM-L6-v2
+fine-tuned on SQuAD v1.1 train by bench/train_passage_reader.py, exported by
+bench/export_passage_reader.py to `passage_reader.onnx`, int8 with 7-bit weights, provenance in
+`passage_reader.json`). A span's score is its start + end logit minus [CLS]'s pair, which is "no
+answer" (SQuAD 2.0 BERT): above zero the passage holds an answer there. A sentence's score is the
+best span inside it, so the composer chooses the sentence holding the best span, across passages.
+Loaded and checked as the sentence reader (index/answer/reader.py), without torch.
+"""
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .reader import INPUTS, open_onnx, shipped_folder
+
+FORMAT = "citebot-passage-reader/1"
+STEM = "passage_reader"
+NO_SPAN = -20.0  # the score of a stretch that holds no piece the reader could start and end in
+
+
+@dataclass(frozen=True)
+class _Window:
+    start: np.ndarray  # start logits of the passage's pieces in this window
+    end: np.ndarray
+    chars: np.ndarray  # (pieces, 2): each piece's first and one-past-last character in the passage
+    null: float  # [CLS]'s start + end: "no answer" in this window
+
+
+@dataclass(frozen=True)
+class PassageRead:
+    """What the reader made of one passage: `best(a, b)` is the best answer span within characters a:b."""
+
+    text: str
+    windows: tuple[_Window, ...]
+    max_pieces: int
+
+    @property
+    def null(self) -> float:
+        """The lowest "no answer" of its windows (the window that best sees an answer decides)."""
+        return min((w.null for w in self.windows), default=0.0)
+
+    def best(self, a: int = 0, b: int | None = None) -> tuple[float, int, int]:
+        """(score, first character, one past the last) of the best span inside characters a:b of the
+        passage; the score is the span's start + end minus the passage's "no answer" (NO_SPAN and
+        (-1, -1) when no piece lies inside)."""
+        b = len(self.text) if b is None else b
+        best = (NO_SPAN, -1, -1)
+        null = self.null
+        for w in self.windows:
+            inside = np.flatnonzero((w.chars[:, 0] >= a) & (w.chars[:, 1] <= b))
+            if not inside.size:
+                continue
+            s, e = w.start[inside], w.end[inside]
+            pair = s[:, None] + e[None, :]
+            n = len(inside)
+            band = np.triu(np.ones((n, n), dtype=bool)) & ~np.triu(np.ones((n, n), dtype=bool), self.max_pieces)
+            pair = np.where(band, pair, -np.inf)
+            i, j = divmod(int(pair.argmax()), n)
+            score = float(pair[i, j]) - null
+            if score > best[0]:
+                best = (score, int(w.chars[inside[i], 0]), int(w.chars[inside[j], 1]))
+        return best
+
+
+class PassageReader:
+    """Reads a question against passages; `warm_up()` loads and checks the files once.
+
+    `threads` sets ONNX Runtime's intra-op threads (None: as the embedder's question-time session);
+    `max_len` cuts each window (None: what it was trained with, passage_reader.json)."""
+
+    kind = "passage"
+
+    def __init__(self, folder: Path | None = None, *, base_model: Path | None = None, threads: int | None = None,
+                 max_len: int | None = None) -> None:
+        if threads is not None and threads < 1:
+            raise ValueError("threads must be at least 1")
+        if max_len is not None and max_len < 32:
+            raise ValueError("max_len must be at least 32")
+        self.folder = Path(folder) if folder is not None else shipped_folder()
+        self.base_model = base_model
+        self.threads = threads
+        self.max_len = max_len
+        self.meta: dict[str, Any] = {}
+        self._session: Any = None
+        self._tokenizer: Any = None
+        self._plain: Any = None
+        self._table: np.ndarray | None = None  # kept alive: ONNX Runtime reads it in place
+        self._lock = threading.Lock()
+
+    def declared_sha256(self) -> str | None:
+        """The passage_reader.onnx sha256 its provenance file declares (read without loading the model)."""
+        import json
+
+        try:
+            value = json.loads((self.folder / f"{STEM}.json").read_text(encoding="utf-8")).get("onnx_sha256")
+        except (OSError, ValueError):
+            return None
+        return str(value) if value else None
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the model is loaded."""
+        return self._session is not None
+
+    def warm_up(self) -> None:
+        """Load and check the model (once)."""
+        with self._lock:
+            if self._session is None:
+                self._load()
+
+    def _load(self) -> None:
+        meta, session, table, base = open_onnx(self.folder, STEM, FORMAT, INPUTS, self.base_model, self.threads)
+        from tokenizers import Tokenizer
+
+        tok = Tokenizer.from_file(str(base / "tokenizer.json"))
+        plain = Tokenizer.from_file(str(base / "tokenizer.json"))  # the question alone, untruncated
+        plain.no_truncation()
+        plain.no_padding()
+        self.max_len = self.max_len or int(meta["max_len"])
+        overlap = min(int(meta.get("overlap", 64)), self.max_len // 4)
+        tok.enable_truncation(max_length=self.max_len, stride=overlap, strategy="only_second")
+        tok.no_padding()
+        self.meta, self._session, self._tokenizer, self._plain, self._table = meta, session, tok, plain, table
+        self._pad = tok.token_to_id("[PAD]") or 0
+
+    def read(self, question: str, passages: Sequence[str]) -> list[PassageRead]:
+        """Each passage read against the question in one batch (a long one in overlapping windows)."""
+        self.warm_up()
+        if not passages:
+            return []
+        question = self._fit_question(question)
+        encs = self._tokenizer.encode_batch([(question, p) for p in passages])
+        rows = [(k, e) for k, enc in enumerate(encs) for e in (enc, *enc.overflowing)]
+        width = max(len(e.ids) for _, e in rows)
+        ids = np.full((len(rows), width), self._pad, dtype=np.int64)
+        mask = np.zeros((len(rows), width), dtype=np.int64)
+        types = np.zeros((len(rows), width), dtype=np.int64)
+        for j, (_, e) in enumerate(rows):
+            n = len(e.ids)
+            ids[j, :n], mask[j, :n], types[j, :n] = e.ids, 1, e.type_ids
+        start, end = self._session.run(["start_logits", "end_logits"],
+                                       {"input_ids": ids, "attention_mask": mask, "token_type_ids": types})
+        windows: list[list[_Window]] = [[] for _ in passages]
+        for j, (k, e) in enumerate(rows):
+            own = [i for i, s in enumerate(e.sequence_ids) if s == 1]
+            chars = np.array([e.offsets[i] for i in own], dtype=np.int64).reshape(-1, 2)
+            windows[k].append(_Window(np.asarray(start[j, own], dtype=np.float32), np.asarray(end[j, own], dtype=np.float32),
+                                      chars, float(start[j, 0] + end[j, 0])))
+        pieces = int(self.meta.get("max_answer_pieces", 30))
+        return [PassageRead(p, tuple(w), pieces) for p, w in zip(passages, windows)]
+
+    def _fit_question(self, question: str) -> str:
+        """The question cut to its first `question_pieces` word pieces (64, as trained): the passage keeps the rest."""
+        budget = int(self.meta.get("question_pieces", 64))
+        enc = self._plain.encode(question, add_special_tokens=False)
+        if len(enc.ids) <= budget:
+            return question
+        return question[: enc.offsets[budget - 1][1]]
+
+
+def read_candidates(reader: PassageReader, question: str, ranked: Sequence[Any], passages: int,
+                    coverage_weight: float = 0.0) -> list[Any]:
+    """The composer's candidate sentences (`ranked`, each with .hit, .start, .end, .coverage) scored
+    by reading the top `passages` retrieved passages whole: a sentence's `logit` is the best span
+    inside it; its `score` that plus `coverage_weight` × its share of the question's words. Returns
+    the scored ones (the sentences of the passages read), best first."""
+    hits: dict[int, Any] = {}
+    for c in sorted(ranked, key=lambda c: c.hit_rank):
+        if c.hit_rank < passages:
+            hits.setdefault(c.hit.passage_id, c.hit)
+    order = list(hits.values())
+    reads = dict(zip(hits, reader.read(question, [h.text for h in order])))
+    out = []
+    for c in ranked:
+        got = reads.get(c.hit.passage_id)
+        if got is None:
+            continue
+        score, a, b = got.best(c.start - c.hit.start, c.end - c.hit.start)
+        c.logit = score
+        c.span = (c.hit.start + a, c.hit.start + b) if a >= 0 else None
+        c.score = score + coverage_weight * c.coverage
+        out.append(c)
+    return sorted(out, key=lambda c: -c.score)
