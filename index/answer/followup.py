@@ -398,7 +398,7 @@ def read_in_context(question: str, conversation: Sequence[Turn]) -> Reading:
     context = _key_terms(last)
     rest = question[elided.end():] if elided else question
     read, subject, kind = _substitute(rest, last) if has_pronoun else (None, None, "thing")
-    if read is None and not has_pronoun or read is None and elided:
+    if read is None and (elided or not has_pronoun):
         subject = _subject(last, "thing")
     if read is None and elided:
         read = _elided(rest, last.question, subject)
@@ -421,7 +421,6 @@ def read_in_context(question: str, conversation: Sequence[Turn]) -> Reading:
     reader_text = f"{question} {subject.lower()}" if read_as and subject and subject not in question else None
     return Reading(text=text, read_as=read_as, context=context, prefer=prefer, filled=subject or "",
                    embed_text=None if person else rest, reader_text=reader_text)
-
 
 
 def _elided(fragment: str, earlier: str, subject: str | None) -> str | None:
