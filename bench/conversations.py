@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from index import Answer, Citation, Document, Engine, SentenceReader, Turn, make_embedder  # noqa: E402
+from index import Answer, Citation, Document, Engine, PassageReader, SentenceReader, Turn, make_embedder  # noqa: E402
 
 SET = ROOT / "bench" / "conversations.json"
 SHARED = ROOT.parent / "shared"
@@ -159,7 +159,18 @@ def run(engine: Engine, convs: list[dict[str, Any]], truth: dict[str, Any], repe
     }
 
 
-def run_cli(index_dir: Path, convs: list[dict[str, Any]], truth: dict[str, Any], reader: bool) -> dict[str, Any]:
+def standalone(engine: Engine, convs: list[dict[str, Any]], truth: dict[str, Any]) -> dict[str, int]:
+    """The questions that stand alone (every first turn, and a switch's second), asked alone."""
+    got = {"questions": 0, "right": 0, "wrong": 0, "refused": 0}
+    for c in convs:
+        for t in c["turns"][:2 if c["kind"] == "switch" else 1]:
+            a = engine.ask(t["q"])
+            got["questions"] += 1
+            got["right" if right(a, t, truth) else "wrong" if a.found else "refused"] += 1
+    return got
+
+
+def run_cli(index_dir: Path, convs: list[dict[str, Any]], truth: dict[str, Any], reader: str | None) -> dict[str, Any]:
     """The same conversations through `citebot ask --json -` (the JSON-line interface), interleaved:
     every first question, then every follow-up in its conversation, then every follow-up alone."""
     import os
@@ -169,7 +180,7 @@ def run_cli(index_dir: Path, convs: list[dict[str, Any]], truth: dict[str, Any],
     lines += [json.dumps({"question": c["turns"][1]["q"], "conversation": c["id"]}) for c in convs]
     lines += [c["turns"][1]["q"] for c in convs]
     env = {k: v for k, v in os.environ.items() if not k.startswith("CITEBOT_")}
-    env.update(CITEBOT_READER="on" if reader else "off", HF_HUB_OFFLINE="1")
+    env.update(CITEBOT_READER=reader or "off", HF_HUB_OFFLINE="1")
     out = subprocess.run([sys.executable, "-m", "bot.cli", "ask", "--json", "--index", str(index_dir), "-"],
                          input="\n".join(lines) + "\n", capture_output=True, text=True, env=env, cwd=ROOT, check=True)
     rows = [json.loads(x) for x in out.stdout.splitlines()]
@@ -194,11 +205,15 @@ def run_cli(index_dir: Path, convs: list[dict[str, Any]], truth: dict[str, Any],
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--split", default="held-out-4", choices=("held-out-5", "held-out-4", "held-out-3", "held-out-2", "held-out", "tune", "all"))
-    ap.add_argument("--reader", action="store_true", help="the shipped reader chooses the quote (CITEBOT_READER=on)")
+    ap.add_argument("--reader", nargs="?", const="passage", choices=("passage", "sentence"),
+                    help="a shipped reader chooses the quote: passage (the default one, CITEBOT_READER=on) or sentence")
     ap.add_argument("--repeat", type=int, default=5, help="timing passes over the second questions")
     ap.add_argument("--index", type=Path, default=DEFAULT_INDEX)
     ap.add_argument("--show", action="store_true", help="print each follow-up's reading and answer")
     ap.add_argument("--cli", action="store_true", help="ask through `citebot ask --json -` instead (no timing)")
+    ap.add_argument("--alone", action="store_true",
+                    help="only the questions that stand alone (first turns and switches), each asked alone: right / wrong / refused")
+    ap.add_argument("--passages", type=int, default=0, help="with --reader passage: passages read (0: as its confidence was fitted)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     engine = build(args.index)
@@ -209,13 +224,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps(run_cli(args.index, convs, truth, args.reader)))
         return 0
     if args.reader:
-        engine = Engine(args.index, engine.embedder, sentence_reader=SentenceReader())
+        engine = Engine(args.index, engine.embedder,
+                        sentence_reader=PassageReader() if args.reader == "passage" else SentenceReader())
+    if args.passages:
+        engine.composer.reader_sentences = args.passages
     engine.warm_up()
     convs = [c for c in json.loads(SET.read_text(encoding="utf-8"))["conversations"]
              if args.split == "all" or c["split"] == args.split]
     truth = json.loads((WEBPAGES / "ground-truth.json").read_text(encoding="utf-8"))
+    if args.alone:
+        print(json.dumps({"split": args.split, "reader": args.reader or "off", **standalone(engine, convs, truth)}))
+        return 0
     res = run(engine, convs, truth, args.repeat, args.show)
-    print(f"split {args.split}, reader {'on' if args.reader else 'off'}: {res['conversations']} conversations")
+    print(f"split {args.split}, reader {args.reader or 'off'}: {res['conversations']} conversations")
     print(f"  follow-ups right     with context {res['follow_right_ctx']:.0%}   alone {res['follow_right_alone']:.0%}   ({res['follow_ups']})")
     print(f"  switches as if alone {res['switch_same_as_alone']:.0%}   right with context {res['switch_right_ctx']:.0%}, alone {res['switch_right_alone']:.0%}   ({res['switches']})")
     print(f"  first turns right    after another turn {res['first_right_after_other']:.0%}   alone {res['first_right_alone']:.0%}   identical {res['first_same']:.0%}")

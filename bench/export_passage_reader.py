@@ -46,10 +46,12 @@ from bench.train_passage_reader import (  # noqa: E402
     read,
     read_init,
 )
+from index import PassageReader  # noqa: E402
 
 log = logging.getLogger("bench.export_passage_reader")
 SHIPPED = ROOT / "index" / "answer"
 STEM = "passage_reader"
+OUTPUTS = ("start_logits", "end_logits")
 # Written for the check rows: a passage that answers each question in one sentence, and one that does not.
 FERRY = ("The Larkspur ferry first sailed across the bay on 3 May 1911. Its hull was designed by the naval "
          "architect Mira Okafor. The ferry carries about 400 passengers and their bicycles.")
@@ -102,6 +104,27 @@ def load_weights(path: Path, model: torch.nn.Module) -> dict:
             "curve": ck.get("curve", []), "run": ck.get("run", {}), "precision": "fp32 checkpoint"}
 
 
+def kernel_check(reader: PassageReader, onnx_path: Path, table: np.ndarray, name: str) -> dict:
+    """ONNX Runtime's logits on the check rows against NumPy evaluations of the same int8 graph: exact
+    integer sums (VNNI) and AVX2's saturating u8×s8 pair sums (bench/reader_kernels.py)."""
+    import onnx
+
+    from bench.reader_kernels import cpu_name, reference_run, with_table
+
+    m = with_table(onnx.load(str(onnx_path), load_external_data=False), table, name)
+    gaps = {"ort": 0.0, "avx2": 0.0}
+    spans = {"ort": 0, "avx2": 0}
+    for q, passage in CHECKS:
+        rows, feed = reader.inputs(q, [passage])
+        exact = reader.reads([passage], rows, *reference_run(m, [feed], False, OUTPUTS)[0]).pop().best()
+        for kind, got in (("ort", reader.read(q, [passage])[0].best()),
+                          ("avx2", reader.reads([passage], rows, *reference_run(m, [feed], True, OUTPUTS)[0]).pop().best())):
+            gaps[kind] = max(gaps[kind], abs(got[0] - exact[0]))
+            spans[kind] += got[1:] == exact[1:]
+    return {"cpu": cpu_name(), "rows": len(CHECKS), "ort_vs_exact_max_score_diff": round(gaps["ort"], 5),
+            "avx2_vs_exact_max_score_diff": round(gaps["avx2"], 5), "ort_same_span": spans["ort"], "avx2_same_span": spans["avx2"]}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--weights", type=Path, default=OUT / "checkpoint.pt", help="checkpoint.pt, or a seed .safetensors")
@@ -147,8 +170,6 @@ def main() -> None:
         "quantization": "onnxruntime quantize_dynamic, MatMul only, per-channel QInt8, reduce_range (7-bit weights)",
     }
     (dest / f"{STEM}.json").write_text(json.dumps(meta, indent=1) + "\n")
-    from index import PassageReader
-
     reader = PassageReader(dest)
     # int8 against fp32 on held-out passages (answerable ones, their own paragraph).
     from transformers import AutoTokenizer
@@ -164,6 +185,11 @@ def main() -> None:
              len(sample), diff.mean(), diff.max(), same_span)
     meta["int8_vs_fp32"] = {"passages": len(sample), "mean_abs_diff": round(float(diff.mean()), 4),
                             "max_abs_diff": round(float(diff.max()), 4), "same_best_span": round(same_span, 3)}
+    meta["kernels"] = kernel_check(reader, dest / f"{STEM}.onnx", table, name)
+    # What a check row's score may move between CPUs: 1.5 × the largest gap found between ONNX Runtime
+    # here and the exact integer evaluation (what VNNI computes; AVX2 computes the same with 7-bit weights).
+    meta["check_tolerance"] = round(max(0.02, 1.5 * max(meta["kernels"]["ort_vs_exact_max_score_diff"],
+                                                      meta["kernels"]["avx2_vs_exact_max_score_diff"])), 4)
     rows = []
     for q, passage in CHECKS:
         score, a, b = reader.read(q, [passage])[0].best()

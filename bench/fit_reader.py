@@ -57,7 +57,7 @@ index.answer.select.REFITTING = True  # this script rewrites index/fitted.json: 
 from bench.quality import OUT, SquadArticle, _key, build_engine, load_squad, questions  # noqa: E402
 from bench.refusal import _Q  # noqa: E402
 from bench.refusal_fit import V1, V2  # noqa: E402
-from index import AnswerComposer, HybridSearcher, PassageReader, SentenceReader, make_embedder, sentences  # noqa: E402
+from index import AnswerComposer, HybridSearcher, PassageReader, SentenceReader, highlight, make_embedder, sentences  # noqa: E402
 from index.answer.select import READER_EVIDENCE, read_set, reader_evidence, write_fitted_section  # noqa: E402
 
 log = logging.getLogger("bench.fit_reader")
@@ -86,9 +86,10 @@ def _record(q, golds: list[str], composer: AnswerComposer, searcher: HybridSearc
     low = [g.lower() for g in golds]
     top = hits[: composer.candidates]
     return {
-        "qid": q.qid, "kind": kind, "article": article, "fold": fold, "answerable": bool(low),
+        "qid": q.qid, "question": q.text, "golds": list(golds), "kind": kind, "article": article, "fold": fold, "answerable": bool(low),
         "cands": [{"logit": c.logit, "label": bool(low) and any(g in c.text.lower() for g in low), "lex": c.lex_rank, "hr": c.hit_rank,
                    "art": c.hit.article_id, "start": c.start, "end": c.end,
+                   "span": c.span, "text": c.text if c.logit is not None else None,
                    "feat": {k: getattr(c.feat, k) for k in ("coverage", "context", "names_missing", "negation", "typed", "missing")}}
                   for c in cands],
         "hits": [{"art": h.article_id, "start": h.start, "end": h.end, "gold": bool(low) and any(g in h.text.lower() for g in low)}
@@ -124,9 +125,10 @@ def removed_corpus(arts: list[SquadArticle]) -> tuple[list[SquadArticle], dict[s
     return out, chosen
 
 
-def collect(emb, reader: SentenceReader | PassageReader, folds: int, ooc: int, n_read: int, v1_n: int, v2_n: int) -> list[dict]:  # type: ignore[no-untyped-def]
+def collect(emb, reader: SentenceReader | PassageReader, folds: int, ooc: int, n_read: int, v1_n: int, v2_n: int,
+            removed_n: int = 600) -> list[dict]:  # type: ignore[no-untyped-def]
     arts = load_squad(V1)
-    key = hashlib.sha256(f"{_key(arts, emb)}-{reader.meta.get('onnx_sha256')}-{folds}-{ooc}-{n_read}-{v1_n}-{v2_n}-v3".encode()).hexdigest()[:16]
+    key = hashlib.sha256(f"{_key(arts, emb)}-{reader.meta.get('onnx_sha256')}-{folds}-{ooc}-{n_read}-{v1_n}-{v2_n}-{removed_n}-v4".encode()).hexdigest()[:16]
     path = CACHE / f"collect-{key}.pkl"
     if path.exists():
         return pickle.loads(path.read_bytes())
@@ -169,7 +171,7 @@ def collect(emb, reader: SentenceReader | PassageReader, folds: int, ooc: int, n
     eng = build_engine("removed", cut, emb, folder=OUT / f"removed-{_key(cut, emb)}")
     s3 = HybridSearcher(eng.reader, emb)
     picked = [q for q in qs1 if q.qid in chosen]
-    picked = [picked[i] for i in sorted(rng.sample(range(len(picked)), min(600, len(picked))))]
+    picked = [picked[i] for i in sorted(rng.sample(range(len(picked)), min(removed_n, len(picked))))]
     # The reader-off path too (the shipped scorer and confidence before the reader), for comparison.
     before = AnswerComposer(emb)
     for q, qv in zip(picked, emb.encode([q.text for q in picked], batch_size=64)):
@@ -231,6 +233,29 @@ def cited(r: dict, n: int, best: dict | None, related: float | None, k: int = 3,
     return any(h["gold"] for h in shown[:k])
 
 
+def bold_words(right: list[dict]) -> dict:
+    """The answer words bolded in right quotes: today's rules (`highlight`, nothing when unsure)
+    against the passage reader's best span in the quoted sentence, and the two as the composer bolds
+    (the rules where sure, else the span), scored by SQuAD's word F1 with the gold answers (a quote
+    with nothing bolded scores 0)."""
+    from bench.train_passage_reader import span_f1
+
+    rules, spans, both, bolded = [], [], [], 0
+    for r in right:
+        best = r["d"]["best"]
+        text = best["text"] or ""
+        marks = highlight(r["question"], text)
+        bolded += bool(marks)
+        rules.append(span_f1(" ".join(text[a:b] for a, b in marks), r["golds"]) if marks else 0.0)
+        a, b = best["span"] or (best["start"], best["start"])
+        spans.append(span_f1(text[a - best["start"]: b - best["start"]], r["golds"]) if b > a else 0.0)
+        both.append(rules[-1] if marks else spans[-1])  # what the composer bolds: the rules where sure, else the span
+    n = max(1, len(right))
+    return {"quotes": len(right), "rules_bolded": round(bolded / n, 3), "rules_f1": round(sum(rules) / n, 3),
+            "rules_f1_where_bolded": round(sum(rules) / max(1, bolded), 3), "span_f1": round(sum(spans) / n, 3),
+            "rules_else_span_f1": round(sum(both) / n, 3)}
+
+
 def fit(rows: list[dict], names: tuple[str, ...]):  # type: ignore[no-untyped-def]
     from sklearn.linear_model import LogisticRegression
 
@@ -268,6 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--read", type=int, nargs="*", default=[3, 4, 6, 8], help="reader_sentences values to replay")
     ap.add_argument("--v1", type=int, default=2000, help="v1.1 questions (sampled with the seed)")
     ap.add_argument("--v2", type=int, default=3000, help="v2.0 questions (sampled with the seed)")
+    ap.add_argument("--removed", type=int, default=600, help="answer-removed questions (sampled with the seed)")
     ap.add_argument("--refuse", type=float, default=0.07, help="share of answerable v2.0 questions the threshold refuses")
     ap.add_argument("--write", action="store_true")
     ap.add_argument("--ship", type=int, default=4, help="the reader_sentences the written confidence is fitted for")
@@ -288,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
     reader: SentenceReader | PassageReader = (PassageReader(Path(args.passage) if args.passage else None) if PASSAGE
                                               else SentenceReader())
     reader.warm_up()
-    recs = collect(emb, reader, args.folds, args.ooc, args.collect, args.v1, args.v2)
+    recs = collect(emb, reader, args.folds, args.ooc, args.collect, args.v1, args.v2, args.removed)
     results: dict = {"read": {}}
     for n, w in [(n, w) for n in args.read for w in args.coverage_weight]:
         for r in recs:
@@ -357,6 +383,9 @@ def main(argv: list[str] | None = None) -> int:
                             "v1_citation_hit@3_related_only": round(cite_related, 3), "v1_citation_hit@3_all": round(cite_all, 3),
                             "v1_citation_hit@3_reader_only": round(cite_reader_only, 3),
                             "note": "fitted on all folds (in-sample): the held-out figures are in read[...]"})
+    if PASSAGE:
+        results["bold"] = bold_words([r for r in v1 if r["d"]["hit"]])
+        log.info("bold answer words, rules against the span: %s", json.dumps(results["bold"]))
     removed = [r for r in recs if r["kind"] == "removed"]
     t8_old = float(np.quantile([r["old_untouched"] for r in removed], 0.08))
     results["reader_off_removed_refused_at_8pct_untouched"] = round(float(np.mean([r["old_removed"] < t8_old for r in removed])), 3)

@@ -1,13 +1,14 @@
 """What the reader costs per question: `Engine.ask` with the reader off and on, side by side.
 
-    python bench/reader_cost.py [--questions 300] [--seed 0]
+    python bench/reader_cost.py [--questions 300] [--seed 0] [--variants 0:0 passage:2]
 
 Both engines read one index (the 24 SQuAD v1.1 dev part-A articles, cached in bench/out/ by
 bench/quality.py) with their own embedder, so neither warms the other's caches. The questions are
 asked alternately, off then on, each once (the sentence/token caches as they come, as for a
 team's questions), after 20 warm-up questions that are not counted. Reported: median and p95 ms
 per question, the ratio, and the reader's own share of a reader-on question (time inside
-`SentenceReader.scores`, and how many pairs it read). Prints one JSON line last.
+`SentenceReader.scores`, and how many pairs it read; for the passage reader, `PassageReader.read` and
+the passages). Prints one JSON line last.
 """
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 from bench.quality import DEFAULT_DATA, build_engine, load_squad, questions  # noqa: E402
 from bench.reader_kernels import cpu_name  # noqa: E402
 from bench.reader_speed import TimedReader  # noqa: E402
-from index import Engine, make_embedder  # noqa: E402
+from index import Engine, PassageReader, make_embedder  # noqa: E402
 
 
 class _Timed(TimedReader):
@@ -42,6 +43,21 @@ class _Timed(TimedReader):
     def scores(self, question: str, candidates: Any) -> Any:
         self.pairs += len(candidates)
         return super().scores(question, candidates)
+
+
+class _TimedPassage(PassageReader):
+    """The passage reader, adding up its time and the passages it reads."""
+
+    spent = 0.0
+    pairs = 0
+
+    def read(self, question: str, passages: Any) -> Any:
+        self.pairs += len(passages)
+        t0 = time.perf_counter()
+        try:
+            return super().read(question, passages)
+        finally:
+            self.spent += time.perf_counter() - t0
 
 
 def _pct(xs: list[float], q: float) -> float:
@@ -55,12 +71,15 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--variants", nargs="*", default=["0:0"],
                     help="reader settings to compare, each MAX_LEN:SENTENCES (word pieces a pair is cut to, 0 = as "
-                         "trained; sentences read, 0 = as its confidence was fitted)")
+                         "trained; sentences read, 0 = as its confidence was fitted), or passage:N (the passage "
+                         "reader reading the top N passages, 0 = as fitted)")
+    ap.add_argument("--passage-folder", type=Path, help="the passage reader's files (default: the shipped ones)")
     args = ap.parse_args()
     arts = load_squad(DEFAULT_DATA)
     folder = build_engine("all", arts, make_embedder("sentence-transformers/all-MiniLM-L6-v2")).index_dir
     specs = {v: [*v.split(":"), "0"][:2] for v in args.variants}
-    readers = {f"on {v}": _Timed(max_len=int(m) or None) for v, (m, _) in specs.items()}
+    readers: dict[str, Any] = {f"on {v}": _TimedPassage(args.passage_folder) if m == "passage" else _Timed(max_len=int(m) or None)
+                               for v, (m, _) in specs.items()}
     engines = {"off": Engine(folder, make_embedder("sentence-transformers/all-MiniLM-L6-v2"))}
     engines |= {k: Engine(folder, make_embedder("sentence-transformers/all-MiniLM-L6-v2"), sentence_reader=r) for k, r in readers.items()}
     for v, (_, n) in specs.items():
@@ -95,7 +114,7 @@ def main() -> None:
                "reader_share": round(1000 * r.spent / sum(times[k]), 3), "pairs_per_question": round(r.pairs / len(qs), 2)}
         out[k] = row
         print(f"{k}: p50 {row['ms_p50']} ms, p95 {row['ms_p95']} ms | on/off {row['ratio_p50']}× (mean {row['ratio_mean']}×)"
-              f" | reader's share {row['reader_share']:.0%}, {row['pairs_per_question']} pairs a question")
+              f" | reader's share {row['reader_share']:.0%}, {row['pairs_per_question']} pairs (passages) a question")
     print(json.dumps(out))
 
 

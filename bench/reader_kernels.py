@@ -37,6 +37,7 @@ import platform
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -155,6 +156,12 @@ def with_table(m: onnx.ModelProto, table: np.ndarray, name: str) -> onnx.ModelPr
 
 def reference_scores(m: onnx.ModelProto, feeds: list[dict[str, np.ndarray]], saturate: bool) -> list[float]:
     """The graph evaluated in NumPy: MatMulInteger exact (VNNI), or with AVX2's saturating pair sums."""
+    return [float(np.asarray(out[0]).reshape(-1)[0]) for out in reference_run(m, feeds, saturate, ("logit",))]
+
+
+def reference_run(m: onnx.ModelProto, feeds: list[dict[str, np.ndarray]], saturate: bool,
+                  outputs: Sequence[str]) -> list[list[np.ndarray]]:
+    """`outputs` of the graph evaluated in NumPy for each feed (see `reference_scores`)."""
     from onnx.reference import ReferenceEvaluator
     from onnx.reference.op_run import OpRun
 
@@ -179,7 +186,7 @@ def reference_scores(m: onnx.ModelProto, feeds: list[dict[str, np.ndarray]], sat
             return (raw.reshape(lead + (b32.shape[1],)).astype(np.int32),)
 
     ev = ReferenceEvaluator(m, new_ops=[MatMulInteger])
-    return [float(np.asarray(ev.run(["logit"], f)[0]).reshape(-1)[0]) for f in feeds]
+    return [[np.asarray(x) for x in ev.run(list(outputs), f)] for f in feeds]
 
 
 def encode(tok: Any, question: str, title: str, sentence: str, title_words: int) -> dict[str, np.ndarray]:

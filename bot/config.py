@@ -7,6 +7,11 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+READERS = ("sentence", "passage")  # CITEBOT_READER's named readers (index.SentenceReader, index.PassageReader)
+# What CITEBOT_READER=on (the default) loads. Still the sentence reader: the passage reader (issue 28)
+# quotes the answering sentence more often on SQuAD (0.80 against 0.75) but less often on the real
+# news pages of bench/conversations.json (133 against 144 of 191 questions; bench/RESULTS.md).
+DEFAULT_READER = "sentence"
 
 
 class Settings(BaseSettings):
@@ -24,10 +29,11 @@ class Settings(BaseSettings):
     min_confidence: float | None = Field(None, validation_alias="CITEBOT_MIN_CONFIDENCE")
     rerank_model: str | None = Field(None, validation_alias="CITEBOT_RERANK_MODEL")
     rerank_depth: int = Field(10, ge=2, le=50, validation_alias="CITEBOT_RERANK_DEPTH")
-    # The shipped reader (a cross-encoder) chooses the quote and says found / not found. On by default
-    # (issue 27: it quotes the answering sentence more often on unseen pages); off = the embedding
-    # model's signals alone, for the smallest hosts and for comparisons.
-    reader: bool = Field(True, validation_alias="CITEBOT_READER")
+    # The shipped reader chooses the quote and says found / not found. On by default (issue 27: it
+    # quotes the answering sentence more often on unseen pages); off = the embedding model's signals
+    # alone, for the smallest hosts and for comparisons. `sentence` or `passage` names one of the two
+    # readers (on = DEFAULT_READER): the sentence reader (issue 21) or the passage reader (issue 28).
+    reader: str = Field("on", validation_alias="CITEBOT_READER")
     log_level: str = Field("INFO", validation_alias="CITEBOT_LOG_LEVEL")
 
     # --- chat, shared ---
@@ -88,6 +94,24 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_none(cls, v: object) -> object:
         return None if isinstance(v, str) and not v.strip() else v
+
+    @field_validator("reader", mode="before")
+    @classmethod
+    def _reader_choice(cls, v: object) -> str:
+        """on/off (and the usual spellings of a yes/no), or which reader: sentence or passage."""
+        word = str(v).strip().lower()
+        if word in ("1", "true", "yes", "on", ""):
+            return "on"
+        if word in ("0", "false", "no", "off"):
+            return "off"
+        if word in READERS:
+            return word
+        raise ValueError(f"CITEBOT_READER is on, off, {' or '.join(READERS)}, not {v!r}")
+
+    @property
+    def reader_kind(self) -> str | None:
+        """The reader to load: "sentence" or "passage", or None when it is off."""
+        return None if self.reader == "off" else DEFAULT_READER if self.reader == "on" else self.reader
 
     @field_validator("embedding_backend")
     @classmethod

@@ -96,10 +96,13 @@ def diagnose(settings: Any, index_dir: Path, engine_factory: Callable[[], Any]) 
                                                    "signals choose the quote"))
     else:
         t0 = time.perf_counter()
+        chosen = getattr(settings, "reader", "on")
+        setting = "CITEBOT_READER=on, the default" if chosen == "on" else f"CITEBOT_READER={chosen}"
+        kind = getattr(sentence_reader, "kind", "sentence")
         try:
             sentence_reader.warm_up()
-            size = (sentence_reader.folder / "reader.onnx").stat().st_size
-            checks.append(Check("reader", Status.OK, f"on (CITEBOT_READER=on, the default), {size / 1e6:.1f} MB int8, "
+            size = (sentence_reader.folder / ("passage_reader.onnx" if kind == "passage" else "reader.onnx")).stat().st_size
+            checks.append(Check("reader", Status.OK, f"on ({setting}): the {kind} reader, {size / 1e6:.1f} MB int8, "
                                                      "checked (sha256, word table), "
                                                      f"loaded in {time.perf_counter() - t0:.1f} s"))
         except UserError as exc:

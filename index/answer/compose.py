@@ -167,7 +167,8 @@ class AnswerComposer:
         if confidence < self.min_confidence:
             return Answer(question=question, found=False, answer=None, nearest=nearest, confidence=confidence,
                           closest=self._closest(hits))
-        bold = highlight(query.text, best.text)
+        # The rules' answer words where they are sure; else the passage reader's best span in the quote.
+        bold = highlight(query.text, best.text) or span_in(best)
         if self.standalone:
             lead = standalone_start(best)
             if lead < best.start:  # quote the sentence it leans on too; bold words shift with it
@@ -366,6 +367,13 @@ _LEANS = re.compile(
     r"also|but|and|thus|therefore|hence|instead|likewise|similarly|in addition|as a result)\b",
     re.I,
 )
+
+
+def span_in(c: _Candidate) -> tuple[tuple[int, int], ...]:
+    """The passage reader's best span in candidate `c`, as offsets into its text (none without one)."""
+    if c.span is None or not c.start <= c.span[0] < c.span[1] <= c.end:
+        return ()
+    return ((c.span[0] - c.start, c.span[1] - c.start),)
 
 
 def _dates(h: Hit) -> dict[str, Any]:

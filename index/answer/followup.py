@@ -390,8 +390,9 @@ def read_in_context(question: str, conversation: Sequence[Turn]) -> Reading:
         return Reading(text=question)  # a subject of its own: context must not pull it back
     own_names = names(question)
     # No name and no pronoun: a short question ("how much is the order worth?") leans on what came
-    # before; a long one says what it is about in its own words.
-    bare = not own_names and len(tokenize(question)) <= BARE_WORDS
+    # before; a long one says what it is about in its own words. Not after a "not found": with
+    # nothing quoted there is no subject to lean on, and the asker has likely moved on.
+    bare = not own_names and len(tokenize(question)) <= BARE_WORDS and last.answer is not None
     if not (elided or has_pronoun or bare):
         return Reading(text=question)  # names only what was already said, without leaning on it
     prefer = tuple(dict.fromkeys(x for x in (last.source, last.title) if x))

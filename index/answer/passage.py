@@ -135,6 +135,12 @@ class PassageReader:
         self.warm_up()
         if not passages:
             return []
+        rows, feed = self.inputs(question, passages)
+        start, end = self._session.run(["start_logits", "end_logits"], feed)
+        return self.reads(passages, rows, start, end)
+
+    def inputs(self, question: str, passages: Sequence[str]) -> tuple[list[tuple[int, Any]], dict[str, np.ndarray]]:
+        """The windows (passage index, encoding) and the model's input arrays for them, one batch."""
         question = self._fit_question(question)
         encs = self._tokenizer.encode_batch([(question, p) for p in passages])
         rows = [(k, e) for k, enc in enumerate(encs) for e in (enc, *enc.overflowing)]
@@ -145,8 +151,11 @@ class PassageReader:
         for j, (_, e) in enumerate(rows):
             n = len(e.ids)
             ids[j, :n], mask[j, :n], types[j, :n] = e.ids, 1, e.type_ids
-        start, end = self._session.run(["start_logits", "end_logits"],
-                                       {"input_ids": ids, "attention_mask": mask, "token_type_ids": types})
+        return rows, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+
+    def reads(self, passages: Sequence[str], rows: Sequence[tuple[int, Any]], start: np.ndarray,
+              end: np.ndarray) -> list[PassageRead]:
+        """The PassageReads of `passages` from the model's start and end logits for `rows` (see `inputs`)."""
         windows: list[list[_Window]] = [[] for _ in passages]
         for j, (k, e) in enumerate(rows):
             own = [i for i, s in enumerate(e.sequence_ids) if s == 1]

@@ -56,6 +56,8 @@ class SentenceReader:
     question-time session).
     """
 
+    kind = "sentence"
+
     def __init__(self, folder: Path | None = None, *, base_model: Path | None = None, threads: int | None = None,
                  max_len: int | None = None) -> None:
         if threads is not None and threads < 1:

@@ -192,7 +192,8 @@ def test_closed_pipe_ends_quietly(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("env, name", [({"CITEBOT_CITATIONS": "many"}, "CITEBOT_CITATIONS"),
-                                       ({"CITEBOT_EMBEDDING_BACKEND": "onxx"}, "CITEBOT_EMBEDDING_BACKEND")])
+                                       ({"CITEBOT_EMBEDDING_BACKEND": "onxx"}, "CITEBOT_EMBEDDING_BACKEND"),
+                                       ({"CITEBOT_READER": "maybe"}, "CITEBOT_READER")])
 def test_bad_setting_is_one_line_exit_2(tmp_path: Path, env: dict, name: str) -> None:
     r = run("ask", "--index", str(tmp_path), "q", env=env)
     assert r.returncode == 2
@@ -253,6 +254,10 @@ def test_the_reader_is_on_by_default_and_a_setting_turns_it_off(tmp_path: Path) 
     assert checks["reader"]["status"] == "ok" and checks["reader"]["detail"].startswith("on (CITEBOT_READER=on, the default)")
     checks = {c["name"]: c for c in json.loads(run("doctor", "--json", "--index", ix, env={"CITEBOT_READER": "off"}).stdout)}
     assert checks["reader"]["status"] == "info" and checks["reader"]["detail"].startswith("off (CITEBOT_READER=off")
+    for name in ("sentence", "passage"):  # either reader by name
+        checks = {c["name"]: c for c in json.loads(run("doctor", "--json", "--index", ix, env={"CITEBOT_READER": name}).stdout)}
+        assert checks["reader"]["status"] == "ok"
+        assert checks["reader"]["detail"].startswith(f"on (CITEBOT_READER={name}): the {name} reader")
 
 
 def test_first_run_is_quiet_with_one_summary_line_when_not_a_terminal(tmp_path: Path) -> None:

@@ -45,6 +45,17 @@ def test_a_question_with_a_subject_of_its_own_is_read_alone(question: str) -> No
     assert reading.read_as is None and reading.text == question and not reading.prefer and not reading.context
 
 
+def test_a_short_nameless_question_after_a_not_found_is_read_alone() -> None:
+    """After "I couldn't find that", nothing was quoted to lean on: "how much is the fee per season
+    for a plot?" is a new question, not "… (Peru)?". A pronoun still points back."""
+    refused = Turn(question="what is the capital of Peru?")
+    reading = read_in_context("how much is the fee per season?", [refused])
+    assert reading.read_as is None and reading.text == "how much is the fee per season?"
+    answered = Turn("how much did Acme Corp earn in 2017?", "Acme Corp earned $3m in 2017.", "Acme", "acme.txt")
+    assert read_in_context("how much is the fee per season?", [answered]).read_as is not None
+    assert read_in_context("when was it founded?", [Turn(question="what is Acme Corp?")]).read_as == "when was Acme Corp founded?"
+
+
 def test_without_a_conversation_every_question_is_read_alone() -> None:
     assert read_in_context("how long had it been around?", []) == read_in_context("how long had it been around?", ())
     assert read_in_context("how long had it been around?", []).read_as is None
