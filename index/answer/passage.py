@@ -167,7 +167,7 @@ class PassageReader:
 
     def _fit_question(self, question: str) -> str:
         """The question cut to its first `question_pieces` word pieces (64, as trained): the passage keeps the rest."""
-        budget = int(self.meta.get("question_pieces", 64))
+        budget = min(int(self.meta.get("question_pieces", 64)), int(self.max_len or 256) // 2)  # the passage keeps half at least
         enc = self._plain.encode(question, add_special_tokens=False)
         if len(enc.ids) <= budget:
             return question
