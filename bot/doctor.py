@@ -101,7 +101,7 @@ def diagnose(settings: Any, index_dir: Path, engine_factory: Callable[[], Any]) 
         kind = getattr(sentence_reader, "kind", "sentence")
         try:
             sentence_reader.warm_up()
-            size = (sentence_reader.folder / ("passage_reader.onnx" if kind == "passage" else "reader.onnx")).stat().st_size
+            size = sentence_reader.onnx_path.stat().st_size
             checks.append(Check("reader", Status.OK, f"on ({setting}): the {kind} reader, {size / 1e6:.1f} MB int8, "
                                                      "checked (sha256, word table), "
                                                      f"loaded in {time.perf_counter() - t0:.1f} s"))

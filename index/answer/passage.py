@@ -10,15 +10,13 @@ Loaded and checked as the sentence reader (index/answer/reader.py), without torc
 """
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .reader import INPUTS, open_onnx, shipped_folder
+from .reader import OnnxReader
 
 FORMAT = "citebot-passage-reader/1"
 STEM = "passage_reader"
@@ -69,66 +67,19 @@ class PassageRead:
         return best
 
 
-class PassageReader:
+class PassageReader(OnnxReader):
     """Reads a question against passages; `warm_up()` loads and checks the files once.
 
-    `threads` sets ONNX Runtime's intra-op threads (None: as the embedder's question-time session);
     `max_len` cuts each window (None: what it was trained with, passage_reader.json)."""
 
     kind = "passage"
+    STEM = STEM
+    FORMAT = FORMAT
+    MIN_LEN = 32
 
-    def __init__(self, folder: Path | None = None, *, base_model: Path | None = None, threads: int | None = None,
-                 max_len: int | None = None) -> None:
-        if threads is not None and threads < 1:
-            raise ValueError("threads must be at least 1")
-        if max_len is not None and max_len < 32:
-            raise ValueError("max_len must be at least 32")
-        self.folder = Path(folder) if folder is not None else shipped_folder()
-        self.base_model = base_model
-        self.threads = threads
-        self.max_len = max_len
-        self.meta: dict[str, Any] = {}
-        self._session: Any = None
-        self._tokenizer: Any = None
-        self._plain: Any = None
-        self._table: np.ndarray | None = None  # kept alive: ONNX Runtime reads it in place
-        self._lock = threading.Lock()
-
-    def declared_sha256(self) -> str | None:
-        """The passage_reader.onnx sha256 its provenance file declares (read without loading the model)."""
-        import json
-
-        try:
-            value = json.loads((self.folder / f"{STEM}.json").read_text(encoding="utf-8")).get("onnx_sha256")
-        except (OSError, ValueError):
-            return None
-        return str(value) if value else None
-
-    @property
-    def loaded(self) -> bool:
-        """Whether the model is loaded."""
-        return self._session is not None
-
-    def warm_up(self) -> None:
-        """Load and check the model (once)."""
-        with self._lock:
-            if self._session is None:
-                self._load()
-
-    def _load(self) -> None:
-        meta, session, table, base = open_onnx(self.folder, STEM, FORMAT, INPUTS, self.base_model, self.threads)
-        from tokenizers import Tokenizer
-
-        tok = Tokenizer.from_file(str(base / "tokenizer.json"))
-        plain = Tokenizer.from_file(str(base / "tokenizer.json"))  # the question alone, untruncated
-        plain.no_truncation()
-        plain.no_padding()
-        self.max_len = self.max_len or int(meta["max_len"])
-        overlap = min(int(meta.get("overlap", 64)), self.max_len // 4)
-        tok.enable_truncation(max_length=self.max_len, stride=overlap, strategy="only_second")
-        tok.no_padding()
-        self.meta, self._session, self._tokenizer, self._plain, self._table = meta, session, tok, plain, table
-        self._pad = tok.token_to_id("[PAD]") or 0
+    def stride(self, meta: dict[str, Any]) -> int:
+        """A long passage is read in windows that overlap as in training (at most a quarter of one)."""
+        return min(int(meta.get("overlap", 64)), int(self.max_len or meta["max_len"]) // 4)
 
     def read(self, question: str, passages: Sequence[str]) -> list[PassageRead]:
         """Each passage read against the question in one batch (a long one in overlapping windows)."""
@@ -167,11 +118,8 @@ class PassageReader:
 
     def _fit_question(self, question: str) -> str:
         """The question cut to its first `question_pieces` word pieces (64, as trained): the passage keeps the rest."""
-        budget = min(int(self.meta.get("question_pieces", 64)), int(self.max_len or 256) // 2)  # the passage keeps half at least
-        enc = self._plain.encode(question, add_special_tokens=False)
-        if len(enc.ids) <= budget:
-            return question
-        return question[: enc.offsets[budget - 1][1]]
+        # ... and to half the window at most, so the passage always keeps the other half.
+        return self._cut_question(question, min(int(self.meta.get("question_pieces", 64)), int(self.max_len or 256) // 2))
 
 
 def read_candidates(reader: PassageReader, question: str, ranked: Sequence[Any], passages: int,

@@ -49,22 +49,27 @@ def reader_input(title: str, sentence: str, title_words: int) -> str:
     return f"{short}: {sentence}" if short else sentence
 
 
-class SentenceReader:
-    """Scores (question, sentence) pairs; `warm_up()` loads and checks the files once.
+class OnnxReader:
+    """What both readers share: their files (`STEM`.onnx and `STEM`.json beside this module, checked at
+    load by `open_onnx`), the bundled tokenizer, `warm_up()` loading them once.
 
     `threads` sets ONNX Runtime's intra-op threads (None: `question_threads()`, as the embedder's
-    question-time session).
+    question-time session); `max_len` the word pieces an input is cut to (None: as trained, from the
+    provenance file).
     """
 
-    kind = "sentence"
+    kind = ""
+    STEM = ""
+    FORMAT = ""
+    MIN_LEN = 16
 
     def __init__(self, folder: Path | None = None, *, base_model: Path | None = None, threads: int | None = None,
                  max_len: int | None = None) -> None:
         if threads is not None and threads < 1:
             raise ValueError("threads must be at least 1")
-        if max_len is not None and max_len < 16:
-            raise ValueError("max_len must be at least 16")
-        self.max_len = max_len  # word pieces a pair is cut to (None: what it was trained with, reader.json)
+        if max_len is not None and max_len < self.MIN_LEN:
+            raise ValueError(f"max_len must be at least {self.MIN_LEN}")
+        self.max_len = max_len
         self.folder = Path(folder) if folder is not None else shipped_folder()
         self.base_model = base_model
         self.threads = threads
@@ -75,10 +80,15 @@ class SentenceReader:
         self._table: np.ndarray | None = None  # kept alive: ONNX Runtime reads it in place
         self._lock = threading.Lock()
 
+    @property
+    def onnx_path(self) -> Path:
+        """The model file."""
+        return self.folder / f"{self.STEM}.onnx"
+
     def declared_sha256(self) -> str | None:
-        """The reader.onnx sha256 its provenance file declares (read without loading the model)."""
+        """The model file's sha256 its provenance file declares (read without loading the model)."""
         try:
-            value = json.loads((self.folder / "reader.json").read_text(encoding="utf-8")).get("onnx_sha256")
+            value = json.loads((self.folder / f"{self.STEM}.json").read_text(encoding="utf-8")).get("onnx_sha256")
         except (OSError, ValueError):
             return None
         return str(value) if value else None
@@ -95,7 +105,7 @@ class SentenceReader:
                 self._load()
 
     def _load(self) -> None:
-        meta, session, table, base = open_onnx(self.folder, "reader", FORMAT, INPUTS, self.base_model, self.threads)
+        meta, session, table, base = open_onnx(self.folder, self.STEM, self.FORMAT, INPUTS, self.base_model, self.threads)
         from tokenizers import Tokenizer
 
         tok = Tokenizer.from_file(str(base / "tokenizer.json"))
@@ -103,10 +113,29 @@ class SentenceReader:
         plain.no_truncation()
         plain.no_padding()
         self.max_len = self.max_len or int(meta["max_len"])
-        tok.enable_truncation(max_length=self.max_len, strategy="only_second")
+        tok.enable_truncation(max_length=self.max_len, stride=self.stride(meta), strategy="only_second")
         tok.no_padding()
         self.meta, self._session, self._tokenizer, self._plain, self._table = meta, session, tok, plain, table
         self._pad = tok.token_to_id("[PAD]") or 0
+
+    def stride(self, meta: dict[str, Any]) -> int:
+        """Word pieces consecutive windows of a long input share (0: one window, the rest cut)."""
+        return 0
+
+    def _cut_question(self, question: str, budget: int) -> str:
+        """The question cut to its first `budget` word pieces (the other side of the pair keeps the rest)."""
+        enc = self._plain.encode(question, add_special_tokens=False)
+        if len(enc.ids) <= budget:
+            return question
+        return question[: enc.offsets[budget - 1][1]]
+
+
+class SentenceReader(OnnxReader):
+    """Scores (question, sentence) pairs; `warm_up()` loads and checks the files once."""
+
+    kind = "sentence"
+    STEM = "reader"
+    FORMAT = FORMAT
 
     def scores(self, question: str, candidates: Sequence[tuple[str, str]]) -> np.ndarray:
         """Logits for (title, sentence) candidates against one question: higher = more likely it answers."""
@@ -134,11 +163,7 @@ class SentenceReader:
         The pair is truncated from the sentence's side only ("only_second"): a question of more
         pieces than the whole budget would leave nothing to cut there, and the tokenizer raises.
         Long, rare-word or foreign-script questions are read by their beginning, never refused."""
-        budget = max(8, int(self.max_len or self.meta["max_len"]) // 2)
-        enc = self._plain.encode(question, add_special_tokens=False)
-        if len(enc.ids) <= budget:
-            return question
-        return question[: enc.offsets[budget - 1][1]]
+        return self._cut_question(question, max(8, int(self.max_len or self.meta["max_len"]) // 2))
 
 
 def open_onnx(folder: Path, stem: str, fmt: str, inputs: Sequence[str], base_model: Path | None,
