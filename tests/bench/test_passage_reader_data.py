@@ -24,6 +24,8 @@ from bench.train_passage_reader import (
     refused_at,
     sentence_of,
     span_f1,
+    v2_folds_of,
+    v2_stage_examples,
     without_gold,
 )
 
@@ -130,6 +132,24 @@ def test_foreign_examples_pair_a_question_with_a_passage_that_cannot_answer_it(r
         r = records[e.record]
         assert (e.start, e.end) == (-1, -1) and e.question == r.question
         assert e.context != r.context and not holds(e.context, r.answers)
+
+
+def test_the_v2_stage_never_trains_on_the_fold_it_is_measured_on(records, tmp_path: Path) -> None:
+    # The folds are bench/fit_reader.py's: the i-th article of the v1.1 file is in fold i % folds.
+    v1 = tmp_path / "v1.json"
+    v1.write_text(json.dumps({"data": [{"title": t, "paragraphs": []} for t in ("Gannet_Point", "Larkspur_ferry", "Harbour_cafe")]}))
+    fold = v2_folds_of(v1, 2)
+    assert fold == {"Gannet Point": 0, "Larkspur ferry": 1, "Harbour cafe": 0}
+    held = v2_stage_examples(records, fold, 0, offset=1000)
+    assert held and {records[e.record - 1000].title for e in held} == {"Larkspur ferry"}
+    everything = v2_stage_examples(records, fold, None, offset=1000)
+    assert len(everything) == len(records)
+    for e in everything:
+        r = records[e.record - 1000]
+        # An unanswerable question is trained to no answer, an answerable one to its span, on its own paragraph.
+        assert e.context == r.context and e.question == r.question
+        assert (e.kind, e.start, e.end) == (("v2_none", -1, -1) if r.start < 0 else ("v2_span", r.start, r.end))
+    assert any(e.kind == "v2_none" for e in everything)
 
 
 def test_a_limited_run_trains_on_a_prefix_of_the_full_runs_questions(records) -> None:
