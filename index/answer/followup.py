@@ -53,6 +53,10 @@ _MODIFIED = frozenset("""man woman men women boy girl child kid couple family co
     officials resident residents native police court judge startup lawmaker senator man's woman's governor executive
     executives chief ceo president minister coach player players star stars actor actress singer director founder
     spokesman spokeswoman mayor attorney lawyer""".split())
+# Those of them that name a person ("the Fort Worth girl" is "she", "the Fort Worth team" is not).
+_PERSON_NOUNS = _MODIFIED - frozenset("couple family company firm group team officials residents police court startup man's "
+                                      "woman's executives players stars men women".split())
+_ROLE_NOUNS = _PERSON_NOUNS - frozenset("man woman boy girl child kid resident native player star actor actress singer".split())
 # The question asks for a person (so the next "he"/"she"/"they" is that person).
 _ASKS_PERSON = re.compile(
     r"^\W*(?:who|whom|whose)\b|^\W*(?:which|what)\s+(?:\w+\s+){0,2}?(?:person|people|man|men|woman|women|"
@@ -130,7 +134,17 @@ def _person_like(name: str) -> bool:
 def _modifier(text: str, n: Name) -> bool:
     """The name modifies the noun after it ("a New York man", "South Dakota governor")."""
     after = text[n.start + len(n.text):].split(None, 1)
-    return bool(after) and after[0].strip(",.;:").lower() in _MODIFIED
+    return bool(after) and after[0].strip(",.;:?!").lower() in _MODIFIED
+
+
+def _modified_person(text: str, n: Name) -> str | None:
+    """"the kidnapped Fort Worth girl" when the name `n` modifies a noun for a person ("girl", "man",
+    "official"), with the words between the article and the name; None otherwise."""
+    after = text[n.start + len(n.text):].split(None, 1)
+    if not after or after[0].strip(",.;:?!").lower() not in _PERSON_NOUNS:
+        return None
+    m = re.search(r"\b(?:the|a|an)\s+((?:[a-z][\w'’-]*\s+){0,3})$", text[:n.start], re.I)
+    return f"the {m.group(1) if m else ''}{n.text} {after[0].strip(',.;:?!')}"
 
 
 def _people(turn: Turn, asked: set[str]) -> list[str]:
@@ -204,6 +218,13 @@ def _subject(turn: Turn, kind: str) -> str | None:
         pick = places or own or answer_names
         return pick[0].text if pick else None
     if kind == "person":
+        # "the kidnapped Fort Worth girl": the name only says where she is from; she is the phrase.
+        # A role ("the South Dakota governor") is filled by the person the answer named, if any.
+        phrase = next((p for n in own if (p := _modified_person(turn.question, n))), None)
+        own = [n for n in own if not _modifier(turn.question, n)]
+        if not own and phrase:
+            people = _people(turn, asked) if phrase.split()[-1].lower() in _ROLE_NOUNS else []
+            return people[0] if people else phrase
         own.sort(key=lambda n: (not _looks_person(n, turn), not _person_like(n.text)))
     elif kind in ("thing", "things"):
         # "Britain's Conservative Party": the party, not Britain; a person's name last.
@@ -285,8 +306,9 @@ _GENERIC = frozenset("name kind type sort number amount price cost size title pa
 _PREPS = frozenset("on in at near during to for from with by about after before over of last this next".split())
 
 
-# "the Chargers", "the Doobie Brothers": a plural name, what "they" most likely stands for.
-_GROUP = re.compile(r"\b(?<!in )(?<!at )(?<!on )the\s+((?:[A-Z][\w'’-]*\s+){0,2}[A-Z][\w'’-]*[a-z]s)\b")
+# "the Chargers", "the Doobie Brothers": a plural name, what "they" most likely stands for (never
+# one in -ss: "Mike Glass" is a person).
+_GROUP = re.compile(r"\b(?<!in )(?<!at )(?<!on )the\s+((?:[A-Z][\w'’-]*\s+){0,2}[A-Z][\w'’-]*[a-rt-z]s)\b")
 
 
 _PAST = frozenset("""bought won made sold took gave got led beat hit ran set put paid said told kept left lost met sent spent
@@ -399,6 +421,11 @@ def read_in_context(question: str, conversation: Sequence[Turn]) -> Reading:
     context = _key_terms(last)
     rest = question[elided.end():] if elided else question
     read, subject, kind = _substitute(rest, last) if has_pronoun else (None, None, "thing")
+    # "and the Nasdaq?" after "how far did the Dow Jones fall?": the same question about the Nasdaq,
+    # a whole question of its own (read, searched and embedded as it stands).
+    swapped = _about_name(rest, last.question) if elided and read is None else None
+    if swapped:
+        read, subject = swapped
     if read is None and (elided or not has_pronoun):
         subject = _subject(last, "thing")
     if read is None and elided:
@@ -420,8 +447,8 @@ def read_in_context(question: str, conversation: Sequence[Turn]) -> Reading:
     if read_as and subject and subject not in question:
         text = text.replace(subject, subject.lower())
     reader_text = f"{question} {subject.lower()}" if read_as and subject and subject not in question else None
-    return Reading(text=text, read_as=read_as, context=context, prefer=prefer, filled=subject or "",
-                   embed_text=None if person else rest, reader_text=reader_text)
+    return Reading(text=text, read_as=read_as, context=context, prefer=prefer, filled="" if swapped else subject or "",
+                   embed_text=None if person or swapped else rest, reader_text=reader_text)
 
 
 def _elided(fragment: str, earlier: str, subject: str | None) -> str | None:
@@ -435,6 +462,20 @@ def _elided(fragment: str, earlier: str, subject: str | None) -> str | None:
     if subject:
         return f"what about {fragment.strip(' ?')} of {subject}?"
     return None
+
+
+def _about_name(fragment: str, earlier: str) -> tuple[str, str] | None:
+    """The earlier question with its subject (its first name that is no place or day) replaced by
+    the fragment, and the fragment's name, when the fragment is nothing but a name ("the Nasdaq?",
+    "Google?"); else None."""
+    bare = fragment.strip(" ?!.")
+    found = names(bare)
+    if len(found) != 1 or re.sub(r"^(?:the|a|an)\s+", "", bare, flags=re.I) != found[0].text:
+        return None
+    subject = next((n for n in names(earlier) if not n.after_place and _can_be_subject(n)), None)
+    if subject is None:
+        return None
+    return earlier[:subject.start] + found[0].text + earlier[subject.start + len(subject.text):], found[0].text
 
 
 def _tidy(text: str) -> str:

@@ -243,3 +243,25 @@ def test_a_title_confirms_a_name_only_near_the_question_words() -> None:
                 "Inquiry into John Marsh's escape", "u")
     assert _reads(turn, "when did she start?") == "when did Lena Ortiz start?"
     assert [n.text for n in names("Officers arrested Ambassador Jo Park on Monday.")] == ["Jo Park", "Monday"]
+
+
+def test_a_person_named_only_through_a_place_is_the_phrase_or_the_one_filling_the_role() -> None:
+    found = Turn("where did rangers find the missing Alder Creek boy?", "They found him asleep in a hay barn.", "Found", "u")
+    assert _reads(found, "who took him home?") == "who took the missing Alder Creek boy home?"  # never "Alder Creek"
+    said = Turn("what did the Norland governor say on Monday?", "Gov. Ada Brandt said the bridge would reopen.", "Bridge", "u")
+    assert _reads(said, "when was she elected?") == "when was Ada Brandt elected?"  # a role: the person who holds it
+
+
+def test_an_elided_name_asks_the_earlier_question_about_it() -> None:
+    turn = Turn("how many points did the Harbour Index fall on Tuesday?",
+                "The Harbour Index fell 81 points, while the Ridge Composite added 12 points.", "Markets", "u")
+    assert _reads(turn, "and the Ridge Composite?") == "how many points did the Ridge Composite fall on Tuesday?"
+    assert _reads(turn, "and the volume?") == "what about the volume of Harbour Index?"  # not a name: about the subject
+
+
+def test_they_after_which_team_is_a_team_the_answer_named_never_a_person() -> None:
+    turn = Turn("which team did Larkspur beat 31-10?",
+                "Ada Voss threw for two touchdowns and Larkspur rolled past the Ospreys, 31-10.", "Rout", "u")
+    assert _reads(turn, "what is their record?") == "what is the Ospreys' record?"
+    ross = Turn("which team did Larkspur beat 31-10?", "Tom Ross threw for two touchdowns as Larkspur won 31-10.", "Rout", "u")
+    assert "Ross" not in (_reads(ross, "what is their record?") or "")  # "Ross" ends in -s but is no plural
