@@ -330,10 +330,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.passage_folds:  # every record read by the reader that never saw its fold
         if not PASSAGE or len(args.passage_folds) != args.folds:
             raise SystemExit(f"--passage-folds: {args.folds} folders (one per fold), with --passage")
-        recs = []
+        recs, fold_shas = [], []
         for k, folder in enumerate(args.passage_folds):
             fold_reader = PassageReader(folder)
             fold_reader.warm_up()
+            fold_shas.append(fold_reader.meta["onnx_sha256"][:16])
             recs += collect(emb, fold_reader, args.folds, args.ooc, args.collect, args.v1, args.v2, args.removed, only=k)
     else:
         recs = collect(emb, reader, args.folds, args.ooc, args.collect, args.v1, args.v2, args.removed)
@@ -427,7 +428,7 @@ def main(argv: list[str] | None = None) -> int:
                 "related_rule": f"the {args.related_share:.0%} quantile of the logits of read sentences that hold a gold answer (v1.1)",
                 "all_evidence": list(READER_EVIDENCE),
                 **({"read_by": "each fold's questions by a reader trained without that fold (--passage-folds): "
-                               + ", ".join(PassageReader(f).meta["onnx_sha256"][:16] for f in args.passage_folds)}
+                               + ", ".join(fold_shas)}
                    if args.passage_folds else {}),
             },
         })
