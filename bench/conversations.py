@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from index import Answer, Citation, Document, Engine, PassageReader, SentenceReader, Turn, make_embedder  # noqa: E402
+from index import Answer, Citation, Document, Engine, PassageReader, ReaderPair, SentenceReader, Turn, make_embedder  # noqa: E402
 
 SET = ROOT / "bench" / "conversations.json"
 SHARED = ROOT.parent / "shared"
@@ -205,8 +205,8 @@ def run_cli(index_dir: Path, convs: list[dict[str, Any]], truth: dict[str, Any],
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--split", default="held-out-4", choices=("held-out-6", "held-out-5", "held-out-4", "held-out-3", "held-out-2", "held-out", "tune", "all"))
-    ap.add_argument("--reader", nargs="?", const="sentence", choices=("passage", "sentence"),
-                    help="a shipped reader chooses the quote: sentence (alone: the default one, CITEBOT_READER=on) or passage")
+    ap.add_argument("--reader", nargs="?", const="sentence", choices=("passage", "sentence", "both"),
+                    help="a shipped reader chooses the quote: sentence (alone: the default one, CITEBOT_READER=on), passage or both")
     ap.add_argument("--repeat", type=int, default=5, help="timing passes over the second questions")
     ap.add_argument("--index", type=Path, default=DEFAULT_INDEX)
     ap.add_argument("--show", action="store_true", help="print each follow-up's reading and answer")
@@ -225,7 +225,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.reader:
         engine = Engine(args.index, engine.embedder,
-                        sentence_reader=PassageReader() if args.reader == "passage" else SentenceReader())
+                        sentence_reader={"passage": PassageReader, "sentence": SentenceReader, "both": ReaderPair}[args.reader]())
     if args.passages:
         engine.composer.reader_sentences = args.passages
     engine.warm_up()

@@ -197,19 +197,20 @@ def collect(emb, reader: SentenceReader | PassageReader, folds: int, ooc: int, n
     return out
 
 
-def reads(r: dict, n: int) -> list[dict]:
+def reads(r: dict, n: int, passage: bool | None = None) -> list[dict]:
     """The candidates the composer reads with `reader_sentences` = n (select.read_set, replayed on
-    the collected ones: the lexically likeliest, then the first of each top article not covered)."""
-    if PASSAGE:  # every sentence of the top n passages (the collected ones are in lexical order)
+    the collected ones: the lexically likeliest, then the first of each top article not covered);
+    `passage` (default: --passage) replays the passage reader instead."""
+    if PASSAGE if passage is None else passage:  # every sentence of the top n passages (the collected ones are in lexical order)
         return [c for c in r["cands"] if c["hr"] < n]
     ranked = sorted(r["cands"], key=lambda c: c["lex"])
     return [ranked[k] for k in read_set([c["hr"] for c in ranked], [c["art"] for c in ranked], n, CITATIONS)]
 
 
-def decide(r: dict, n: int, w: float = 0.0) -> dict:
+def decide(r: dict, n: int, w: float = 0.0, passage: bool | None = None) -> dict:
     """What the composer does with the n read candidates (choosing by logit + w × coverage):
     the chosen one, its evidence, whether it is right."""
-    cands = reads(r, n)
+    cands = reads(r, n, passage)
     if not cands:
         return {"ev": None, "hit": False, "best": None}
     logits = [c["logit"] for c in cands]
@@ -218,7 +219,8 @@ def decide(r: dict, n: int, w: float = 0.0) -> dict:
     return {"ev": ev, "hit": bool(cands[b]["label"]), "best": cands[b]}
 
 
-def cited(r: dict, n: int, best: dict | None, related: float | None, k: int = 3, same_article: bool = SAME_ARTICLE) -> bool:
+def cited(r: dict, n: int, best: dict | None, related: float | None, k: int = 3, same_article: bool = SAME_ARTICLE,
+          passage: bool | None = None) -> bool:
     """Whether one of the first k citations holds a gold answer (the chosen passage first, then the
     further passages: those of an article with a read sentence at or above `related` and, with
     `same_article`, those of the quoted article; the ones holding such a sentence first (best rated
@@ -226,7 +228,7 @@ def cited(r: dict, n: int, best: dict | None, related: float | None, k: int = 3,
     if best is None:
         return False
     first = next((h for h in r["hits"][:5] if h["art"] == best["art"] and h["start"] <= best["start"] and best["end"] <= h["end"]), None)
-    read = [c for c in reads(r, n) if related is None or c["logit"] >= related]
+    read = [c for c in reads(r, n, passage) if related is None or c["logit"] >= related]
     shown = [first] if first else []
     hits = r["hits"]
     if related is not None:  # passages holding a sentence rated related first, best rated first
@@ -295,6 +297,106 @@ def threshold_at(ps: list[float], refuse: float) -> float:
     return float(np.quantile(np.array(ps), refuse)) if ps else 0.5
 
 
+def pair_figures(recs: dict[str, list[dict]], probs: dict[str, list[float]], twins: dict[str, list[float]],
+                 sides: dict[str, tuple[int, float]], folds: int, refuse: float) -> dict:
+    """Held-out figures (as `main`'s) for each reader alone and for both, the more probable quoting:
+    `probs[side][i]` is record i's held-out probability (the model fitted on the other folds);
+    the threshold refuses `refuse` of the other folds' answerable v2.0 questions."""
+    base = recs["sentence"]
+    choices = {"sentence": [False] * len(base), "passage": [True] * len(base),
+               "both": [p > s for s, p in zip(probs["sentence"], probs["passage"])]}
+    out = {}
+    for name, use_p in choices.items():
+        ps = [max(a, b) if name == "both" else (b if name == "passage" else a) for a, b in zip(probs["sentence"], probs["passage"])]
+        tw = [max(a, b) if name == "both" else (b if name == "passage" else a) for a, b in zip(twins["sentence"], twins["passage"])]
+        t = {k: threshold_at([p for p, r in zip(ps, base) if r["fold"] != k and r["kind"] == "v2" and r["answerable"]], refuse)
+             for k in range(folds)}
+        rows = [(r, p, t[r["fold"]], recs["passage" if isp else "sentence"][i]["d"], isp)
+                for i, (r, p, isp) in enumerate(zip(base, ps, use_p))]
+        v1 = [x for x in rows if x[0]["kind"] == "v1"]
+        v2a = [x for x in rows if x[0]["kind"] == "v2" and x[0]["answerable"]]
+        v2u = [x for x in rows if x[0]["kind"] == "v2" and not x[0]["answerable"]]
+        removed = [(x, w) for x, w in zip(rows, tw) if x[0]["kind"] == "removed"]
+        q8 = float(np.quantile([p for _, p, _, _, _ in v2a], 0.08))
+        t8 = float(np.quantile([w for _, w in removed], 0.08))
+        side_n = {False: sides["sentence"][0], True: sides["passage"][0]}
+        out[name] = {
+            "v1_answer_hit": round(float(np.mean([p >= t and d["hit"] for _, p, t, d, _ in v1])), 3),
+            "v1_refused": round(float(np.mean([p < t for _, p, t, _, _ in v1])), 3),
+            "v1_citation_hit@3_all": round(float(np.mean([p >= t and cited(r, side_n[isp], d["best"], None, passage=isp)
+                                                          for r, p, t, d, isp in v1])), 3),
+            "ooc_refused": round(float(np.mean([p < t for r, p, t, _, _ in rows if r["kind"] == "ooc"])), 3),
+            "v2_unanswerable_refused": round(float(np.mean([p < t for _, p, t, _, _ in v2u])), 3),
+            "v2_unanswerable_refused_at_8pct": round(float(np.mean([p < q8 for _, p, _, _, _ in v2u])), 3),
+            "removed_refused_at_8pct_untouched": round(float(np.mean([x[1] < t8 for x, _ in removed])), 3),
+            "ece_v2": round(ece([p for r, p, _, _, _ in rows if r["kind"] == "v2"], [d["hit"] for r, _, _, d, _ in rows if r["kind"] == "v2"]), 4),
+            "passage_quotes": round(float(np.mean(use_p)), 3),
+        }
+        log.info("%s: %s", name, json.dumps(out[name]))
+    return out
+
+
+def fit_pair(args: argparse.Namespace, emb) -> dict:  # type: ignore[no-untyped-def]
+    """--pair: both readers on the same records, each side as fitted.json's sections say (the sentences
+    or passages read, coverage weight, evidence); figures held out by folds, then the threshold for
+    the more probable side's confidence, from the shipped sections' models."""
+    from index.answer.select import load_fitted
+
+    fitted = load_fitted()
+    if fitted is None or fitted.reader is None or fitted.passage_reader is None:
+        raise SystemExit("--pair needs index/fitted.json's reader and passage_reader sections (fit each first)")
+    readers = {"sentence": SentenceReader(), "passage": PassageReader()}
+    shipped = {"sentence": fitted.reader, "passage": fitted.passage_reader}
+    recs, probs, twins, sides = {}, {}, {}, {}
+    for side, reader in readers.items():
+        reader.warm_up()
+        if reader.meta["onnx_sha256"] != shipped[side].reader_sha256:
+            raise SystemExit(f"the {side} reader's section of fitted.json was fitted for another file: refit it first")
+        rc = shipped[side]
+        sides[side] = (rc.sentences, rc.coverage_weight)
+        got = collect(emb, reader, args.folds, args.ooc, args.collect, args.v1, args.v2, args.removed)
+        recs[side] = sorted(got, key=lambda r: (r["kind"], r["qid"]))
+        names = rc.evidence
+        isp = side == "passage"
+        for r in recs[side]:
+            r["d"] = decide(r, rc.sentences, rc.coverage_weight, isp)
+            if r["kind"] == "removed":
+                r["twin_d"] = decide(r["twin"], rc.sentences, rc.coverage_weight, isp)
+        probs[side], twins[side] = [0.0] * len(recs[side]), [0.0] * len(recs[side])
+        for k in range(args.folds):
+            model = fit([r["d"] for r in recs[side] if r["fold"] != k and r["kind"] in ("v2", "ooc") and r["d"]["ev"] is not None], names)
+            for i, r in enumerate(recs[side]):
+                if r["fold"] == k:
+                    probs[side][i] = prob(model, r["d"], names)
+                    twins[side][i] = prob(model, r["twin_d"], names) if r["kind"] == "removed" else 0.0
+    if [(r["kind"], r["qid"]) for r in recs["sentence"]] != [(r["kind"], r["qid"]) for r in recs["passage"]]:
+        raise SystemExit("the two collections hold different questions")
+    results: dict = {"held_out": pair_figures(recs, probs, twins, sides, args.folds, args.refuse)}
+
+    def shipped_prob(side: str, d: dict) -> float:
+        return 0.0 if d["ev"] is None else shipped[side].probability(d["ev"])
+
+    both = [max(shipped_prob("sentence", s["d"]), shipped_prob("passage", p["d"]))
+            for s, p in zip(recs["sentence"], recs["passage"]) if s["kind"] == "v2" and s["answerable"]]
+    t = threshold_at(both, args.refuse)
+    results["shipped"] = {"threshold": round(t, 4), "sides": sides,
+                          "note": "the shipped sections' models on every v2.0 answerable question (in-sample)"}
+    log.info("shipped: %s", json.dumps(results["shipped"]))
+    if args.write:
+        write_fitted_section("pair", {
+            "rule": "both readers read; the quote is the one whose reader section gives the higher probability",
+            "threshold": round(t, 6),
+            "reader_sha256": shipped["sentence"].reader_sha256, "passage_sha256": shipped["passage"].reader_sha256,
+            "provenance": {
+                "script": "bench/fit_reader.py --pair", "date": datetime.date.today().isoformat(), "seed": SEED, "folds": args.folds,
+                "data": {V1.name: sha256(V1), V2.name: sha256(V2)}, "licence": "SQuAD dev part A, CC BY-SA 4.0",
+                "threshold_rule": f"refuses {args.refuse:.1%} of the answerable v2.0 questions (the higher of the two probabilities)",
+                "questions": {"v1": args.v1, "v2": args.v2, "ooc_per_fold": args.ooc, "removed": args.removed},
+            },
+        })
+    return results
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--folds", type=int, default=3)
@@ -313,6 +415,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="`related` = this quantile of the logits of read sentences that hold a gold answer")
     ap.add_argument("--passage", nargs="?", const="", default=None, metavar="FOLDER",
                     help="fit the passage reader's confidence (its shipped files, or those in FOLDER)")
+    ap.add_argument("--pair", action="store_true",
+                    help="both readers (CITEBOT_READER=both): held-out figures for each alone and for the two, the more "
+                         "probable quoting; --write adds the `pair` section (its threshold)")
     ap.add_argument("--passage-folds", nargs="+", type=Path, metavar="FOLDER",
                     help="one passage reader per article fold, each trained without that fold (train_passage_reader.py "
                          "--v2-stage K): fold K's questions are read by the K-th; --passage names the shipped one")
@@ -324,6 +429,9 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     emb = make_embedder("sentence-transformers/all-MiniLM-L6-v2", "auto")
     emb.warm_up()
+    if args.pair:
+        print(json.dumps(fit_pair(args, emb)))
+        return 0
     reader: SentenceReader | PassageReader = (PassageReader(Path(args.passage) if args.passage else None) if PASSAGE
                                               else SentenceReader())
     reader.warm_up()

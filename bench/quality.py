@@ -46,6 +46,7 @@ from index import (  # noqa: E402
     Embedder,
     Engine,
     PassageReader,
+    ReaderPair,
     SentenceReader,
 )
 
@@ -59,6 +60,8 @@ MODES = ("lexical", "dense", "hybrid")
 READER_MODE = "reader"
 # Nor this one: hybrid retrieval with the passage reader (issue 28) reading the top passages whole.
 PASSAGE_MODE = "passage"
+# And both readers, the more confident one quoting (CITEBOT_READER=both), at the `pair` threshold.
+PAIR_MODE = "both"
 # The code that decides what an index holds: a change in any of these rebuilds the cached index.
 _INDEX_CODE = ("index/ingest/chunk.py", "index/words.py", "index/store/lexical.py", "index/ingest/load.py",
                "index/ingest/text.py", "index/ingest/html.py", "index/ingest/html_repair.py", "index/ingest/meta.py",
@@ -269,7 +272,10 @@ def run(
     if not trees:  # the hand-set linear sentence score, for before/after comparisons
         for eng in (full, *folds):
             eng.composer.scorer = None
-    engines = {mode: (full, *folds) for mode in modes if mode not in (READER_MODE, PASSAGE_MODE)}
+    engines = {mode: (full, *folds) for mode in modes if mode not in (READER_MODE, PASSAGE_MODE, PAIR_MODE)}
+    if PAIR_MODE in modes:
+        pair = ReaderPair(passage=PassageReader(passage_folder))
+        engines[PAIR_MODE] = tuple(Engine(e.index_dir, embedder, min_confidence=0.0, sentence_reader=pair) for e in (full, *folds))
     if PASSAGE_MODE in modes:
         passage = PassageReader(passage_folder)
         engines[PASSAGE_MODE] = tuple(Engine(e.index_dir, embedder, min_confidence=0.0, sentence_reader=passage)
@@ -303,9 +309,9 @@ def run(
     for mode in modes:
         t1 = time.perf_counter()
         full_m, *folds_m = engines[mode]
-        reads = mode in (READER_MODE, PASSAGE_MODE)
+        reads = mode in (READER_MODE, PASSAGE_MODE, PAIR_MODE)
         retrieval = "hybrid" if reads else mode
-        confidence = full_m.composer.reader_confidence
+        confidence = full_m.composer.pair_confidence if mode == PAIR_MODE else full_m.composer.reader_confidence
         # A reader without a fitted confidence: its raw probability, refusing below one half.
         threshold = (confidence.threshold if confidence is not None else 0.5) if reads else default_threshold
         recs = ask_all(full_m, sample, arts, retrieval)
@@ -372,7 +378,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--ooc-limit", type=int, default=300, help="out-of-corpus questions per fold (0 = all)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--modes", default=",".join(MODES), help=f"of {', '.join(MODES)}, {READER_MODE} (hybrid + the reader, at its fitted threshold), "
-                    f"{PASSAGE_MODE} (hybrid + the passage reader)")
+                    f"{PASSAGE_MODE} (hybrid + the passage reader), {PAIR_MODE} (hybrid + both readers)")
     ap.add_argument("--threshold", type=float, default=DEFAULT_MIN_CONFIDENCE, help="not-found threshold to score")
     ap.add_argument("--linear", action="store_true", help="score sentences with the hand-set linear score, not the fitted trees")
     ap.add_argument("--backend", default="auto", help="embedding backend: auto (what citebot uses by default), onnx or torch")

@@ -1,6 +1,6 @@
 """What the reader costs per question: `Engine.ask` with the reader off and on, side by side.
 
-    python bench/reader_cost.py [--questions 300] [--seed 0] [--variants 0:0 passage:2]
+    python bench/reader_cost.py [--questions 300] [--seed 0] [--variants 0:0 passage:2 both]
 
 Both engines read one index (the 24 SQuAD v1.1 dev part-A articles, cached in bench/out/ by
 bench/quality.py) with their own embedder, so neither warms the other's caches. The questions are
@@ -8,7 +8,7 @@ asked alternately, off then on, each once (the sentence/token caches as they com
 team's questions), after 20 warm-up questions that are not counted. Reported: median and p95 ms
 per question, the ratio, and the reader's own share of a reader-on question (time inside
 `SentenceReader.scores`, and how many pairs it read; for the passage reader, `PassageReader.read` and
-the passages). Prints one JSON line last.
+the passages; for both readers, the two added up). Prints one JSON line last.
 """
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 from bench.quality import DEFAULT_DATA, build_engine, load_squad, questions  # noqa: E402
 from bench.reader_kernels import cpu_name  # noqa: E402
 from bench.reader_speed import TimedReader  # noqa: E402
-from index import Engine, PassageReader, make_embedder  # noqa: E402
+from index import Engine, PassageReader, ReaderPair, make_embedder  # noqa: E402
 
 
 class _Timed(TimedReader):
@@ -60,6 +60,11 @@ class _TimedPassage(PassageReader):
             self.spent += time.perf_counter() - t0
 
 
+def _parts(r: Any) -> list[Any]:
+    """The timed readers inside a reader setting (both of a ReaderPair)."""
+    return [r.sentence, r.passage] if isinstance(r, ReaderPair) else [r]
+
+
 def _pct(xs: list[float], q: float) -> float:
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(q * len(xs)))]
@@ -72,13 +77,14 @@ def main() -> None:
     ap.add_argument("--variants", nargs="*", default=["0:0"],
                     help="reader settings to compare, each MAX_LEN:SENTENCES (word pieces a pair is cut to, 0 = as "
                          "trained; sentences read, 0 = as its confidence was fitted), or passage:N (the passage "
-                         "reader reading the top N passages, 0 = as fitted)")
+                         "reader reading the top N passages, 0 = as fitted), or both (CITEBOT_READER=both)")
     ap.add_argument("--passage-folder", type=Path, help="the passage reader's files (default: the shipped ones)")
     args = ap.parse_args()
     arts = load_squad(DEFAULT_DATA)
     folder = build_engine("all", arts, make_embedder("sentence-transformers/all-MiniLM-L6-v2")).index_dir
     specs = {v: [*v.split(":"), "0"][:2] for v in args.variants}
-    readers: dict[str, Any] = {f"on {v}": _TimedPassage(args.passage_folder) if m == "passage" else _Timed(max_len=int(m) or None)
+    readers: dict[str, Any] = {f"on {v}": ReaderPair(_Timed(), _TimedPassage(args.passage_folder)) if m == "both"
+                               else _TimedPassage(args.passage_folder) if m == "passage" else _Timed(max_len=int(m) or None)
                                for v, (m, _) in specs.items()}
     engines = {"off": Engine(folder, make_embedder("sentence-transformers/all-MiniLM-L6-v2"))}
     engines |= {k: Engine(folder, make_embedder("sentence-transformers/all-MiniLM-L6-v2"), sentence_reader=r) for k, r in readers.items()}
@@ -94,7 +100,8 @@ def main() -> None:
         for e in engines.values():
             e.ask(q)
     for r in readers.values():
-        r.spent, r.pairs = 0.0, 0
+        for part in _parts(r):
+            part.spent, part.pairs = 0.0, 0
     times: dict[str, list[float]] = {k: [] for k in engines}
     for q in qs:
         for name, eng in engines.items():
@@ -111,7 +118,8 @@ def main() -> None:
     for k, r in readers.items():
         row = {"ms_p50": round(med[k], 2), "ms_p95": round(_pct(times[k], 0.95), 2),
                "ratio_p50": round(med[k] / med["off"], 3), "ratio_mean": round(sum(times[k]) / sum(times["off"]), 3),
-               "reader_share": round(1000 * r.spent / sum(times[k]), 3), "pairs_per_question": round(r.pairs / len(qs), 2)}
+               "reader_share": round(1000 * sum(p.spent for p in _parts(r)) / sum(times[k]), 3),
+               "pairs_per_question": round(sum(p.pairs for p in _parts(r)) / len(qs), 2)}
         out[k] = row
         print(f"{k}: p50 {row['ms_p50']} ms, p95 {row['ms_p95']} ms | on/off {row['ratio_p50']}× (mean {row['ratio_mean']}×)"
               f" | reader's share {row['reader_share']:.0%}, {row['pairs_per_question']} pairs (passages) a question")

@@ -49,7 +49,7 @@ class App:
     def engine(self):
         """The engine over the configured index and model."""
         if self._engine is None:
-            from index import CrossEncoderReranker, Engine, PassageReader, SentenceReader, make_embedder
+            from index import CrossEncoderReranker, Engine, PassageReader, ReaderPair, SentenceReader, make_embedder
 
             from .progress import StepBar
 
@@ -62,7 +62,7 @@ class App:
                 min_confidence=s.min_confidence,
                 max_file_bytes=int(s.max_file_mb * 1024 * 1024),
                 reranker=CrossEncoderReranker(s.rerank_model, depth=s.rerank_depth) if s.rerank_model else None,
-                sentence_reader={"sentence": SentenceReader, "passage": PassageReader}[s.reader_kind]()
+                sentence_reader={"sentence": SentenceReader, "passage": PassageReader, "both": ReaderPair}[s.reader_kind]()
                 if s.reader_kind else None,
             )
         return self._engine

@@ -7,7 +7,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
-READERS = ("sentence", "passage")  # CITEBOT_READER's named readers (index.SentenceReader, index.PassageReader)
+READERS = ("sentence", "passage", "both")  # CITEBOT_READER's named readers (index.SentenceReader, index.PassageReader, index.ReaderPair)
 # What CITEBOT_READER=on (the default) loads. Still the sentence reader: the passage reader (issue 28)
 # quotes the answering sentence more often on SQuAD (0.80 against 0.75) but less often on the real
 # news pages of bench/conversations.json (133 against 144 of 191 questions; bench/RESULTS.md).
@@ -31,8 +31,9 @@ class Settings(BaseSettings):
     rerank_depth: int = Field(10, ge=2, le=50, validation_alias="CITEBOT_RERANK_DEPTH")
     # The shipped reader chooses the quote and says found / not found. On by default (issue 27: it
     # quotes the answering sentence more often on unseen pages); off = the embedding model's signals
-    # alone, for the smallest hosts and for comparisons. `sentence` or `passage` names one of the two
-    # readers (on = DEFAULT_READER): the sentence reader (issue 21) or the passage reader (issue 28).
+    # alone, for the smallest hosts and for comparisons. `sentence`, `passage` or `both` names the
+    # reader (on = DEFAULT_READER): the sentence reader (issue 21), the passage reader (issue 28), or
+    # both, the more confident one quoting.
     reader: str = Field("on", validation_alias="CITEBOT_READER")
     log_level: str = Field("INFO", validation_alias="CITEBOT_LOG_LEVEL")
 
@@ -98,7 +99,7 @@ class Settings(BaseSettings):
     @field_validator("reader", mode="before")
     @classmethod
     def _reader_choice(cls, v: object) -> str:
-        """on/off (and the usual spellings of a yes/no), or which reader: sentence or passage."""
+        """on/off (and the usual spellings of a yes/no), or which reader: sentence, passage or both."""
         word = str(v).strip().lower()
         if word in ("1", "true", "yes", "on", ""):
             return "on"
@@ -106,11 +107,11 @@ class Settings(BaseSettings):
             return "off"
         if word in READERS:
             return word
-        raise ValueError(f"CITEBOT_READER is on, off, {' or '.join(READERS)}, not {v!r}")
+        raise ValueError(f"CITEBOT_READER is on, off, {', '.join(READERS[:-1])} or {READERS[-1]}, not {v!r}")
 
     @property
     def reader_kind(self) -> str | None:
-        """The reader to load: "sentence" or "passage", or None when it is off."""
+        """The reader to load: "sentence", "passage" or "both", or None when it is off."""
         return None if self.reader == "off" else DEFAULT_READER if self.reader == "on" else self.reader
 
     @field_validator("embedding_backend")

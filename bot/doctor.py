@@ -99,10 +99,12 @@ def diagnose(settings: Any, index_dir: Path, engine_factory: Callable[[], Any]) 
         chosen = getattr(settings, "reader", "on")
         setting = "CITEBOT_READER=on, the default" if chosen == "on" else f"CITEBOT_READER={chosen}"
         kind = getattr(sentence_reader, "kind", "sentence")
+        which = "the sentence and passage readers" if kind == "both" else f"the {kind} reader"
         try:
             sentence_reader.warm_up()
-            size = sentence_reader.onnx_path.stat().st_size
-            checks.append(Check("reader", Status.OK, f"on ({setting}): the {kind} reader, {size / 1e6:.1f} MB int8, "
+            paths = getattr(sentence_reader, "onnx_paths", None) or (sentence_reader.onnx_path,)
+            size = sum(p.stat().st_size for p in paths)
+            checks.append(Check("reader", Status.OK, f"on ({setting}): {which}, {size / 1e6:.1f} MB int8, "
                                                      "checked (sha256, word table), "
                                                      f"loaded in {time.perf_counter() - t0:.1f} s"))
         except UserError as exc:

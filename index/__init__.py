@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from .answer.compose import DEFAULT_MIN_CONFIDENCE, AnswerComposer
     from .answer.followup import Reading, read_in_context
     from .answer.highlight import highlight
+    from .answer.pair import ReaderPair
     from .answer.passage import PassageReader
     from .answer.query import build_query, clean_question
     from .answer.reader import ReaderModelError, SentenceReader, reader_input
@@ -83,7 +84,7 @@ _WHERE = {
     "AnswerComposer": "answer.compose", "DEFAULT_MIN_CONFIDENCE": "answer.compose",
     "HybridSearcher": "answer.search", "build_query": "answer.query", "clean_question": "answer.query",
     "CrossEncoderReranker": "answer.rerank", "SentenceReader": "answer.reader", "ReaderModelError": "answer.reader", "reader_input": "answer.reader",
-    "PassageReader": "answer.passage", "highlight": "answer.highlight",
+    "PassageReader": "answer.passage", "ReaderPair": "answer.pair", "highlight": "answer.highlight",
     "tokenize": "words", "STOPWORDS": "words",
     # the embedding model and its runtimes
     "Embedder": "model.embed", "TokenEmbedder": "model.embed", "WarmEmbedder": "model.embed",
@@ -100,7 +101,7 @@ __all__ = [
     "AmbiguousSourceError", "Answer", "AnswerComposer", "Article", "BUNDLED_NAMES", "BlockedURL", "Citation", "CitebotError",
     "CrossEncoderReranker", "DEFAULT_COLLECTION", "DEFAULT_MIN_CONFIDENCE", "Document", "Embedder", "Engine",
     "FetchError", "FetchPolicy", "Fetcher", "FittedModelError", "Hit", "HybridSearcher", "IndexBusyError",
-    "IndexMismatchError", "IndexReader", "IndexWriter", "IngestReport", "LoadError", "OnnxEmbedder", "Passage", "PassageReader", "ReaderModelError", "SentenceReader",
+    "IndexMismatchError", "IndexReader", "IndexWriter", "IngestReport", "LoadError", "OnnxEmbedder", "Passage", "PassageReader", "ReaderModelError", "ReaderPair", "SentenceReader",
     "Query", "STOPWORDS", "SUPPORTED_SUFFIXES", "SentenceTransformerEmbedder", "Source", "SourceInfo",
     "SourceKind", "SyncReport", "TokenEmbedder", "TokenVectors", "Turn", "Reading", "read_in_context", "UserError", "WarmEmbedder", "WebIngester",
     "build_query", "chunk_article", "clean_question", "display_source", "highlight", "load_bytes", "load_sources", "reader_input", "make_embedder", "resolve_model", "sentences", "strip_marks",

@@ -12,6 +12,8 @@ import numpy as np
 
 from .answer.compose import AnswerComposer
 from .answer.followup import read_in_context
+from .answer.pair import ReaderPair
+from .answer.passage import PassageReader
 from .answer.query import clean_question
 from .answer.reader import SentenceReader
 from .answer.rerank import CrossEncoderReranker
@@ -59,7 +61,7 @@ class Engine:
         min_confidence: float | None = None,
         max_file_bytes: int = DEFAULT_MAX_BYTES,
         reranker: CrossEncoderReranker | None = None,
-        sentence_reader: SentenceReader | None = None,
+        sentence_reader: SentenceReader | PassageReader | ReaderPair | None = None,
     ) -> None:
         self.index_dir = Path(index_dir)
         self.embedder = embedder
@@ -68,7 +70,8 @@ class Engine:
         self._reader: IndexReader | None = None
         self._reader_lock = threading.Lock()
         # The reader (a cross-encoder shipped with the package) chooses the quoted sentence and
-        # decides found / not found; None = the embedding model's signals alone (CITEBOT_READER=off).
+        # decides found / not found (or both readers, the more confident one quoting: ReaderPair);
+        # None = the embedding model's signals alone (CITEBOT_READER=off).
         self.sentence_reader = sentence_reader
         self.composer = AnswerComposer(embedder, citations=citations, min_confidence=min_confidence, reader=sentence_reader)
         # Question words the index has never seen are matched to indexed words one typo away

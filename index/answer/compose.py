@@ -1,6 +1,7 @@
 """Hits → Answer: pick the one sentence that answers, quote it exactly, cite where it came from."""
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import re
@@ -15,10 +16,12 @@ from ..types import Answer, Citation, Hit, Query
 from ..words import tokenize
 from . import select
 from .highlight import _MONTH, _NUMBER, _QWORD, _YEAR, _new_names, highlight
+from .pair import ReaderPair
 from .passage import PassageReader, read_candidates
 from .reader import SentenceReader
 from .select import (
     FittedModelError,
+    PairConfidence,
     ReaderConfidence,
     SentenceFeatures,
     TreeScorer,
@@ -115,7 +118,7 @@ class AnswerComposer:
         idf: Callable[[Sequence[str]], Mapping[str, float]] | None = None,
         scorer: TreeScorer | None | bool = True,
         standalone: bool = True,
-        reader: SentenceReader | PassageReader | None = None,
+        reader: SentenceReader | PassageReader | ReaderPair | None = None,
         reader_sentences: int | None = None,
     ) -> None:
         if citations < 1 or candidates < 1 or embed_sentences < 1 or embed_words < 1 or (reader_sentences or 1) < 1:
@@ -129,19 +132,30 @@ class AnswerComposer:
         # `reader_sentences` sentences and its score chooses the quote and makes the confidence
         # (calibrated by bench/fit_reader.py; without that section of fitted.json, its raw score).
         self.reader = reader
+        # With both readers (ReaderPair), `reader_*` is the sentence reader's side, `passage_*` the passage reader's.
+        pair = reader if isinstance(reader, ReaderPair) else None
+        first = reader.sentence if isinstance(reader, ReaderPair) else reader
         fitted = (_FITTED.passage_reader if isinstance(reader, PassageReader) else _FITTED.reader) if _FITTED is not None else None
-        self.reader_confidence: ReaderConfidence | None = fitted if reader is not None else None
-        if self.reader_confidence is not None and reader is not None and reader.declared_sha256() != self.reader_confidence.reader_sha256:
-            if not select.REFITTING:
-                raise FittedModelError("the reader's confidence in fitted.json was fitted for another reader file; "
-                                       "rerun bench/fit_reader.py --write")
-            self.reader_confidence = None
+        self.reader_confidence: ReaderConfidence | None = _checked(fitted, first)
+        self.passage_confidence = _checked(_FITTED.passage_reader if _FITTED is not None else None, pair.passage) if pair else None
+        self.pair_confidence: PairConfidence | None = None
+        if pair is not None and _FITTED is not None and _FITTED.pair is not None:
+            self.pair_confidence = _FITTED.pair
+            if (pair.sentence.declared_sha256(), pair.passage.declared_sha256()) != (_FITTED.pair.reader_sha256, _FITTED.pair.passage_sha256):
+                if not select.REFITTING:
+                    raise FittedModelError("the two readers' threshold in fitted.json was fitted for other reader files; "
+                                           "rerun bench/fit_reader.py --pair --write")
+                self.pair_confidence = None
         # As many sentences as the confidence was fitted for (it reads the margin over the runner-up).
         # (The passage reader: as many top passages, read whole.)
         unfitted = 3 if isinstance(reader, PassageReader) else 8
         self.reader_sentences = reader_sentences or (self.reader_confidence.sentences if self.reader_confidence else unfitted)
+        self.passages_read = self.passage_confidence.sentences if self.passage_confidence is not None else 3
+        self._own_threshold = min_confidence is not None  # CITEBOT_MIN_CONFIDENCE: one threshold for every reading
         if min_confidence is not None:
             self.min_confidence = min_confidence
+        elif pair is not None:
+            self.min_confidence = self.pair_confidence.threshold if self.pair_confidence is not None else 0.5
         elif reader is not None:
             self.min_confidence = self.reader_confidence.threshold if self.reader_confidence is not None else 0.5
         else:
@@ -158,13 +172,15 @@ class AnswerComposer:
         question = query.typed
         if not hits:
             return Answer(question=question, found=False, answer=None)
-        cands = self._candidates(query, self._weights(query), hits[: self.candidates])
+        cands, confidence, rated = self._chosen(query, hits[: self.candidates])
         nearest = tuple(dict.fromkeys(h.title for h in hits[:3]))
         if not cands:
             return Answer(question=question, found=False, answer=None, nearest=nearest, closest=self._closest(hits))
         best = max(cands, key=lambda c: c.score)
-        confidence = self._confidence(best, cands, hits[: self.candidates])
-        if confidence < self.min_confidence:
+        # Both readers, but a follow-up read by the sentence reader alone: its own threshold.
+        alone = isinstance(self.reader, ReaderPair) and rated is not None and (query.context or query.prefer)
+        limit = rated.threshold if alone and rated is not None and not self._own_threshold else self.min_confidence
+        if confidence < limit:
             return Answer(question=question, found=False, answer=None, nearest=nearest, confidence=confidence,
                           closest=self._closest(hits))
         # The rules' answer words where they are sure; else the passage reader's best span in the quote.
@@ -174,7 +190,7 @@ class AnswerComposer:
             if lead < best.start:  # quote the sentence it leans on too; bold words shift with it
                 best.text, shift, best.start = best.hit.text[lead - best.hit.start: best.end - best.hit.start], best.start - lead, lead
                 bold = tuple((a + shift, b + shift) for a, b in bold)
-        cites = self._citations(best, hits, cands)
+        cites = self._citations(best, hits, cands, rated)
         return Answer(
             question=question,
             found=True,
@@ -212,10 +228,39 @@ class AnswerComposer:
 
     def score_sentences(self, query: Query, hits: Sequence[Hit]) -> list[_Candidate]:
         """The scored candidate sentences of the top hits (what `compose` chooses from)."""
-        return self._candidates(query, self._weights(query), hits[: self.candidates]) if hits else []
+        return self._chosen(query, hits[: self.candidates])[0] if hits else []
 
-    def _candidates(self, query: Query, weights: dict[str, float], hits: Sequence[Hit]) -> list[_Candidate]:
-        question, qvec = query.text, query.vector
+    def _chosen(self, query: Query, hits: Sequence[Hit]) -> tuple[list[_Candidate], float, ReaderConfidence | None]:
+        """The scored candidates the quote is chosen from, the confidence in the best of them, and the
+        reader confidence that made it (its `related` cut lists further sources).
+
+        With both readers, each scores its own copies of the candidates and the one more confident
+        in its best sentence is used (index/answer/pair.py); a follow-up read with its conversation
+        (`query.context`) is read by the sentence reader alone, whose reading of follow-ups was
+        measured and tuned (bench/RESULTS.md, issue 29: 77% right against the passage reader's 62%)."""
+        ranked = self._ranked(query, self._weights(query), hits)
+        if not ranked:
+            return [], 0.0, None
+        if self.reader is None:
+            cands = self._embedded(query, ranked)
+            return cands, self._confidence(max(cands, key=lambda c: c.score), cands, hits, None), None
+        sides: list[tuple[SentenceReader | PassageReader, ReaderConfidence | None, int, list[_Candidate]]]
+        if isinstance(self.reader, ReaderPair):
+            sides = [(self.reader.sentence, self.reader_confidence, self.reader_sentences, ranked)]
+            if not (query.context or query.prefer):
+                sides.append((self.reader.passage, self.passage_confidence, self.passages_read, [copy.copy(c) for c in ranked]))
+        else:
+            sides = [(self.reader, self.reader_confidence, self.reader_sentences, ranked)]
+        options = []
+        for reader, rc, n, mine in sides:
+            cands = self._read(reader, rc, n, query, mine)
+            if cands:
+                options.append((cands, self._confidence(max(cands, key=lambda c: c.score), cands, hits, rc), rc))
+        return max(options, key=lambda o: o[1]) if options else ([], 0.0, None)
+
+    def _ranked(self, query: Query, weights: dict[str, float], hits: Sequence[Hit]) -> list[_Candidate]:
+        """Every sentence of the top hits with its wording features, lexically likeliest first."""
+        question = query.text
         qwords = {w.lower() for w in _QWORD.findall(question)}
         qtype = query.qtype
         qtokens = list(query.tokens)
@@ -255,25 +300,32 @@ class AnswerComposer:
                     negation=float(q_neg and not _NEG.search(text)),
                 )
                 cands.append(_Candidate(rank, h, s, e, text, feat))
-        if not cands:
-            return []
         # Only the lexically likeliest few sentences are read or embedded: the bot answers in milliseconds.
         ranked = sorted(cands, key=lambda c: -(c.coverage + 0.3 * c.context - 0.05 * c.hit_rank))
         for k, c in enumerate(ranked):
             c.lex_rank = k
-        if self.reader is not None:
-            # The reader's one pass replaces the embedding pass below: its score is the choice.
-            # Besides the likeliest sentences, it reads the likeliest one of each other article that
-            # may be listed as a source, so a source is listed because the reader found it related.
-            weight = self.reader_confidence.coverage_weight if self.reader_confidence is not None else 0.0
-            if isinstance(self.reader, PassageReader):  # the top passages read whole (issue 28)
-                return read_candidates(self.reader, query.text, ranked, self.reader_sentences, weight)
-            read = [ranked[k] for k in read_set([c.hit_rank for c in ranked], [c.hit.article_id for c in ranked],
-                                                self.reader_sentences, self.citations)]
-            for c, v in zip(read, self.reader.scores(query.text, [(c.hit.title, c.text) for c in read])):
-                c.logit = float(v)
-                c.score = c.logit + weight * c.coverage
-            return read
+        return ranked
+
+    def _read(self, reader: SentenceReader | PassageReader, rc: ReaderConfidence | None, n: int, query: Query,
+              ranked: list[_Candidate]) -> list[_Candidate]:
+        """The candidates a reader reads, scored by it (`n`: the sentences read, or for the passage
+        reader the top passages read whole).
+
+        The reader's one pass replaces the embedding pass: its score is the choice. Besides the
+        likeliest sentences, the sentence reader reads the likeliest one of each other article that
+        may be listed as a source, so a source is listed because the reader found it related."""
+        weight = rc.coverage_weight if rc is not None else 0.0
+        if isinstance(reader, PassageReader):  # the top passages read whole (issue 28)
+            return read_candidates(reader, query.text, ranked, n, weight)
+        read = [ranked[k] for k in read_set([c.hit_rank for c in ranked], [c.hit.article_id for c in ranked], n, self.citations)]
+        for c, v in zip(read, reader.scores(query.text, [(c.hit.title, c.text) for c in read])):
+            c.logit = float(v)
+            c.score = c.logit + weight * c.coverage
+        return read
+
+    def _embedded(self, query: Query, ranked: list[_Candidate]) -> list[_Candidate]:
+        """The lexically likeliest `embed_sentences` candidates scored with the embedding model's signals (no reader)."""
+        question, qvec = query.text, query.vector
         prior = ranked[: self.embed_sentences]
         # Model time grows with the longest sentence of the batch: a long sentence is judged by its
         # first `embed_words` words (the wording signals above still read all of it).
@@ -308,30 +360,31 @@ class AnswerComposer:
             c.score = float(sc)
         return prior
 
-    def _confidence(self, best: _Candidate, cands: Sequence[_Candidate], hits: Sequence[Hit]) -> float:
+    def _confidence(self, best: _Candidate, cands: Sequence[_Candidate], hits: Sequence[Hit], rc: ReaderConfidence | None) -> float:
         """One number in [0, 1] from several signals: wording covered, meaning, passage similarity.
 
         The evidence is the best of the scored sentences, not only the chosen one's: the scorer
         may prefer a sentence that says it in other words, which is no reason to doubt the match.
         """
         if best.logit is not None:
-            if self.reader_confidence is None:
+            if rc is None:
                 return 1.0 / (1.0 + math.exp(-best.logit))
             logits = [c.logit if c.logit is not None else -10.0 for c in cands]
             values = reader_evidence(logits, cands.index(best), [c.hit.article_id for c in cands], best.feat,
                                      max((h.dense for h in hits), default=0.0))
-            return self.reader_confidence.probability(values)
+            return rc.probability(values)
         ev = evidence(best, cands, hits)
         return self.fitted_confidence.probability(ev) if self.fitted_confidence is not None else hand_confidence(ev)
 
-    def _citations(self, best: _Candidate, hits: Sequence[Hit], cands: Sequence[_Candidate] = ()) -> list[Citation]:
+    def _citations(self, best: _Candidate, hits: Sequence[Hit], cands: Sequence[_Candidate] = (),
+                   rc: ReaderConfidence | None = None) -> list[Citation]:
         ordered = [best.hit] + [h for h in hits if h.passage_id != best.hit.passage_id]
         if best.logit is not None:
             # With the reader, a further passage is listed when it is related to the question: of the
             # quoted article, or of an article one of whose sentences the reader rated relevant (it
             # reads one of each top article). Not every passage retrieval brought up: an unrelated
             # article never shows.
-            related = self.reader_confidence.related if self.reader_confidence is not None else 0.0
+            related = rc.related if rc is not None else 0.0
             rated = [c for c in cands if c.logit is not None and c.logit >= related]
             articles = {best.hit.article_id} | {c.hit.article_id for c in rated}
             # A passage holding a sentence the reader rated related comes first (best rated first),
@@ -367,6 +420,19 @@ _LEANS = re.compile(
     r"also|but|and|thus|therefore|hence|instead|likewise|similarly|in addition|as a result)\b",
     re.I,
 )
+
+
+def _checked(fitted: ReaderConfidence | None, reader: SentenceReader | PassageReader | None) -> ReaderConfidence | None:
+    """A reader's fitted confidence, if it was fitted for this reader's file (FittedModelError if not,
+    unless a bench script is refitting it)."""
+    if fitted is None or reader is None:
+        return None
+    if reader.declared_sha256() != fitted.reader_sha256:
+        if not select.REFITTING:
+            raise FittedModelError(f"the {reader.kind} reader's confidence in fitted.json was fitted for another reader file; "
+                                   "rerun bench/fit_reader.py --write")
+        return None
+    return fitted
 
 
 def span_in(c: _Candidate) -> tuple[tuple[int, int], ...]:

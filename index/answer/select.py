@@ -232,6 +232,16 @@ class ReaderConfidence(NamedTuple):
         return self.model([values[k] for k in self.evidence])
 
 
+class PairConfidence(NamedTuple):
+    """Both readers at once (index/answer/pair.py): each chooses a quote and gives its own calibrated
+    probability (the `reader` and `passage_reader` sections); the more probable one answers, and it
+    is refused below `threshold` (fitted for that maximum by bench/fit_reader.py --pair)."""
+
+    threshold: float
+    reader_sha256: str  # the sentence reader's file it was fitted with
+    passage_sha256: str  # and the passage reader's
+
+
 class Fitted(NamedTuple):
     """What the bench scripts fitted: the sentence scorer, the confidence and its threshold."""
 
@@ -241,6 +251,7 @@ class Fitted(NamedTuple):
     provenance: dict[str, Any]
     reader: ReaderConfidence | None = None  # fitted by bench/fit_reader.py; None: the reader's raw score decides
     passage_reader: ReaderConfidence | None = None  # the same for the passage reader (fit_reader.py --passage)
+    pair: PairConfidence | None = None  # both readers (fit_reader.py --pair)
 
     def probability(self, evidence: Sequence[float]) -> float:
         """The fitted confidence: the probability that the chosen sentence answers the question."""
@@ -278,8 +289,10 @@ def parse_fitted(data: dict[str, Any]) -> Fitted:
         trees = [[(int(n[0]), float(n[1]), int(n[2]), int(n[3]), float(n[4])) for n in t] for t in sc["trees"]]
         reader = _parse_reader(data["reader"]) if "reader" in data else None
         passage = _parse_reader(data["passage_reader"]) if "passage_reader" in data else None
+        pair = (PairConfidence(float(data["pair"]["threshold"]), str(data["pair"]["reader_sha256"]),
+                               str(data["pair"]["passage_sha256"])) if "pair" in data else None)
         if cf is None:
-            return Fitted(TreeScorer(trees, sc["features"]), None, None, {"scorer": sc.get("provenance", {})}, reader, passage)
+            return Fitted(TreeScorer(trees, sc["features"]), None, None, {"scorer": sc.get("provenance", {})}, reader, passage, pair)
         if tuple(cf["evidence"]) != EVIDENCE:
             raise FittedModelError(
                 f"the confidence was fitted on evidence {cf['evidence']} but the code computes {list(EVIDENCE)}; "
@@ -290,7 +303,7 @@ def parse_fitted(data: dict[str, Any]) -> Fitted:
         if len(conf.weights) != len(EVIDENCE) or len(conf.knots_x) != len(conf.knots_y):
             raise FittedModelError("the confidence's weights or calibration knots do not match its evidence list")
         return Fitted(TreeScorer(trees, sc["features"]), conf, float(cf["threshold"]),
-                      {"scorer": sc.get("provenance", {}), "confidence": cf.get("provenance", {})}, reader, passage)
+                      {"scorer": sc.get("provenance", {}), "confidence": cf.get("provenance", {})}, reader, passage, pair)
     except (KeyError, TypeError, IndexError) as exc:
         raise FittedModelError(f"damaged fitted-model file: missing or malformed {exc}") from None
 

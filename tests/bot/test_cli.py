@@ -258,6 +258,11 @@ def test_the_reader_is_on_by_default_and_a_setting_turns_it_off(tmp_path: Path) 
         checks = {c["name"]: c for c in json.loads(run("doctor", "--json", "--index", ix, env={"CITEBOT_READER": name}).stdout)}
         assert checks["reader"]["status"] == "ok"
         assert checks["reader"]["detail"].startswith(f"on (CITEBOT_READER={name}): the {name} reader")
+    checks = {c["name"]: c for c in json.loads(run("doctor", "--json", "--index", ix, env={"CITEBOT_READER": "both"}).stdout)}
+    assert checks["reader"]["status"] == "ok"
+    assert checks["reader"]["detail"].startswith("on (CITEBOT_READER=both): the sentence and passage readers")
+    both = json.loads(run("ask", "--index", ix, "--json", "who founded 01.AI?", env={"CITEBOT_READER": "both"}).stdout)
+    assert both["found"] and "Kai-Fu Lee" in both["answer"]
 
 
 def test_first_run_is_quiet_with_one_summary_line_when_not_a_terminal(tmp_path: Path) -> None:
