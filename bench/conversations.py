@@ -1,6 +1,6 @@
 """Follow-up questions (issue 29): two-turn conversations over real pages, read with and without context.
 
-    python bench/conversations.py [--split held-out-6|held-out-5|held-out-4|held-out-3|held-out-2|held-out|tune|all] [--reader] [--repeat 5] [--index DIR] [--show]
+    python bench/conversations.py [--split held-out-7|held-out-6|held-out-5|held-out-4|held-out-3|held-out-2|held-out|tune|all] [--reader] [--repeat 5] [--index DIR] [--show]
     python bench/conversations.py --cli [--split ...] [--reader]   # the same through `citebot ask --json -`
 
 The conversations are bench/conversations.json (questions and short answer keys, written by
@@ -204,9 +204,9 @@ def run_cli(index_dir: Path, convs: list[dict[str, Any]], truth: dict[str, Any],
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--split", default="held-out-4", choices=("held-out-6", "held-out-5", "held-out-4", "held-out-3", "held-out-2", "held-out", "tune", "all"))
+    ap.add_argument("--split", default="held-out-4", choices=("held-out-7", "held-out-6", "held-out-5", "held-out-4", "held-out-3", "held-out-2", "held-out", "tune", "all"))
     ap.add_argument("--reader", nargs="?", const="sentence", choices=("passage", "sentence", "both"),
-                    help="a shipped reader chooses the quote: sentence (alone: the default one, CITEBOT_READER=on), passage or both")
+                    help="a shipped reader chooses the quote: sentence (alone, as in the earlier results), passage, or both (CITEBOT_READER=on)")
     ap.add_argument("--repeat", type=int, default=5, help="timing passes over the second questions")
     ap.add_argument("--index", type=Path, default=DEFAULT_INDEX)
     ap.add_argument("--show", action="store_true", help="print each follow-up's reading and answer")
